@@ -1,0 +1,48 @@
+# Warren: `make up` runs the whole stack, `make test` runs every test. Both install what is missing first.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+PRESET ?= release
+JOBS ?= $(shell nproc)
+WARREN := $(BUILD_DIR)/bin/warren
+
+.PHONY: all deps configure build up test test-unit test-asan test-tsan bench format tidy clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then cmake --preset $(PRESET) $(CMAKE_ARGS); fi
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+up: build
+	$(WARREN) up $(ARGS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure $(CTEST_ARGS)
+
+test-unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L unit
+
+test-asan: deps
+	cmake --preset debug && cmake --build build/debug -j $(JOBS)
+	ctest --test-dir build/debug --output-on-failure $(CTEST_ARGS)
+
+test-tsan: deps
+	cmake --preset tsan && cmake --build build/tsan -j $(JOBS)
+	ctest --test-dir build/tsan --output-on-failure $(CTEST_ARGS)
+
+bench: build
+	bench/run.sh
+
+format:
+	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+
+tidy: build
+	find src -name '*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,15 @@
+# Compile options shared by every Warren target: warnings, optional -Werror, sanitizers.
+add_library(warren_options INTERFACE)
+target_compile_options(warren_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                                 -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
+                                                 -Wdouble-promotion -Wformat=2)
+if(WARREN_WERROR)
+  target_compile_options(warren_options INTERFACE -Werror)
+endif()
+if(WARREN_SANITIZE)
+  string(REPLACE ";" "," _warren_san "${WARREN_SANITIZE}")
+  add_compile_options(-fsanitize=${_warren_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_warren_san})
+endif()
+# Boost 1.74's Asio headers use std::exchange without including <utility>; asio.hpp in core fixes it once.
+target_compile_definitions(warren_options INTERFACE BOOST_ASIO_NO_DEPRECATED)

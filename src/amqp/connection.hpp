@@ -1,0 +1,74 @@
+// RAII over one rabbitmq-c connection with channel 1 open. Every call has a timeout; any library or
+// server exception throws AmqpError and leaves the connection broken: the owner destroys it and
+// reconnects. Never share a Connection between threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace warren::amqp {
+
+class AmqpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct AmqpUrl {
+  std::string host = "127.0.0.1";
+  int port = 5672;
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+};
+AmqpUrl ParseAmqpUrl(const std::string& url);  // throws std::invalid_argument
+std::string RedactedUrl(const std::string& url);  // the URL with its password replaced by ***
+
+struct ConnectionOptions {
+  std::string url = "amqp://guest:guest@127.0.0.1:5672/";
+  std::chrono::seconds heartbeat{10};
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds rpc_timeout{5000};
+  std::string name = "warren";  // shown in the management console
+};
+
+// A durable queue. The demo declares `task_queue` with no arguments; ours must match it exactly.
+struct QueueSpec {
+  std::string name;
+  std::map<std::string, std::string> string_args;
+  std::map<std::string, int64_t> int_args;
+};
+
+class Connection {
+ public:
+  explicit Connection(const ConnectionOptions& options);  // connect, login, open channel 1; throws
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void* Native() const;  // amqp_connection_state_t
+  int Fd() const;
+  static constexpr uint16_t kChannel = 1;
+
+  void DeclareQueue(const QueueSpec& spec);
+  void ConfirmSelect();
+  void Qos(uint16_t prefetch);
+  std::string Consume(const std::string& queue);  // returns the consumer tag
+  void Cancel(const std::string& consumer_tag);
+
+  // True when rabbitmq-c holds unread data or frames, so poll() on the socket would miss them.
+  bool HasBuffered() const;
+
+ private:
+  void CheckRpc(const char* what);
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Throws AmqpError unless status is AMQP_STATUS_OK.
+void CheckStatus(int status, const char* what);
+
+}  // namespace warren::amqp

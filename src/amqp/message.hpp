@@ -1,0 +1,33 @@
+// What Warren publishes and receives, independent of rabbitmq-c's types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace warren::amqp {
+
+struct OutgoingMessage {
+  std::string exchange;     // "" is the default exchange: routing_key names the queue
+  std::string routing_key;
+  std::string body;
+  std::string content_type;  // empty: the property is not sent (the demo sends none)
+  std::string message_id;    // empty: the publisher assigns one (it matches basic.return to the publish)
+  std::string type;          // AMQP `type` property: the job type; empty for seed-style messages
+  std::map<std::string, std::string> headers;
+  bool persistent = true;  // delivery_mode = 2
+};
+
+struct Delivery {
+  std::string queue;
+  std::string body;
+  std::string content_type;
+  std::string message_id;
+  std::string type;
+  std::map<std::string, std::string> headers;  // string and integer headers, rendered as text
+  bool redelivered = false;
+  uint64_t delivery_tag = 0;
+  uint64_t connection_generation = 0;  // acks for an older connection's tags are dropped
+};
+
+}  // namespace warren::amqp

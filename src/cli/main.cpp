@@ -1,0 +1,97 @@
+// warren: one binary, subcommands. This file parses and dispatches; the work lives in the components.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "api/serve.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "supervisor/up.hpp"
+#include "worker/work.hpp"
+
+namespace {
+
+using warren::FlagValues;
+
+// Adds `--<flag>` for each setting key named, storing raw strings into `flags` under the TOML key.
+void AddSettingFlags(CLI::App* cmd, FlagValues& flags, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    for (const auto& k : warren::AllSettingKeys()) {
+      if (k.key == key) {
+        cmd->add_option("--" + k.flag, flags[k.key], fmt::format("{} [env {}, file {}]", k.help, k.env, k.key))
+            ->type_name("VALUE");
+      }
+    }
+  }
+}
+
+void AddCommonFlags(CLI::App* cmd, FlagValues& flags) {
+  cmd->add_option("--config", flags["config"], "TOML config file [env WARREN_CONFIG]")->type_name("FILE");
+  AddSettingFlags(cmd, flags, {"log.level", "log.format"});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Warren: durable background jobs on RabbitMQ, over HTTP or AMQP."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("warren ") + WARREN_VERSION);
+
+  FlagValues serve_flags;
+  auto* serve = app.add_subcommand("serve", "Run the HTTP API (default 127.0.0.1:5000)");
+  AddCommonFlags(serve, serve_flags);
+  AddSettingFlags(serve, serve_flags, {"serve.listen", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
+                                       "amqp.reconnect_max"});
+
+  FlagValues work_flags;
+  auto* work = app.add_subcommand("work", "Run a worker that consumes jobs and runs their handlers");
+  AddCommonFlags(work, work_flags);
+  AddSettingFlags(work, work_flags, {"amqp.url", "work.queues", "work.concurrency", "work.grace",
+                                     "amqp.heartbeat", "amqp.reconnect_max"});
+
+  FlagValues up_flags;
+  auto* up = app.add_subcommand("up", "Start RabbitMQ, the API and workers together, in the foreground");
+  AddCommonFlags(up, up_flags);
+  AddSettingFlags(up, up_flags, {"up.workers", "up.data_dir", "amqp.url", "serve.listen", "work.concurrency",
+                                 "work.queues", "broker.port", "broker.management_port", "broker.dist_port",
+                                 "broker.epmd_port"});
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (serve->parsed()) {
+      auto settings = warren::LoadSettings(serve_flags);
+      warren::SetupLogging(settings.log_level, settings.log_format, "serve");
+      return warren::api::RunServe(settings);
+    }
+    if (work->parsed()) {
+      auto settings = warren::LoadSettings(work_flags);
+      warren::SetupLogging(settings.log_level, settings.log_format, "work");
+      return warren::worker::RunWork(settings);
+    }
+    if (up->parsed()) {
+      auto settings = warren::LoadSettings(up_flags);
+      warren::SetupLogging(settings.log_level, settings.log_format, "up");
+      warren::supervisor::UpOptions options;
+      if (auto it = up_flags.find("config"); it != up_flags.end() && !it->second.empty()) {
+        options.config_path = it->second.back();
+      } else if (auto env = warren::ProcessEnv("WARREN_CONFIG")) {
+        options.config_path = *env;
+      }
+      return warren::supervisor::RunUp(settings, options);
+    }
+  } catch (const warren::ConfigError& e) {
+    std::fprintf(stderr, "warren: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "warren: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,273 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/names.hpp"
+
+namespace warren {
+namespace {
+
+struct RawValue {
+  std::vector<std::string> values;
+  std::string source;  // "--listen", "WARREN_LISTEN", "/etc/warren.toml"
+};
+
+const std::vector<SettingKey> kKeys = {
+    {"serve.listen", "WARREN_LISTEN", "listen", "HTTP address HOST:PORT"},
+    {"amqp.url", "WARREN_AMQP_URL", "amqp-url", "RabbitMQ URL amqp://user:pass@host:port/vhost"},
+    {"amqp.publish_timeout", "WARREN_PUBLISH_TIMEOUT", "publish-timeout",
+     "longest wait for a publisher confirm"},
+    {"amqp.heartbeat", "WARREN_HEARTBEAT", "heartbeat", "AMQP heartbeat interval (whole seconds)"},
+    {"amqp.reconnect_max", "WARREN_RECONNECT_MAX", "reconnect-max", "cap of the reconnect backoff"},
+    {"work.queues", "WARREN_QUEUES", "queue", "queues a worker consumes (repeat or comma-separate)"},
+    {"work.concurrency", "WARREN_CONCURRENCY", "concurrency", "jobs a worker runs at once"},
+    {"work.grace", "WARREN_GRACE", "grace", "how long SIGTERM waits for running jobs"},
+    {"up.workers", "WARREN_WORKERS", "workers", "worker processes `warren up` starts"},
+    {"up.data_dir", "WARREN_DATA_DIR", "data-dir", "directory for the managed broker's data"},
+    {"broker.port", "WARREN_BROKER_PORT", "broker-port", "AMQP port of the managed broker"},
+    {"broker.management_port", "WARREN_MANAGEMENT_PORT", "management-port",
+     "management console port of the managed broker (0: off)"},
+    {"broker.dist_port", "WARREN_DIST_PORT", "dist-port", "Erlang distribution port of the managed broker"},
+    {"broker.epmd_port", "WARREN_EPMD_PORT", "epmd-port", "epmd port of the managed broker"},
+    {"log.level", "WARREN_LOG_LEVEL", "log-level", "trace, debug, info, warn, error"},
+    {"log.format", "WARREN_LOG_FORMAT", "log-format", "text or json"},
+};
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    out += out.empty() ? p : "," + p;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitList(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    size_t start = 0;
+    while (start <= v.size()) {
+      const size_t comma = v.find(',', start);
+      const size_t end = comma == std::string::npos ? v.size() : comma;
+      std::string item = v.substr(start, end - start);
+      if (!item.empty()) {
+        out.push_back(std::move(item));
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+// Reads the TOML file into raw values; unknown keys are errors so typos do not pass silently.
+std::map<std::string, RawValue> ReadConfigFile(const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(fmt::format("config: {}:{}:{}: {}", path, where.line, where.column, e.description()));
+  }
+  std::set<std::string> known;
+  for (const auto& k : kKeys) {
+    known.insert(k.key);
+  }
+  std::map<std::string, RawValue> out;
+  for (const auto& [section, node] : table) {
+    const std::string section_name(section.str());
+    const auto* inner = node.as_table();
+    if (inner == nullptr) {
+      throw ConfigError(fmt::format("config: {}: key '{}' is not a [section]", path, section_name));
+    }
+    for (const auto& [name, value] : *inner) {
+      const std::string key = section_name + "." + std::string(name.str());
+      if (!known.contains(key)) {
+        throw ConfigError(fmt::format("config: {}: unknown key '{}'", path, key));
+      }
+      RawValue raw{{}, path};
+      auto scalar = [&](const toml::node& n) -> std::string {
+        if (auto s = n.value<std::string>()) {
+          return *s;
+        }
+        if (n.is_integer()) {
+          return std::to_string(*n.value<int64_t>());
+        }
+        if (n.is_floating_point()) {
+          return fmt::format("{}", *n.value<double>());
+        }
+        if (auto b = n.value<bool>()) {
+          return *b ? "true" : "false";
+        }
+        throw ConfigError(fmt::format("config: {} (from {}): unsupported value type", key, path));
+      };
+      if (const auto* arr = value.as_array()) {
+        for (const auto& item : *arr) {
+          raw.values.push_back(scalar(item));
+        }
+      } else {
+        raw.values.push_back(scalar(value));
+      }
+      out[key] = std::move(raw);
+    }
+  }
+  return out;
+}
+
+template <typename Int>
+Int ParseInt(const std::string& text, Int lo, Int hi) {
+  long long value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    throw std::invalid_argument(fmt::format("expected an integer, got '{}'", text));
+  }
+  if (value < lo || value > hi) {
+    throw std::invalid_argument(fmt::format("{} is out of range {}..{}", value, lo, hi));
+  }
+  return static_cast<Int>(value);
+}
+
+Duration ParseDurationOrThrow(const std::string& text) {
+  auto d = ParseDuration(text);
+  if (!d) {
+    throw std::invalid_argument(fmt::format("expected a duration such as 30, 250ms, 1.5s, 10m, got '{}'", text));
+  }
+  return *d;
+}
+
+unsigned short ParsePort(const std::string& text, bool allow_zero) {
+  return ParseInt<unsigned short>(text, allow_zero ? 0 : 1, 65535);
+}
+
+}  // namespace
+
+std::string HostPort::ToString() const {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
+}
+
+HostPort ParseHostPort(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument(fmt::format("expected HOST:PORT, got '{}'", text));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return HostPort{host, ParsePort(text.substr(colon + 1), true)};
+}
+
+const std::vector<SettingKey>& AllSettingKeys() { return kKeys; }
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(value);
+}
+
+Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
+  std::optional<std::string> config_path;
+  if (auto it = flags.find("config"); it != flags.end() && !it->second.empty()) {
+    config_path = it->second.back();
+  } else if (auto e = env("WARREN_CONFIG"); e && !e->empty()) {
+    config_path = *e;
+  }
+  std::map<std::string, RawValue> raw;
+  if (config_path) {
+    raw = ReadConfigFile(*config_path);
+  }
+  for (const auto& k : kKeys) {
+    if (auto e = env(k.env)) {
+      raw[k.key] = RawValue{{*e}, k.env};
+    }
+    if (auto it = flags.find(k.key); it != flags.end() && !it->second.empty()) {
+      raw[k.key] = RawValue{it->second, "--" + k.flag};
+    }
+  }
+
+  Settings s;
+  for (const auto& [key, value] : raw) {
+    const std::string text = value.values.empty() ? "" : value.values.back();
+    try {
+      if (key == "serve.listen") {
+        s.listen = ParseHostPort(text);
+      } else if (key == "amqp.url") {
+        if (text.rfind("amqp://", 0) != 0) {
+          throw std::invalid_argument(fmt::format("expected amqp://user:pass@host:port/vhost, got '{}'", text));
+        }
+        s.amqp_url = text;
+        s.amqp_url_is_set = true;
+      } else if (key == "amqp.publish_timeout") {
+        s.publish_timeout = ParseDurationOrThrow(text);
+        if (s.publish_timeout.count() == 0) {
+          throw std::invalid_argument("must be more than 0");
+        }
+      } else if (key == "amqp.heartbeat") {
+        s.heartbeat = ParseDurationOrThrow(text);
+        if (s.heartbeat.count() % 1000 != 0 || s.heartbeat > std::chrono::hours(1)) {
+          throw std::invalid_argument("must be whole seconds, at most 1h (0 turns heartbeats off)");
+        }
+      } else if (key == "amqp.reconnect_max") {
+        s.reconnect_max = ParseDurationOrThrow(text);
+        if (s.reconnect_max.count() < 100) {
+          throw std::invalid_argument("must be at least 100ms");
+        }
+      } else if (key == "work.queues") {
+        auto queues = SplitList(value.values);
+        if (queues.empty()) {
+          throw std::invalid_argument("needs at least one queue");
+        }
+        for (const auto& q : queues) {
+          if (auto why = InvalidQueueName(q)) {
+            throw std::invalid_argument(*why);
+          }
+        }
+        s.queues = std::move(queues);
+      } else if (key == "work.concurrency") {
+        s.concurrency = ParseInt<int>(text, 1, 1024);
+      } else if (key == "work.grace") {
+        s.grace = ParseDurationOrThrow(text);
+      } else if (key == "up.workers") {
+        s.workers = ParseInt<int>(text, 0, 64);
+      } else if (key == "up.data_dir") {
+        if (text.empty()) {
+          throw std::invalid_argument("must not be empty");
+        }
+        s.data_dir = text;
+      } else if (key == "broker.port") {
+        s.broker_port = ParsePort(text, false);
+      } else if (key == "broker.management_port") {
+        s.management_port = ParsePort(text, true);
+      } else if (key == "broker.dist_port") {
+        s.dist_port = ParsePort(text, false);
+      } else if (key == "broker.epmd_port") {
+        s.epmd_port = ParsePort(text, false);
+      } else if (key == "log.level") {
+        static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
+        if (!kLevels.contains(text)) {
+          throw std::invalid_argument(fmt::format("expected one of trace, debug, info, warn, error, off; got '{}'", text));
+        }
+        s.log_level = text;
+      } else if (key == "log.format") {
+        if (text != "text" && text != "json") {
+          throw std::invalid_argument(fmt::format("expected text or json, got '{}'", text));
+        }
+        s.log_format = text;
+      }
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("config: {} (from {}): {}", key, value.source, e.what()));
+    }
+  }
+  return s;
+}
+
+}  // namespace warren

@@ -1,0 +1,75 @@
+// Settings for every subcommand, resolved flag > environment > TOML file > default.
+// A bad value fails at start-up with one line naming the key, where it came from and why.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/duration.hpp"
+
+namespace warren {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HostPort {
+  std::string host;
+  unsigned short port = 0;
+  std::string ToString() const;
+};
+
+struct Settings {
+  // [serve]
+  HostPort listen{"127.0.0.1", 5000};
+  // [amqp]
+  std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";
+  bool amqp_url_is_set = false;  // set by flag, env or file: `warren up` then starts no broker
+  Duration publish_timeout{5000};
+  Duration heartbeat{10000};
+  Duration reconnect_max{5000};
+  // [work]
+  std::vector<std::string> queues{"task_queue"};
+  int concurrency = 1;
+  Duration grace{30000};
+  // [up]
+  int workers = 2;
+  std::string data_dir = "./var";
+  // [broker] the broker `warren up` manages
+  unsigned short broker_port = 5672;
+  unsigned short management_port = 15672;  // 0 disables the management plugin
+  unsigned short dist_port = 25672;
+  unsigned short epmd_port = 4369;
+  // [log]
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+// One setting's definition: its TOML key (`section.name`), environment variable and flag name.
+struct SettingKey {
+  std::string key;
+  std::string env;
+  std::string flag;
+  std::string help;
+};
+const std::vector<SettingKey>& AllSettingKeys();
+
+// Raw values given on the command line, by TOML key. A repeated flag gives several values.
+using FlagValues = std::map<std::string, std::vector<std::string>>;
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The process environment.
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Resolves every setting. The config file comes from `--config` (FlagValues key "config"),
+// else WARREN_CONFIG, else none. Throws ConfigError.
+Settings LoadSettings(const FlagValues& flags, const EnvLookup& env = ProcessEnv);
+
+HostPort ParseHostPort(const std::string& text);  // throws std::invalid_argument
+
+}  // namespace warren

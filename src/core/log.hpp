@@ -1,0 +1,20 @@
+// Process-wide logging: spdlog to stderr, text or JSON lines. Program output (the demo handlers'
+// lines) goes to stdout through Output() so it is never mixed into a half-written log line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace warren {
+
+void SetupLogging(const std::string& level, const std::string& format, const std::string& component);
+
+// Writes one whole line to stdout and flushes it (thread-safe).
+void Output(std::string_view line);
+
+// JSON string escaping for log lines and hand-built JSON.
+std::string JsonEscape(std::string_view text);
+
+}  // namespace warren

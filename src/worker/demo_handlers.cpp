@@ -1,0 +1,1 @@
+#include "worker/demo_handlers.hpp"

@@ -1,0 +1,1 @@
+#include "worker/handler_registry.hpp"

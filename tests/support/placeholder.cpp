@@ -1,0 +1,1 @@
+// tests/support: the shared broker fixture lives here.
