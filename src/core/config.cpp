@@ -38,14 +38,6 @@ const std::vector<SettingKey> kKeys = {
     {"log.format", "WARREN_LOG_FORMAT", "log-format", "text or json"},
 };
 
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    out += out.empty() ? p : "," + p;
-  }
-  return out;
-}
-
 std::vector<std::string> SplitList(const std::vector<std::string>& values) {
   std::vector<std::string> out;
   for (const auto& v : values) {

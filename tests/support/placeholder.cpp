@@ -1,1 +1,0 @@
-// tests/support: the shared broker fixture lives here.

@@ -1,0 +1,75 @@
+// Shared by integration and end-to-end tests: the real broker, child processes, a tiny HTTP client.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace warren::testing {
+
+using namespace std::chrono_literals;
+
+// One real RabbitMQ (Debian's rabbitmq-server) per test process, on free loopback ports with its data
+// in a temp dir, started on first use and stopped (by PID) at process exit.
+class TestBroker {
+ public:
+  static TestBroker& Get();
+  std::string AmqpUrl() const;  // amqp://guest:guest@127.0.0.1:PORT/
+  unsigned short AmqpPort() const;
+  // Runs rabbitmqctl against this node; returns its exit code, output in *output when given.
+  int Ctl(const std::vector<std::string>& args, std::string* output = nullptr);
+  void Kill();   // kill -9 the broker and wait until it is gone
+  void Start();  // start again (same ports, same data) and wait until ready
+  ~TestBroker();
+
+ private:
+  TestBroker();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A child process with stdout and stderr captured (merged) in memory.
+class Process {
+ public:
+  explicit Process(std::vector<std::string> argv, std::map<std::string, std::string> extra_env = {});
+  ~Process();  // SIGTERM, up to 10 s, then SIGKILL; always reaped
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t Pid() const;
+  bool WaitForOutput(const std::string& needle, std::chrono::milliseconds timeout);
+  std::string Output() const;
+  void Signal(int sig);
+  // Exit code, 128+signal when killed, nullopt when still running after timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+unsigned short FreePort();
+std::string WarrenBinary();  // path of build/bin/warren
+std::string SourceDir();     // the project root
+std::string MakeTempDir(const std::string& prefix);
+
+struct HttpResponse {
+  int status = 0;  // 0: no response (connect failed or timeout)
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+HttpResponse HttpRequest(unsigned short port, const std::string& method, const std::string& target,
+                         const std::string& body = "", const std::map<std::string, std::string>& headers = {},
+                         std::chrono::milliseconds timeout = 5s);
+inline HttpResponse HttpGet(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 5s) {
+  return HttpRequest(port, "GET", target, "", {}, timeout);
+}
+// Polls until GET target answers 200 or the timeout passes.
+bool WaitForHttp(unsigned short port, const std::string& target, std::chrono::milliseconds timeout);
+
+}  // namespace warren::testing
