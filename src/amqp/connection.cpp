@@ -1,1 +1,248 @@
 #include "amqp/connection.hpp"
+
+#include <sys/time.h>
+
+#include <cstring>
+#include <vector>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <fmt/format.h>
+
+namespace warren::amqp {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+amqp_bytes_t Bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+
+std::string ToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+
+std::string DescribeReply(const amqp_rpc_reply_t& reply) {
+  switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+      return "ok";
+    case AMQP_RESPONSE_NONE:
+      return "missing RPC reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return amqp_error_string2(reply.library_error);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
+        return fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text));
+      }
+      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+        return fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text));
+      }
+      return fmt::format("unexpected server method 0x{:08x}", reply.reply.id);
+  }
+  return "unknown reply";
+}
+
+}  // namespace
+
+void CheckStatus(int status, const char* what) {
+  if (status != AMQP_STATUS_OK) {
+    throw AmqpError(fmt::format("{}: {}", what, amqp_error_string2(status)));
+  }
+}
+
+AmqpUrl ParseAmqpUrl(const std::string& url) {
+  std::vector<char> buffer(url.begin(), url.end());
+  buffer.push_back('\0');
+  amqp_connection_info info{};
+  amqp_default_connection_info(&info);
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) {
+    throw std::invalid_argument(fmt::format("not an AMQP URL: '{}'", RedactedUrl(url)));
+  }
+  if (info.ssl) {
+    throw std::invalid_argument("amqps:// is not supported yet");
+  }
+  // `amqp://host:5672/` strictly names the empty vhost, which RabbitMQ never has; users mean "/".
+  std::string vhost = info.vhost;
+  if (vhost.empty()) {
+    vhost = "/";
+  }
+  return AmqpUrl{info.host, info.port, info.user, info.password, vhost};
+}
+
+std::string RedactedUrl(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
+    return url;
+  }
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) {
+    return url;
+  }
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+struct Connection::State {
+  amqp_connection_state_t conn = nullptr;
+  amqp_socket_t* socket = nullptr;
+  bool logged_in = false;
+  bool channel_open = false;
+};
+
+Connection::Connection(const ConnectionOptions& options) : state_(std::make_unique<State>()) {
+  AmqpUrl url;
+  try {
+    url = ParseAmqpUrl(options.url);
+  } catch (const std::invalid_argument& e) {
+    throw AmqpError(e.what());
+  }
+  state_->conn = amqp_new_connection();
+  if (state_->conn == nullptr) {
+    throw AmqpError("amqp_new_connection failed");
+  }
+  state_->socket = amqp_tcp_socket_new(state_->conn);
+  if (state_->socket == nullptr) {
+    amqp_destroy_connection(state_->conn);
+    throw AmqpError("amqp_tcp_socket_new failed");
+  }
+  // From here the destructor cleans up: construct fully or throw with state_ owning the handles.
+  struct Guard {
+    State* s;
+    bool armed = true;
+    ~Guard() {
+      if (armed) {
+        amqp_destroy_connection(s->conn);
+      }
+    }
+  } guard{state_.get()};
+
+  const timeval connect_tv = ToTimeval(options.connect_timeout);
+  const int open_status = amqp_socket_open_noblock(state_->socket, url.host.c_str(), url.port, &connect_tv);
+  if (open_status != AMQP_STATUS_OK) {
+    throw AmqpError(fmt::format("connect to {}:{}: {}", url.host, url.port, amqp_error_string2(open_status)));
+  }
+  const timeval rpc_tv = ToTimeval(options.rpc_timeout);
+  amqp_set_handshake_timeout(state_->conn, &rpc_tv);
+  amqp_set_rpc_timeout(state_->conn, &rpc_tv);
+
+  // Advertise connection.blocked so the broker tells us about memory/disk alarms instead of
+  // silently stalling our publishes; name the connection for the management console.
+  amqp_table_entry_t capabilities[] = {
+      {amqp_cstring_bytes("connection.blocked"), {AMQP_FIELD_KIND_BOOLEAN, {.boolean = 1}}},
+      {amqp_cstring_bytes("publisher_confirms"), {AMQP_FIELD_KIND_BOOLEAN, {.boolean = 1}}},
+      {amqp_cstring_bytes("consumer_cancel_notify"), {AMQP_FIELD_KIND_BOOLEAN, {.boolean = 1}}},
+  };
+  amqp_table_entry_t client_props[2];
+  client_props[0].key = amqp_cstring_bytes("capabilities");
+  client_props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+  client_props[0].value.value.table = amqp_table_t{3, capabilities};
+  client_props[1].key = amqp_cstring_bytes("connection_name");
+  client_props[1].value.kind = AMQP_FIELD_KIND_UTF8;
+  client_props[1].value.value.bytes = Bytes(options.name);
+  const amqp_table_t props{2, client_props};
+
+  const auto login = amqp_login_with_properties(state_->conn, url.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
+                                                static_cast<int>(options.heartbeat.count()), &props,
+                                                AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
+  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError(fmt::format("login to {}:{}: {}", url.host, url.port, DescribeReply(login)));
+  }
+  state_->logged_in = true;
+  amqp_channel_open(state_->conn, kChannel);
+  CheckRpc("channel.open");
+  state_->channel_open = true;
+  guard.armed = false;
+}
+
+Connection::~Connection() {
+  if (state_ == nullptr || state_->conn == nullptr) {
+    return;
+  }
+  // A broken connection cannot close politely; skip the RPCs rather than wait for their timeouts.
+  if (state_->channel_open) {
+    amqp_channel_close(state_->conn, kChannel, AMQP_REPLY_SUCCESS);
+  }
+  if (state_->logged_in) {
+    amqp_connection_close(state_->conn, AMQP_REPLY_SUCCESS);
+  }
+  amqp_destroy_connection(state_->conn);
+}
+
+void* Connection::Native() const { return state_->conn; }
+
+int Connection::Fd() const { return amqp_get_sockfd(state_->conn); }
+
+bool Connection::HasBuffered() const {
+  return amqp_frames_enqueued(state_->conn) != 0 || amqp_data_in_buffer(state_->conn) != 0;
+}
+
+void Connection::CheckRpc(const char* what) {
+  const auto reply = amqp_get_rpc_reply(state_->conn);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION) {
+      // The broker closed the channel or connection: neither can be used again politely.
+      state_->channel_open = false;
+      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        state_->logged_in = false;
+      }
+    } else {
+      state_->channel_open = false;
+      state_->logged_in = false;
+    }
+    throw AmqpError(fmt::format("{}: {}", what, DescribeReply(reply)));
+  }
+}
+
+void Connection::DeclareQueue(const QueueSpec& spec) {
+  std::vector<amqp_table_entry_t> entries;
+  for (const auto& [key, value] : spec.string_args) {
+    amqp_table_entry_t e{};
+    e.key = Bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = Bytes(value);
+    entries.push_back(e);
+  }
+  for (const auto& [key, value] : spec.int_args) {
+    amqp_table_entry_t e{};
+    e.key = Bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_I64;
+    e.value.value.i64 = value;
+    entries.push_back(e);
+  }
+  const amqp_table_t args{static_cast<int>(entries.size()), entries.data()};
+  amqp_queue_declare(state_->conn, kChannel, Bytes(spec.name), /*passive=*/0, /*durable=*/1, /*exclusive=*/0,
+                     /*auto_delete=*/0, args);
+  CheckRpc(fmt::format("queue.declare {}", spec.name).c_str());
+}
+
+void Connection::ConfirmSelect() {
+  amqp_confirm_select(state_->conn, kChannel);
+  CheckRpc("confirm.select");
+}
+
+void Connection::Qos(uint16_t prefetch) {
+  amqp_basic_qos(state_->conn, kChannel, 0, prefetch, /*global=*/0);
+  CheckRpc("basic.qos");
+}
+
+std::string Connection::Consume(const std::string& queue) {
+  auto* ok = amqp_basic_consume(state_->conn, kChannel, Bytes(queue), amqp_empty_bytes, /*no_local=*/0,
+                                /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
+  CheckRpc(fmt::format("basic.consume {}", queue).c_str());
+  return ToString(ok->consumer_tag);
+}
+
+void Connection::Cancel(const std::string& consumer_tag) {
+  // basic.cancel-ok may arrive after deliveries already in flight; the caller's frame loop handles
+  // those, so send the method without waiting for its reply here.
+  amqp_basic_cancel_t req{};
+  req.consumer_tag = Bytes(consumer_tag);
+  req.nowait = 0;
+  CheckStatus(amqp_send_method(state_->conn, kChannel, AMQP_BASIC_CANCEL_METHOD, &req), "basic.cancel");
+}
+
+}  // namespace warren::amqp

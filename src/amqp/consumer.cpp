@@ -1,1 +1,340 @@
 #include "amqp/consumer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "amqp/waker.hpp"
+
+namespace warren::amqp {
+namespace {
+
+std::string ToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+
+std::string FieldToString(const amqp_field_value_t& v) {
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_UTF8:
+    case AMQP_FIELD_KIND_BYTES: return ToString(v.value.bytes);
+    case AMQP_FIELD_KIND_I8: return std::to_string(v.value.i8);
+    case AMQP_FIELD_KIND_U8: return std::to_string(v.value.u8);
+    case AMQP_FIELD_KIND_I16: return std::to_string(v.value.i16);
+    case AMQP_FIELD_KIND_U16: return std::to_string(v.value.u16);
+    case AMQP_FIELD_KIND_I32: return std::to_string(v.value.i32);
+    case AMQP_FIELD_KIND_U32: return std::to_string(v.value.u32);
+    case AMQP_FIELD_KIND_I64: return std::to_string(v.value.i64);
+    case AMQP_FIELD_KIND_U64: return std::to_string(v.value.u64);
+    case AMQP_FIELD_KIND_BOOLEAN: return v.value.boolean != 0 ? "true" : "false";
+    default: return {};
+  }
+}
+
+struct PendingSettle {
+  uint64_t tag;
+  uint64_t generation;
+  Settlement settlement;
+};
+
+}  // namespace
+
+class Consumer::Impl {
+ public:
+  Impl(ConsumerOptions options, DeliveryCallback on_delivery)
+      : options_(std::move(options)), on_delivery_(std::move(on_delivery)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Impl() { Stop(); }
+
+  void Settle(const Delivery& d, Settlement s) {
+    {
+      std::lock_guard lock(mu_);
+      settles_.push_back(PendingSettle{d.delivery_tag, d.connection_generation, s});
+    }
+    waker_.Wake();
+  }
+
+  void StopConsuming() {
+    {
+      std::lock_guard lock(mu_);
+      stop_consuming_ = true;
+    }
+    waker_.Wake();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_consuming_ = true;
+      stopping_ = true;
+    }
+    waker_.Wake();
+    std::call_once(joined_, [this] { thread_.join(); });
+  }
+
+  bool Connected() const { return connected_.load(); }
+
+  bool WaitConnected(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return connected_.load(); });
+  }
+
+ private:
+  void SetConnected(bool c) {
+    {
+      std::lock_guard lock(mu_);
+      connected_.store(c);
+    }
+    cv_.notify_all();
+  }
+
+  void Connect() {
+    auto conn = std::make_unique<Connection>(options_.connection);
+    for (const auto& q : options_.queues) {
+      conn->DeclareQueue(q);
+    }
+    conn->Qos(options_.prefetch);
+    consumer_tags_.clear();
+    queue_by_tag_.clear();
+    {
+      std::lock_guard lock(mu_);
+      if (!stop_consuming_) {
+        for (const auto& q : options_.queues) {
+          auto tag = conn->Consume(q.name);
+          queue_by_tag_[tag] = q.name;
+          consumer_tags_.push_back(std::move(tag));
+        }
+      }
+    }
+    cancelled_ = false;
+    conn_ = std::move(conn);
+    ++generation_;
+  }
+
+  // Sends queued settlements for the current connection; drops those of lost connections.
+  void FlushSettles() {
+    std::vector<PendingSettle> batch;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(settles_);
+    }
+    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
+    for (const auto& s : batch) {
+      if (s.generation != generation_) {
+        continue;
+      }
+      int status = AMQP_STATUS_OK;
+      switch (s.settlement) {
+        case Settlement::kAck: status = amqp_basic_ack(state, Connection::kChannel, s.tag, 0); break;
+        case Settlement::kRequeue: status = amqp_basic_nack(state, Connection::kChannel, s.tag, 0, 1); break;
+        case Settlement::kReject: status = amqp_basic_reject(state, Connection::kChannel, s.tag, 0); break;
+      }
+      CheckStatus(status, "basic.ack");
+    }
+  }
+
+  void MaybeCancel() {
+    bool stop_consuming = false;
+    {
+      std::lock_guard lock(mu_);
+      stop_consuming = stop_consuming_;
+    }
+    if (stop_consuming && !cancelled_) {
+      for (const auto& tag : consumer_tags_) {
+        conn_->Cancel(tag);
+      }
+      cancelled_ = true;
+      spdlog::info("stopped consuming");
+    }
+  }
+
+  Delivery ToDelivery(const amqp_envelope_t& env) {
+    Delivery d;
+    const std::string tag = ToString(env.consumer_tag);
+    if (auto it = queue_by_tag_.find(tag); it != queue_by_tag_.end()) {
+      d.queue = it->second;
+    } else {
+      d.queue = ToString(env.routing_key);
+    }
+    d.body = ToString(env.message.body);
+    const auto& p = env.message.properties;
+    if ((p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0) {
+      d.content_type = ToString(p.content_type);
+    }
+    if ((p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) {
+      d.message_id = ToString(p.message_id);
+    }
+    if ((p._flags & AMQP_BASIC_TYPE_FLAG) != 0) {
+      d.type = ToString(p.type);
+    }
+    if ((p._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
+      for (int i = 0; i < p.headers.num_entries; ++i) {
+        d.headers[ToString(p.headers.entries[i].key)] = FieldToString(p.headers.entries[i].value);
+      }
+    }
+    d.redelivered = env.redelivered != 0;
+    d.delivery_tag = env.delivery_tag;
+    d.connection_generation = generation_;
+    return d;
+  }
+
+  // Handles a non-delivery frame that amqp_consume_message left for us.
+  void HandleOtherFrame(amqp_connection_state_t state) {
+    amqp_frame_t frame{};
+    timeval zero{0, 0};
+    const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
+    if (status == AMQP_STATUS_TIMEOUT) {
+      return;
+    }
+    CheckStatus(status, "read frame");
+    if (frame.frame_type != AMQP_FRAME_METHOD) {
+      return;
+    }
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_CANCEL_METHOD:
+        // The broker cancelled us (queue deleted, consumer timeout): start over on a new connection.
+        throw AmqpError("the broker cancelled the consumer");
+      case AMQP_CHANNEL_CLOSE_METHOD: {
+        const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
+        amqp_channel_close_ok_t ok{};
+        amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
+      }
+      case AMQP_CONNECTION_CLOSE_METHOD: {
+        const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
+        amqp_connection_close_ok_t ok{};
+        amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
+      }
+      default:
+        break;  // basic.cancel-ok, connection.blocked/unblocked: nothing to do for a consumer
+    }
+  }
+
+  void ReadAvailable() {
+    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
+    for (;;) {
+      amqp_envelope_t envelope{};
+      timeval zero{0, 0};
+      amqp_maybe_release_buffers(state);
+      const auto reply = amqp_consume_message(state, &envelope, &zero, 0);
+      if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+        Delivery d = ToDelivery(envelope);
+        amqp_destroy_envelope(&envelope);
+        on_delivery_(std::move(d));
+        continue;
+      }
+      if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+        if (reply.library_error == AMQP_STATUS_TIMEOUT) {
+          return;
+        }
+        if (reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+          HandleOtherFrame(state);
+          continue;
+        }
+        throw AmqpError(fmt::format("consume: {}", amqp_error_string2(reply.library_error)));
+      }
+      throw AmqpError("consume: unexpected reply");
+    }
+  }
+
+  bool DoneStopping() {
+    std::lock_guard lock(mu_);
+    return stopping_ && settles_.empty();
+  }
+
+  void Run() {
+    std::chrono::milliseconds backoff{100};
+    bool logged_down = false;
+    const auto tick = std::chrono::milliseconds(
+        std::clamp<int64_t>(options_.connection.heartbeat.count() * 500, 100, 1000));
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_ && (conn_ == nullptr || settles_.empty())) {
+          break;
+        }
+      }
+      if (conn_ == nullptr) {
+        try {
+          Connect();
+          spdlog::info("consumer connected to {}, consuming {} with prefetch {}",
+                       RedactedUrl(options_.connection.url), QueueNames(), options_.prefetch);
+          logged_down = false;
+          backoff = std::chrono::milliseconds(100);
+          SetConnected(true);
+        } catch (const AmqpError& e) {
+          if (!logged_down) {
+            spdlog::warn("consumer cannot reach the broker ({}); retrying with backoff up to {} ms", e.what(),
+                         options_.reconnect_max.count());
+            logged_down = true;
+          }
+          waker_.WaitReadable(nullptr, backoff);
+          backoff = std::min(backoff * 2, options_.reconnect_max);
+          continue;
+        }
+      }
+      try {
+        MaybeCancel();
+        FlushSettles();
+        if (DoneStopping()) {
+          break;
+        }
+        waker_.WaitReadable(conn_.get(), tick);
+        ReadAvailable();  // also lets rabbitmq-c send a heartbeat that is due
+      } catch (const AmqpError& e) {
+        spdlog::warn("consumer lost the broker: {}; unacked deliveries return to their queues", e.what());
+        conn_.reset();
+        SetConnected(false);
+      }
+    }
+    conn_.reset();
+    SetConnected(false);
+  }
+
+  std::string QueueNames() const {
+    std::string out;
+    for (const auto& q : options_.queues) {
+      out += out.empty() ? q.name : ", " + q.name;
+    }
+    return out;
+  }
+
+  const ConsumerOptions options_;
+  const DeliveryCallback on_delivery_;
+  Waker waker_;
+  std::thread thread_;
+  std::once_flag joined_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<PendingSettle> settles_;  // guarded by mu_
+  bool stop_consuming_ = false;         // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  std::atomic<bool> connected_{false};
+
+  // Owned by the I/O thread.
+  std::unique_ptr<Connection> conn_;
+  uint64_t generation_ = 0;
+  bool cancelled_ = false;
+  std::vector<std::string> consumer_tags_;
+  std::map<std::string, std::string> queue_by_tag_;
+};
+
+Consumer::Consumer(ConsumerOptions options, DeliveryCallback on_delivery)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(on_delivery))) {}
+Consumer::~Consumer() = default;
+
+void Consumer::Settle(const Delivery& delivery, Settlement settlement) { impl_->Settle(delivery, settlement); }
+void Consumer::StopConsuming() { impl_->StopConsuming(); }
+void Consumer::Stop() { impl_->Stop(); }
+bool Consumer::Connected() const { return impl_->Connected(); }
+bool Consumer::WaitConnected(std::chrono::milliseconds timeout) const { return impl_->WaitConnected(timeout); }
+
+}  // namespace warren::amqp

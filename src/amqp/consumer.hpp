@@ -1,0 +1,55 @@
+// A thread that owns one AMQP connection for consuming. Deliveries go to a callback (which hands them
+// to executors); settlements (ack, requeue, reject) come back from any thread through a queue, so the
+// connection's thread keeps servicing heartbeats while jobs run. Reconnects with capped backoff.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "amqp/connection.hpp"
+#include "amqp/message.hpp"
+
+namespace warren::amqp {
+
+enum class Settlement {
+  kAck,      // done: remove from the queue
+  kRequeue,  // hand back to the queue (shutdown before the job started)
+  kReject,   // remove without success (dead-letters when the queue has a dead-letter exchange)
+};
+
+struct ConsumerOptions {
+  ConnectionOptions connection;
+  std::vector<QueueSpec> queues;  // declared, then consumed, on every (re)connect
+  uint16_t prefetch = 1;
+  std::chrono::milliseconds reconnect_max{5000};
+};
+
+// Runs on the consumer's thread: must not block. `Delivery::connection_generation` tells Settle which
+// connection the delivery tag belongs to.
+using DeliveryCallback = std::function<void(Delivery)>;
+
+class Consumer {
+ public:
+  Consumer(ConsumerOptions options, DeliveryCallback on_delivery);
+  ~Consumer();  // Stop()
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Thread-safe. A delivery from a connection that has since been lost is not settled: the broker has
+  // already requeued it.
+  void Settle(const Delivery& delivery, Settlement settlement);
+  // Cancels the subscriptions (no new deliveries); settlements still go out. Thread-safe.
+  void StopConsuming();
+  // Waits for queued settlements to go out (bounded), closes the connection, joins the thread.
+  void Stop();
+  bool Connected() const;
+  bool WaitConnected(std::chrono::milliseconds timeout) const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warren::amqp

@@ -1,1 +1,431 @@
 #include "amqp/publisher.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "amqp/waker.hpp"
+
+namespace warren::amqp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+amqp_bytes_t Bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+
+// One caller's request: its callback runs once, when every message is confirmed or the first fails.
+struct Group {
+  PublishCallback done;
+  size_t remaining = 0;
+  bool finished = false;
+
+  void Resolve(PublishOutcome outcome) {
+    if (finished) {
+      return;
+    }
+    if (outcome != PublishOutcome::kConfirmed) {
+      finished = true;
+      done(outcome);
+      return;
+    }
+    if (--remaining == 0) {
+      finished = true;
+      done(PublishOutcome::kConfirmed);
+    }
+  }
+};
+
+struct Request {
+  std::vector<OutgoingMessage> messages;
+  std::shared_ptr<Group> group;
+};
+
+struct InFlight {
+  std::shared_ptr<Group> group;
+  Clock::time_point deadline;
+  std::string message_id;
+  bool returned = false;
+};
+
+}  // namespace
+
+const char* ToString(PublishOutcome outcome) {
+  switch (outcome) {
+    case PublishOutcome::kConfirmed: return "confirmed";
+    case PublishOutcome::kRejected: return "rejected";
+    case PublishOutcome::kUnroutable: return "unroutable";
+    case PublishOutcome::kUnavailable: return "unavailable";
+    case PublishOutcome::kBlocked: return "blocked";
+    case PublishOutcome::kTimeout: return "timeout";
+    case PublishOutcome::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+class Publisher::Impl {
+ public:
+  explicit Impl(PublisherOptions options) : options_(std::move(options)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Impl() { Stop(); }
+
+  void Submit(std::vector<OutgoingMessage> messages, PublishCallback done) {
+    auto group = std::make_shared<Group>();
+    group->done = std::move(done);
+    group->remaining = messages.size();
+    if (messages.empty()) {
+      group->done(PublishOutcome::kConfirmed);
+      return;
+    }
+    // Fail fast while not connected or blocked: callers answer 503 at once instead of waiting.
+    const auto state = state_.load();
+    if (state != PublisherState::kReady) {
+      group->done(state == PublisherState::kBlocked   ? PublishOutcome::kBlocked
+                  : state == PublisherState::kStopped ? PublishOutcome::kStopped
+                                                      : PublishOutcome::kUnavailable);
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        group->done(PublishOutcome::kStopped);
+        return;
+      }
+      queue_.push_back(Request{std::move(messages), std::move(group)});
+    }
+    waker_.Wake();
+  }
+
+  PublisherState State() const { return state_.load(); }
+
+  bool WaitReady(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    return state_cv_.wait_for(lock, timeout, [this] { return state_.load() == PublisherState::kReady; });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    waker_.Wake();
+    std::call_once(joined_, [this] { thread_.join(); });
+  }
+
+ private:
+  void SetState(PublisherState s) {
+    {
+      std::lock_guard lock(mu_);
+      state_.store(s);
+    }
+    state_cv_.notify_all();
+  }
+
+  std::deque<Request> TakeQueue() {
+    std::lock_guard lock(mu_);
+    return std::exchange(queue_, {});
+  }
+
+  bool Stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void FailAll(PublishOutcome outcome) {
+    for (auto& [seq, f] : in_flight_) {
+      f.group->Resolve(outcome);
+    }
+    in_flight_.clear();
+    id_to_seq_.clear();
+    for (auto& r : TakeQueue()) {
+      r.group->Resolve(outcome);
+    }
+  }
+
+  void Connect() {
+    auto conn = std::make_unique<Connection>(options_.connection);
+    for (const auto& q : options_.declare) {
+      conn->DeclareQueue(q);
+    }
+    conn->ConfirmSelect();
+    conn_ = std::move(conn);
+    next_seq_ = 1;
+    ++generation_;
+  }
+
+  void PublishOne(OutgoingMessage& m, const std::shared_ptr<Group>& group) {
+    const uint64_t seq = next_seq_;
+    if (m.message_id.empty()) {
+      m.message_id = fmt::format("p{}.{}", generation_, seq);
+    }
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+    props.delivery_mode = m.persistent ? 2 : 1;
+    props.message_id = Bytes(m.message_id);
+    if (!m.content_type.empty()) {
+      props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
+      props.content_type = Bytes(m.content_type);
+    }
+    if (!m.type.empty()) {
+      props._flags |= AMQP_BASIC_TYPE_FLAG;
+      props.type = Bytes(m.type);
+    }
+    std::vector<amqp_table_entry_t> headers;
+    if (!m.headers.empty()) {
+      for (const auto& [k, v] : m.headers) {
+        amqp_table_entry_t e{};
+        e.key = Bytes(k);
+        e.value.kind = AMQP_FIELD_KIND_UTF8;
+        e.value.value.bytes = Bytes(v);
+        headers.push_back(e);
+      }
+      props._flags |= AMQP_BASIC_HEADERS_FLAG;
+      props.headers = amqp_table_t{static_cast<int>(headers.size()), headers.data()};
+    }
+    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
+    CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
+                                   /*mandatory=*/1, /*immediate=*/0, &props, Bytes(m.body)),
+                "basic.publish");
+    ++next_seq_;
+    id_to_seq_[m.message_id] = seq;
+    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, m.message_id, false});
+  }
+
+  void PublishQueued() {
+    for (auto& r : TakeQueue()) {
+      if (state_.load() == PublisherState::kBlocked) {
+        r.group->Resolve(PublishOutcome::kBlocked);
+        continue;
+      }
+      if (in_flight_.size() + r.messages.size() > options_.max_in_flight) {
+        r.group->Resolve(PublishOutcome::kBlocked);
+        continue;
+      }
+      for (auto& m : r.messages) {
+        PublishOne(m, r.group);
+      }
+    }
+  }
+
+  void Settle(uint64_t tag, bool multiple, PublishOutcome outcome) {
+    auto settle_one = [&](std::map<uint64_t, InFlight>::iterator it) {
+      const PublishOutcome o =
+          (outcome == PublishOutcome::kConfirmed && it->second.returned) ? PublishOutcome::kUnroutable : outcome;
+      id_to_seq_.erase(it->second.message_id);
+      auto group = it->second.group;
+      auto next = in_flight_.erase(it);
+      group->Resolve(o);
+      return next;
+    };
+    if (multiple) {
+      for (auto it = in_flight_.begin(); it != in_flight_.end() && it->first <= tag;) {
+        it = settle_one(it);
+      }
+    } else if (auto it = in_flight_.find(tag); it != in_flight_.end()) {
+      settle_one(it);
+    }
+  }
+
+  // Reads every frame available now; throws AmqpError when the connection is gone.
+  void ReadFrames() {
+    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
+    for (;;) {
+      amqp_frame_t frame{};
+      timeval zero{0, 0};
+      const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
+      if (status == AMQP_STATUS_TIMEOUT) {
+        return;
+      }
+      CheckStatus(status, "read frame");
+      if (frame.frame_type != AMQP_FRAME_METHOD) {
+        continue;  // heartbeats are handled inside rabbitmq-c; stray content frames are skipped
+      }
+      switch (frame.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+          const auto* m = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+          Settle(m->delivery_tag, m->multiple != 0, PublishOutcome::kConfirmed);
+          break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+          const auto* m = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+          Settle(m->delivery_tag, m->multiple != 0, PublishOutcome::kRejected);
+          break;
+        }
+        case AMQP_BASIC_RETURN_METHOD: {
+          // The returned message's header and body follow; its message_id names the publish.
+          amqp_message_t message{};
+          const auto reply = amqp_read_message(state, frame.channel, &message, 0);
+          if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+            throw AmqpError("read returned message failed");
+          }
+          if ((message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) {
+            const std::string id(static_cast<const char*>(message.properties.message_id.bytes),
+                                 message.properties.message_id.len);
+            if (auto it = id_to_seq_.find(id); it != id_to_seq_.end()) {
+              in_flight_[it->second].returned = true;
+            }
+          }
+          amqp_destroy_message(&message);
+          break;
+        }
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+          spdlog::warn("broker blocked publishing (memory or disk alarm)");
+          SetState(PublisherState::kBlocked);
+          break;
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+          spdlog::info("broker unblocked publishing");
+          SetState(PublisherState::kReady);
+          break;
+        case AMQP_CHANNEL_CLOSE_METHOD: {
+          const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
+          amqp_channel_close_ok_t ok{};
+          amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+          throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code,
+                                      std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len)));
+        }
+        case AMQP_CONNECTION_CLOSE_METHOD: {
+          const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
+          amqp_connection_close_ok_t ok{};
+          amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+          throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code,
+                                      std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len)));
+        }
+        default:
+          break;
+      }
+      amqp_maybe_release_buffers(state);
+    }
+  }
+
+  void ExpireTimedOut() {
+    const auto now = Clock::now();
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (it->second.deadline <= now) {
+        id_to_seq_.erase(it->second.message_id);
+        auto group = it->second.group;
+        it = in_flight_.erase(it);
+        group->Resolve(PublishOutcome::kTimeout);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::chrono::milliseconds NextWait() const {
+    // Wake at least twice per heartbeat interval so rabbitmq-c sends ours and notices the broker's.
+    auto wait = std::chrono::milliseconds(std::max<int64_t>(options_.connection.heartbeat.count() * 500, 0));
+    if (wait.count() == 0 || wait > std::chrono::milliseconds(1000)) {
+      wait = std::chrono::milliseconds(1000);
+    }
+    if (!in_flight_.empty()) {
+      const auto earliest = std::min_element(in_flight_.begin(), in_flight_.end(), [](const auto& a, const auto& b) {
+                              return a.second.deadline < b.second.deadline;
+                            })->second.deadline;
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - Clock::now());
+      wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
+    }
+    return wait;
+  }
+
+  void Run() {
+    std::chrono::milliseconds backoff{100};
+    std::optional<Clock::time_point> stop_deadline;
+    bool logged_down = false;
+    while (true) {
+      if (Stopping()) {
+        // Let publishes already sent get their confirms, for a bounded time.
+        if (!stop_deadline) {
+          stop_deadline = Clock::now() + std::min(options_.confirm_timeout, std::chrono::milliseconds(5000));
+          state_.store(PublisherState::kStopped);
+        }
+        if (in_flight_.empty() || conn_ == nullptr || Clock::now() >= *stop_deadline) {
+          break;
+        }
+      }
+      if (conn_ == nullptr) {
+        try {
+          Connect();
+          spdlog::info("publisher connected to {}", RedactedUrl(options_.connection.url));
+          logged_down = false;
+          backoff = std::chrono::milliseconds(100);
+          SetState(PublisherState::kReady);
+        } catch (const AmqpError& e) {
+          if (!logged_down) {
+            spdlog::warn("publisher cannot reach the broker ({}); retrying with backoff up to {} ms", e.what(),
+                         options_.reconnect_max.count());
+            logged_down = true;
+          }
+          FailAll(PublishOutcome::kUnavailable);
+          waker_.WaitReadable(nullptr, backoff);
+          backoff = std::min(backoff * 2, options_.reconnect_max);
+          continue;
+        }
+      }
+      try {
+        PublishQueued();
+        waker_.WaitReadable(conn_.get(), NextWait());
+        ReadFrames();  // also lets rabbitmq-c send a heartbeat that is due
+        ExpireTimedOut();
+      } catch (const AmqpError& e) {
+        spdlog::warn("publisher lost the broker: {}", e.what());
+        if (state_.load() != PublisherState::kStopped) {
+          SetState(PublisherState::kConnecting);
+        }
+        conn_.reset();
+        FailAll(PublishOutcome::kUnavailable);
+        logged_down = true;
+      }
+    }
+    FailAll(PublishOutcome::kStopped);
+    conn_.reset();
+    SetState(PublisherState::kStopped);
+  }
+
+  const PublisherOptions options_;
+  Waker waker_;
+  std::thread thread_;
+  std::once_flag joined_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable state_cv_;
+  std::deque<Request> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  std::atomic<PublisherState> state_{PublisherState::kConnecting};
+
+  // Owned by the I/O thread.
+  std::unique_ptr<Connection> conn_;
+  uint64_t next_seq_ = 1;
+  uint64_t generation_ = 0;
+  std::map<uint64_t, InFlight> in_flight_;
+  std::map<std::string, uint64_t> id_to_seq_;
+};
+
+Publisher::Publisher(PublisherOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Publisher::~Publisher() = default;
+
+void Publisher::Publish(OutgoingMessage message, PublishCallback done) {
+  std::vector<OutgoingMessage> one;
+  one.push_back(std::move(message));
+  impl_->Submit(std::move(one), std::move(done));
+}
+
+void Publisher::PublishBatch(std::vector<OutgoingMessage> messages, PublishCallback done) {
+  impl_->Submit(std::move(messages), std::move(done));
+}
+
+PublisherState Publisher::State() const { return impl_->State(); }
+bool Publisher::WaitReady(std::chrono::milliseconds timeout) const { return impl_->WaitReady(timeout); }
+void Publisher::Stop() { impl_->Stop(); }
+
+}  // namespace warren::amqp

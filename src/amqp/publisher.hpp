@@ -28,7 +28,8 @@ const char* ToString(PublishOutcome outcome);
 
 enum class PublisherState { kConnecting, kReady, kBlocked, kStopped };
 
-// Called once per request, on the publisher's thread: keep it short (post to your own executor).
+// Called once per request: on the publisher's thread, or on the caller's when it fails fast (not
+// connected, blocked, stopping). Keep it short: post to your own executor.
 using PublishCallback = std::function<void(PublishOutcome)>;
 
 struct PublisherOptions {

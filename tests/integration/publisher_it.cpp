@@ -1,0 +1,123 @@
+// Publisher against a real RabbitMQ: confirms, returns, batches, and failing fast without a broker.
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "amqp/publisher.hpp"
+#include "support/support.hpp"
+
+namespace warren::amqp {
+namespace {
+
+using testing::TestBroker;
+using namespace std::chrono_literals;
+
+PublisherOptions Options(const std::string& url, std::vector<QueueSpec> declare = {}) {
+  PublisherOptions o;
+  o.connection.url = url;
+  o.connection.heartbeat = std::chrono::seconds(5);
+  o.confirm_timeout = 5s;
+  o.declare = std::move(declare);
+  return o;
+}
+
+PublishOutcome PublishAndWait(Publisher& p, OutgoingMessage m) {
+  std::promise<PublishOutcome> promise;
+  auto fut = promise.get_future();
+  p.Publish(std::move(m), [&](PublishOutcome o) { promise.set_value(o); });
+  EXPECT_EQ(fut.wait_for(10s), std::future_status::ready);
+  return fut.get();
+}
+
+int QueueDepth(const std::string& queue) {
+  std::string out;
+  TestBroker::Get().Ctl({"list_queues", "-q", "--no-table-headers", "name", "messages"}, &out);
+  std::istringstream lines(out);
+  std::string name;
+  int depth = 0;
+  while (lines >> name >> depth) {
+    if (name == queue) {
+      return depth;
+    }
+  }
+  return -1;
+}
+
+TEST(Publisher, ConfirmedMessagesAreInTheDurableQueue) {
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.confirmed"}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", "it.publisher.confirmed"});
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.publisher.confirmed", "one"}), PublishOutcome::kConfirmed);
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.publisher.confirmed", "two"}), PublishOutcome::kConfirmed);
+  EXPECT_EQ(QueueDepth("it.publisher.confirmed"), 2);
+}
+
+TEST(Publisher, UnroutableMessagesAreReportedNotLost) {
+  Publisher p(Options(TestBroker::Get().AmqpUrl()));
+  ASSERT_TRUE(p.WaitReady(10s));
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.no.such.queue", "lost?"}), PublishOutcome::kUnroutable);
+  // The channel stays usable afterwards.
+  Publisher q(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.after_return"}}));
+  ASSERT_TRUE(q.WaitReady(10s));
+  EXPECT_EQ(PublishAndWait(q, OutgoingMessage{"", "it.no.such.queue", "x"}), PublishOutcome::kUnroutable);
+  EXPECT_EQ(PublishAndWait(q, OutgoingMessage{"", "it.publisher.after_return", "y"}), PublishOutcome::kConfirmed);
+}
+
+TEST(Publisher, ConcurrentPublishesShareConfirmRounds) {
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.many"}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", "it.publisher.many"});
+  constexpr int kCount = 2000;
+  std::atomic<int> confirmed{0};
+  std::atomic<int> done{0};
+  std::promise<void> all;
+  for (int i = 0; i < kCount; ++i) {
+    p.Publish(OutgoingMessage{"", "it.publisher.many", std::to_string(i)}, [&](PublishOutcome o) {
+      confirmed += o == PublishOutcome::kConfirmed ? 1 : 0;
+      if (++done == kCount) {
+        all.set_value();
+      }
+    });
+  }
+  ASSERT_EQ(all.get_future().wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(confirmed.load(), kCount);
+  EXPECT_EQ(QueueDepth("it.publisher.many"), kCount);
+}
+
+TEST(Publisher, BatchIsConfirmedAsOne) {
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.batch"}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", "it.publisher.batch"});
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(OutgoingMessage{"", "it.publisher.batch", std::to_string(i)});
+  }
+  std::promise<PublishOutcome> promise;
+  p.PublishBatch(std::move(batch), [&](PublishOutcome o) { promise.set_value(o); });
+  EXPECT_EQ(promise.get_future().get(), PublishOutcome::kConfirmed);
+  EXPECT_EQ(QueueDepth("it.publisher.batch"), 100);
+
+  // One unroutable message fails the whole batch from the caller's view.
+  std::vector<OutgoingMessage> mixed{{"", "it.publisher.batch", "ok"}, {"", "it.no.such.queue", "bad"}};
+  std::promise<PublishOutcome> mixed_promise;
+  p.PublishBatch(std::move(mixed), [&](PublishOutcome o) { mixed_promise.set_value(o); });
+  EXPECT_EQ(mixed_promise.get_future().get(), PublishOutcome::kUnroutable);
+}
+
+TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
+  const auto port = testing::FreePort();
+  Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(port) + "/"));
+  EXPECT_FALSE(p.WaitReady(300ms));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "task_queue", "x"}), PublishOutcome::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST(Publisher, WrongCredentialsNeverConnect) {
+  Publisher p(Options("amqp://guest:wrong@127.0.0.1:" + std::to_string(TestBroker::Get().AmqpPort()) + "/"));
+  EXPECT_FALSE(p.WaitReady(1s));
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "task_queue", "x"}), PublishOutcome::kUnavailable);
+}
+
+}  // namespace
+}  // namespace warren::amqp

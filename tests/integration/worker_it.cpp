@@ -1,0 +1,234 @@
+// The worker against a real RabbitMQ: demo jobs, graceful drain, heartbeats during long jobs.
+#include <csignal>
+#include <future>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "amqp/publisher.hpp"
+#include "support/support.hpp"
+#include "worker/demo_handlers.hpp"
+#include "worker/worker.hpp"
+
+namespace warren::worker {
+namespace {
+
+using testing::TestBroker;
+using namespace std::chrono_literals;
+
+// messages ready and unacked in `queue`, or {-1, -1} when it does not exist.
+std::pair<int, int> QueueCounts(const std::string& queue) {
+  std::string out;
+  TestBroker::Get().Ctl({"list_queues", "-q", "--no-table-headers", "name", "messages_ready",
+                         "messages_unacknowledged"},
+                        &out);
+  std::istringstream lines(out);
+  std::string name;
+  int ready = 0;
+  int unacked = 0;
+  while (lines >> name >> ready >> unacked) {
+    if (name == queue) {
+      return {ready, unacked};
+    }
+  }
+  return {-1, -1};
+}
+
+bool WaitForCounts(const std::string& queue, std::pair<int, int> want, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (QueueCounts(queue) == want) {
+      return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+void Publish(const std::string& queue, const std::string& body) {
+  amqp::PublisherOptions o;
+  o.connection.url = TestBroker::Get().AmqpUrl();
+  o.declare = {amqp::QueueSpec{queue}};
+  amqp::Publisher p(o);
+  ASSERT_TRUE(p.WaitReady(10s));
+  std::promise<amqp::PublishOutcome> done;
+  p.Publish(amqp::OutgoingMessage{"", queue, body}, [&](amqp::PublishOutcome r) { done.set_value(r); });
+  ASSERT_EQ(done.get_future().get(), amqp::PublishOutcome::kConfirmed);
+}
+
+WorkerOptions Options(const std::string& queue, int concurrency = 1) {
+  WorkerOptions o;
+  o.connection.url = TestBroker::Get().AmqpUrl();
+  o.connection.heartbeat = std::chrono::seconds(1);  // short, so a missed heartbeat would show
+  o.queues = {queue};
+  o.concurrency = concurrency;
+  return o;
+}
+
+// A handler that blocks until released, counting how often it ran.
+struct Gate {
+  std::atomic<int> started{0};
+  std::promise<void> release;
+  std::shared_future<void> released{release.get_future().share()};
+};
+
+TEST(WorkerProcess, RunsDemoJobsLikeTheClassicWorker) {
+  TestBroker::Get().Ctl({"purge_queue", "task_queue"});
+  testing::Process work({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl()});
+  ASSERT_TRUE(work.WaitForOutput("consumer connected", 15s)) << work.Output();
+  Publish("task_queue", "hey");
+  Publish("task_queue", "hello");
+  Publish("task_queue", "dance");
+  ASSERT_TRUE(work.WaitForOutput("sorry i did not understand dance", 10s)) << work.Output();
+  const std::string out = work.Output();
+  EXPECT_NE(out.find(" [x] Received hey\nhey there\n [x] Done"), std::string::npos) << out;
+  EXPECT_NE(out.find(" [x] Received hello\nwell hello there\n [x] Done"), std::string::npos) << out;
+  EXPECT_TRUE(WaitForCounts("task_queue", {0, 0}, 5s));
+
+  work.Signal(SIGTERM);
+  EXPECT_EQ(work.Wait(10s), 0) << work.Output();
+}
+
+TEST(WorkerProcess, BadSettingsFailAtStartWithOneLine) {
+  testing::Process work({testing::WarrenBinary(), "work", "--concurrency", "0"});
+  EXPECT_EQ(work.Wait(10s), 2);
+  EXPECT_NE(work.Output().find("work.concurrency (from --concurrency)"), std::string::npos) << work.Output();
+}
+
+TEST(Worker, DrainFinishesTheJobInHandAndAcksIt) {
+  const std::string queue = "it.worker.drain";
+  Publish(queue, "prime");  // declares the queue
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  Gate gate;
+  HandlerRegistry registry;
+  registry.SetSeedFallback([&](JobContext&) {
+    ++gate.started;
+    gate.released.wait();
+    return HandlerResult{};
+  });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  Publish(queue, "slow");
+  while (gate.started == 0) {
+    std::this_thread::sleep_for(10ms);
+  }
+  auto drained = std::async(std::launch::async, [&] { return worker.Drain(20s); });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(drained.wait_for(0ms), std::future_status::timeout) << "drain must wait for the running job";
+  gate.release.set_value();
+  EXPECT_TRUE(drained.get());
+  EXPECT_EQ(gate.started.load(), 1);
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 5s)) << "the finished job is acked, not handed back";
+}
+
+TEST(Worker, DrainHandsBackJobsStillRunningAfterTheGrace) {
+  const std::string queue = "it.worker.grace";
+  Publish(queue, "prime");
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  Gate gate;
+  HandlerRegistry registry;
+  registry.SetSeedFallback([&](JobContext&) {
+    ++gate.started;
+    gate.released.wait();
+    return HandlerResult{};
+  });
+  {
+    Worker worker(Options(queue), registry);
+    ASSERT_TRUE(worker.WaitConnected(10s));
+    Publish(queue, "stuck");
+    while (gate.started == 0) {
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_FALSE(worker.Drain(200ms));
+    EXPECT_TRUE(WaitForCounts(queue, {1, 0}, 5s)) << "the unfinished job is back in the queue";
+    gate.release.set_value();  // lets the executor thread finish so the worker can be destroyed
+  }
+}
+
+TEST(Worker, HeartbeatsFlowWhileAJobRunsLongerThanTheirTimeout) {
+  const std::string queue = "it.worker.heartbeat";
+  Publish(queue, "prime");
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  std::atomic<int> runs{0};
+  HandlerRegistry registry;
+  registry.SetSeedFallback([&](JobContext&) {
+    ++runs;
+    std::this_thread::sleep_for(4s);  // four heartbeat intervals: the broker would drop a silent connection
+    return HandlerResult{};
+  });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  Publish(queue, "long");
+  EXPECT_TRUE(WaitForCounts(queue, {0, 1}, 5s));
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s)) << "acked after the job, on the same connection";
+  EXPECT_EQ(runs.load(), 1) << "a dropped connection would have redelivered the job";
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(Worker, PrefetchEqualsConcurrency) {
+  const std::string queue = "it.worker.prefetch";
+  Publish(queue, "prime");
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  Gate gate;
+  HandlerRegistry registry;
+  registry.SetSeedFallback([&](JobContext&) {
+    ++gate.started;
+    gate.released.wait();
+    return HandlerResult{};
+  });
+  Worker worker(Options(queue, 2), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  for (int i = 0; i < 5; ++i) {
+    Publish(queue, "job");
+  }
+  EXPECT_TRUE(WaitForCounts(queue, {3, 2}, 5s)) << "two running, three left for other workers";
+  EXPECT_EQ(gate.started.load(), 2);
+  gate.release.set_value();
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s));
+  EXPECT_EQ(gate.started.load(), 5);
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+// Last: it restarts the broker.
+TEST(WorkerProcess, StartsBeforeTheBrokerAndSurvivesItsRestart) {
+  TestBroker::Get().Ctl({"purge_queue", "task_queue"});
+  testing::Process early({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(),
+                          "--reconnect-max", "500ms"});
+  ASSERT_TRUE(early.WaitForOutput("consumer connected", 15s)) << early.Output();
+  TestBroker::Get().Kill();
+  ASSERT_TRUE(early.WaitForOutput("consumer lost the broker", 10s)) << early.Output();
+  testing::Process late({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(),
+                         "--reconnect-max", "500ms"});
+  ASSERT_TRUE(late.WaitForOutput("consumer cannot reach the broker", 10s)) << late.Output();
+  TestBroker::Get().Start();
+  for (auto* p : {&early, &late}) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    bool reconnected = false;
+    while (!reconnected && std::chrono::steady_clock::now() < deadline) {
+      const auto out = p->Output();
+      const auto lost = std::max(out.rfind("consumer lost"), out.rfind("cannot reach"));
+      reconnected = out.find("consumer connected", lost == std::string::npos ? 0 : lost) != std::string::npos;
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(reconnected) << p->Output();
+  }
+  for (int i = 0; i < 6; ++i) {
+    Publish("task_queue", "hey");
+  }
+  EXPECT_TRUE(WaitForCounts("task_queue", {0, 0}, 10s));
+  auto count = [](const std::string& s) {
+    size_t n = 0;
+    for (size_t pos = s.find("hey there"); pos != std::string::npos; pos = s.find("hey there", pos + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count(early.Output()) + count(late.Output()), 6u) << early.Output() << late.Output();
+  for (auto* p : {&early, &late}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(10s), 0);
+  }
+}
+
+}  // namespace
+}  // namespace warren::worker

@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "amqp/connection.hpp"
+
+namespace warren::amqp {
+namespace {
+
+TEST(ParseAmqpUrl, ReadsEveryPart) {
+  const auto u = ParseAmqpUrl("amqp://user:secret@broker.local:5673/prod");
+  EXPECT_EQ(u.host, "broker.local");
+  EXPECT_EQ(u.port, 5673);
+  EXPECT_EQ(u.user, "user");
+  EXPECT_EQ(u.password, "secret");
+  EXPECT_EQ(u.vhost, "prod");
+}
+
+TEST(ParseAmqpUrl, TrailingSlashMeansTheDefaultVhost) {
+  EXPECT_EQ(ParseAmqpUrl("amqp://guest:guest@127.0.0.1:5672/").vhost, "/");
+  EXPECT_EQ(ParseAmqpUrl("amqp://guest:guest@127.0.0.1:5672").vhost, "/");
+  EXPECT_EQ(ParseAmqpUrl("amqp://127.0.0.1/%2f").vhost, "/");
+}
+
+TEST(ParseAmqpUrl, RejectsGarbage) {
+  EXPECT_THROW(ParseAmqpUrl("http://x"), std::invalid_argument);
+  EXPECT_THROW(ParseAmqpUrl("amqp://host:notaport/"), std::invalid_argument);
+}
+
+TEST(RedactedUrl, HidesThePassword) {
+  EXPECT_EQ(RedactedUrl("amqp://user:secret@host:5672/"), "amqp://user:***@host:5672/");
+  EXPECT_EQ(RedactedUrl("amqp://host:5672/"), "amqp://host:5672/");
+}
+
+}  // namespace
+}  // namespace warren::amqp
