@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   FlagValues serve_flags;
   auto* serve = app.add_subcommand("serve", "Run the HTTP API (default 127.0.0.1:5000)");
   AddCommonFlags(serve, serve_flags);
-  AddSettingFlags(serve, serve_flags, {"serve.listen", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
+  AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
                                        "amqp.reconnect_max"});
 
   FlagValues work_flags;

@@ -19,6 +19,7 @@ struct RawValue {
 
 const std::vector<SettingKey> kKeys = {
     {"serve.listen", "WARREN_LISTEN", "listen", "HTTP address HOST:PORT"},
+    {"serve.threads", "WARREN_SERVE_THREADS", "threads", "I/O threads of the HTTP API"},
     {"amqp.url", "WARREN_AMQP_URL", "amqp-url", "RabbitMQ URL amqp://user:pass@host:port/vhost"},
     {"amqp.publish_timeout", "WARREN_PUBLISH_TIMEOUT", "publish-timeout",
      "longest wait for a publisher confirm"},
@@ -192,6 +193,8 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
     try {
       if (key == "serve.listen") {
         s.listen = ParseHostPort(text);
+      } else if (key == "serve.threads") {
+        s.serve_threads = ParseInt<int>(text, 1, 64);
       } else if (key == "amqp.url") {
         if (text.rfind("amqp://", 0) != 0) {
           throw std::invalid_argument(fmt::format("expected amqp://user:pass@host:port/vhost, got '{}'", text));

@@ -27,6 +27,7 @@ struct HostPort {
 struct Settings {
   // [serve]
   HostPort listen{"127.0.0.1", 5000};
+  int serve_threads = 2;  // HTTP I/O threads
   // [amqp]
   std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";
   bool amqp_url_is_set = false;  // set by flag, env or file: `warren up` then starts no broker

@@ -1,0 +1,568 @@
+// The only translation unit of the API that includes Beast (about 20 s to compile here): keep it so.
+#include "api/http_server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/asio.hpp"
+#include "core/log.hpp"
+
+namespace warren::api {
+namespace {
+
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kReadChunk = 4096;
+// How long the accept loop pauses after an accept error (EMFILE, ENFILE, ENOBUFS) instead of spinning.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+// Boost 1.74's beast::string_view is boost::string_view, not std::string_view.
+std::string_view ToStd(beast::string_view text) { return {text.data(), text.size()}; }
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// "Address already in use" → "address already in use": the message goes after a colon in one line.
+std::string LowerFirst(std::string text) {
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
+  return text;
+}
+
+// The Date field of RFC 9110 §6.6.1 (IMF-fixdate).
+std::string HttpDate() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::array<char, 64> buffer{};
+  const size_t n = std::strftime(buffer.data(), buffer.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return {buffer.data(), n};
+}
+
+std::string EndpointString(const tcp::endpoint& endpoint) {
+  return HostPort{endpoint.address().to_string(), endpoint.port()}.ToString();
+}
+
+// A parse error that is the client's fault (bad method token, bad target, bad header, bad chunk, ...),
+// as opposed to the stream ending mid-request, where nobody is left to answer.
+bool IsMalformedRequest(const beast::error_code& ec) {
+  if (ec.category() != beast::error_code(http::error::bad_target).category()) {
+    return false;
+  }
+  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer && ec != http::error::end_of_chunk &&
+         ec != http::error::stale_parser;
+}
+
+class Session;
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(ServerOptions options)
+      : options_(std::move(options)),
+        accept_strand_(asio::make_strand(ioc_)),
+        acceptor_(accept_strand_),
+        accept_retry_timer_(accept_strand_) {}
+
+  ~Impl() { Stop(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  void Listen();
+  HostPort LocalEndpoint() const { return local_; }
+  void Start(Handler handler);
+  void BeginShutdown();
+  bool WaitIdle(std::chrono::milliseconds timeout);
+  size_t ConnectionCount() const;
+  void Stop();
+
+  // Called by sessions.
+  void Register(const std::shared_ptr<Session>& session);
+  void Unregister(Session* session);
+  bool Stopping() const { return stopping_.load(); }
+  const ServerOptions& Options() const { return options_; }
+  const Handler& RequestHandler() const { return handler_; }
+
+ private:
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  const ServerOptions options_;
+  Handler handler_;  // set once in Start, before any io thread runs
+  HostPort local_;
+  std::atomic<bool> stopping_{false};
+
+  // Declared before ioc_ on purpose: sessions still queued in ioc_ are destroyed with it and
+  // unregister themselves here, so these must outlive it.
+  mutable std::mutex mutex_;
+  std::condition_variable idle_cv_;                                // waits with mutex_
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
+
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  asio::strand<asio::io_context::executor_type> accept_strand_;
+  tcp::acceptor acceptor_;                 // used on accept_strand_ only once threads run
+  asio::steady_timer accept_retry_timer_;  // likewise
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;  // Stop() ran; touched by the owning thread only
+};
+
+namespace {
+
+// One connection. Everything below runs on the connection's strand, except the Responder's sink,
+// which only posts onto it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl& server)
+      : server_(server), options_(server.Options()), stream_(std::move(socket)) {
+    beast::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : EndpointString(peer);
+  }
+  ~Session() { server_.Unregister(this); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void Start() {
+    server_.Register(shared_from_this());
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+
+  // From BeginShutdown, on any thread.
+  void RequestShutdown() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->shutdown_requested_ = true;
+      if (self->phase_ == Phase::kIdle) {
+        self->stream_.cancel();  // the pending wait ends with operation_aborted: the session ends
+      }
+    });
+  }
+
+ private:
+  enum class Phase { kIdle, kReading, kHandling, kWriting, kClosing };
+
+  bool ShouldClose() const { return shutdown_requested_ || server_.Stopping(); }
+
+  // Between requests. The idle timeout applies until the first byte of the next request arrives; from
+  // then on the (shorter) request timeout covers the whole request.
+  void WaitForRequest() {
+    if (ShouldClose()) {
+      Close();
+      return;
+    }
+    phase_ = Phase::kIdle;
+    if (buffer_.size() > 0) {  // a pipelined request is already here
+      ReadHeader();
+      return;
+    }
+    stream_.expires_after(options_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) {
+                                // eof, timeout, reset or shutdown between requests: nothing to answer.
+                                self->Close();
+                                return;
+                              }
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    phase_ = Phase::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
+    parser_->body_limit(options_.body_limit);
+    stream_.expires_after(options_.request_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->OnReadError(ec);
+                                return;
+                              }
+                              self->OnHeader();
+                            });
+  }
+
+  void OnHeader() {
+    const auto& header = parser_->get();
+    // A client that sent `Expect: 100-continue` waits for a go-ahead before sending its body. The body
+    // limit was already checked against Content-Length, so a too-large body was refused above.
+    if (!parser_->is_done() && beast::iequals(header[http::field::expect], "100-continue")) {
+      continue_ = http::response<http::empty_body>{http::status::continue_, header.version()};
+      http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) {
+          self->Close();
+          return;
+        }
+        self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) {
+      OnRequest();
+      return;
+    }
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->OnReadError(ec);
+        return;
+      }
+      self->OnRequest();
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      WriteError(
+          ErrorResponse(431, "header_too_large",
+                        fmt::format("the request line and headers exceed {} bytes", options_.header_limit)));
+    } else if (ec == http::error::body_limit) {
+      WriteError(ErrorResponse(413, "body_too_large",
+                               fmt::format("the request body exceeds {} bytes", options_.body_limit)));
+    } else if (IsMalformedRequest(ec)) {
+      // Any other parse error is the client's malformed request (bad method token, bad target,
+      // bad header, bad chunk, ...). Beast's message says which.
+      WriteError(ErrorResponse(400, "bad_request", fmt::format("malformed HTTP request: {}", ec.message())));
+    } else {
+      // Closed mid-request, a timeout or a reset: nobody is left to answer.
+      Close();
+    }
+  }
+
+  // After a read error the stream is out of step: answer, then close without reading further.
+  void WriteError(Response response) {
+    response.close = true;
+    linger_ = true;
+    // For the access log: the request line, when it was parsed before the error.
+    method_ = parser_ ? std::string(ToStd(parser_->get().method_string())) : std::string();
+    target_ = parser_ ? std::string(ToStd(parser_->get().target())) : std::string();
+    method_ = method_.empty() ? "-" : method_;
+    target_ = target_.empty() ? "-" : target_;
+    keep_alive_ = false;
+    version_ = parser_ && parser_->get().version() == 10 ? 10 : 11;
+    started_ = Clock::now();
+    Write(std::move(response));
+  }
+
+  void OnRequest() {
+    phase_ = Phase::kHandling;
+    stream_.expires_never();  // the handler's own deadline (e.g. the publish timeout) bounds this phase
+    started_ = Clock::now();
+    auto& message = parser_->get();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+
+    Request request;
+    request.method = std::string(ToStd(message.method_string()));
+    request.target = std::string(ToStd(message.target()));
+    for (const auto& field : message) {
+      auto name = Lowercase(ToStd(field.name_string()));
+      auto [it, inserted] = request.headers.try_emplace(std::move(name), ToStd(field.value()));
+      if (!inserted) {
+        it->second += ", ";
+        it->second += ToStd(field.value());
+      }
+    }
+    request.body = std::move(message.body());
+    request.remote = remote_;
+    method_ = request.method;
+    target_ = request.target;
+    parser_.reset();
+
+    // The sink may run on any thread (the publisher's, for /add-job): it only posts to our strand.
+    Responder respond([self = shared_from_this()](Response response) {
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
+    });
+    try {
+      server_.RequestHandler()(std::move(request), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler failed: {}", e.what());
+      if (!respond.Answered()) {
+        respond(ErrorResponse(500, "internal_error", "the server failed to answer this request"));
+      }
+    }
+  }
+
+  void Write(Response response) {
+    phase_ = Phase::kWriting;
+    const bool close = response.close || !keep_alive_ || ShouldClose();
+
+    response_ = {};
+    response_.version(version_);
+    response_.result(static_cast<unsigned>(response.status));
+    response_.set(http::field::server, options_.server_name);
+    response_.set(http::field::date, HttpDate());
+    response_.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) {
+      response_.insert(name, value);
+    }
+    const size_t body_size = response.body.size();
+    // A HEAD answer announces the length of the body it leaves out (RFC 9110 §9.3.2); a body here
+    // would be read as the start of the next response.
+    if (method_ != "HEAD") {
+      response_.body() = std::move(response.body);
+    }
+    response_.content_length(body_size);
+    response_.keep_alive(!close);
+
+    if (spdlog::should_log(spdlog::level::debug)) {
+      const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+      spdlog::debug("http: {} \"{} {}\" {} {} {:.1f}ms", remote_, method_, JsonEscape(target_),
+                    response.status, body_size, elapsed);
+    }
+
+    stream_.expires_after(options_.write_timeout);
+    http::async_write(stream_, response_, [self = shared_from_this(), close](beast::error_code ec, size_t) {
+      if (ec) {
+        self->Close();
+        return;
+      }
+      if (close) {
+        self->linger_ ? self->Linger() : self->Close();
+        return;
+      }
+      self->WaitForRequest();
+    });
+  }
+
+  // Half-close, then read and discard what the client still sends until it closes or the linger
+  // timeout passes. Bounded in time, constant in memory.
+  void Linger() {
+    phase_ = Phase::kClosing;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(options_.linger_timeout);
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->Close();
+                                return;
+                              }
+                              self->Discard();
+                            });
+  }
+
+  void Close() {
+    phase_ = Phase::kClosing;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  HttpServer::Impl& server_;
+  const ServerOptions& options_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  http::response<http::empty_body> continue_;
+  std::array<char, kReadChunk> discard_{};
+  Phase phase_ = Phase::kIdle;
+  bool shutdown_requested_ = false;
+  bool keep_alive_ = true;
+  bool linger_ = false;
+  unsigned version_ = 11;
+  std::string remote_;
+  // For the access log line of the request being answered.
+  std::string method_;
+  std::string target_;
+  Clock::time_point started_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Listen() {
+  const std::string where = fmt::format("serve.listen {}", options_.listen.ToString());
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  const auto results = resolver.resolve(options_.listen.host, std::to_string(options_.listen.port),
+                                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) {
+    throw ListenError(fmt::format("{}: {}", where, LowerFirst(ec.message())));
+  }
+  // "localhost" may resolve to ::1 and 127.0.0.1: take the first address that binds.
+  for (const auto& entry : results) {
+    const tcp::endpoint endpoint = entry.endpoint();
+    acceptor_.close(ec);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) {
+      // SO_REUSEADDR lets a restarted serve bind past old connections in TIME_WAIT; on Linux it does
+      // not let two servers listen on one port, so "address already in use" still reports a real clash.
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor_.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (!ec) {
+      local_ = HostPort{endpoint.address().to_string(), acceptor_.local_endpoint().port()};
+      return;
+    }
+  }
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  if (!ec) {
+    ec = asio::error::host_not_found;
+  }
+  throw ListenError(fmt::format("{}: {}", where, LowerFirst(ec.message())));
+}
+
+void HttpServer::Impl::Start(Handler handler) {
+  handler_ = std::move(handler);
+  work_.emplace(ioc_.get_executor());
+  asio::post(accept_strand_, [this] { DoAccept(); });
+  const int count = std::max(1, options_.threads);
+  threads_.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    threads_.emplace_back([this] {
+      // A handler that throws must not take the io thread (and every connection on it) down.
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http: io thread: uncaught exception: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || stopping_.load() || !acceptor_.is_open()) {
+    return;
+  }
+  if (ec) {
+    // Out of file descriptors or buffers: existing connections keep working; retry shortly rather
+    // than spin on an error that will not clear within microseconds.
+    spdlog::warn("http: accept failed: {}; retrying in {}ms", ec.message(), kAcceptRetryDelay.count());
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](beast::error_code timer_ec) {
+      if (!timer_ec && !stopping_.load()) {
+        DoAccept();
+      }
+    });
+    return;
+  }
+  beast::error_code ignored;
+  // Responses are written in one gather write; no_delay keeps small answers from waiting on the peer's
+  // delayed ACK (Nagle) on keep-alive connections.
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(std::move(socket), *this)->Start();
+  DoAccept();
+}
+
+void HttpServer::Impl::Register(const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(mutex_);
+  sessions_.emplace(session.get(), session);
+}
+
+void HttpServer::Impl::Unregister(Session* session) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(session);
+  if (sessions_.empty()) {
+    idle_cv_.notify_all();
+  }
+}
+
+void HttpServer::Impl::BeginShutdown() {
+  if (stopping_.exchange(true)) {
+    return;
+  }
+  asio::post(accept_strand_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [raw, weak] : sessions_) {
+      if (auto session = weak.lock()) {
+        live.push_back(std::move(session));
+      }
+    }
+  }
+  // Outside the lock: a session dropped here may run its destructor, which takes the lock.
+  for (const auto& session : live) {
+    session->RequestShutdown();
+  }
+}
+
+bool HttpServer::Impl::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_cv_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
+}
+
+size_t HttpServer::Impl::ConnectionCount() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+void HttpServer::Impl::Stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  stopping_.store(true);
+  work_.reset();
+  ioc_.stop();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+  threads_.clear();
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpServer::~HttpServer() = default;
+void HttpServer::Listen() { impl_->Listen(); }
+HostPort HttpServer::LocalEndpoint() const { return impl_->LocalEndpoint(); }
+void HttpServer::Start(Handler handler) { impl_->Start(std::move(handler)); }
+void HttpServer::BeginShutdown() { impl_->BeginShutdown(); }
+bool HttpServer::WaitIdle(std::chrono::milliseconds timeout) { return impl_->WaitIdle(timeout); }
+size_t HttpServer::ConnectionCount() const { return impl_->ConnectionCount(); }
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace warren::api

@@ -1,0 +1,61 @@
+// Method + path pattern → handler, with the 400/404/405 decisions made in one pure place.
+//
+// Patterns are '/'-separated segments: literals ("add-job"), a parameter that takes one whole segment
+// ("{cmd}", possibly empty: the handler says why empty is wrong, which beats a bare 404), and a final
+// tail parameter that takes the rest of the path, slashes included ("{path*}"). Every segment is
+// percent-decoded on its own after splitting, so "%2F" inside a parameter is a literal '/' and never a
+// separator. Routes are tried in the order they were added; add specific ones before general ones.
+//
+// Add routes at start-up, then share the Router read-only between io threads: Find and Dispatch are
+// const and touch no shared mutable state.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/http.hpp"
+
+namespace warren::api {
+
+class Router {
+ public:
+  struct Match {
+    enum class Kind { kFound, kNotFound, kMethodNotAllowed, kBadPath };
+    Kind kind = Kind::kNotFound;
+    const Handler* handler = nullptr;                         // kFound
+    std::vector<std::pair<std::string, std::string>> params;  // kFound: decoded parameters
+    std::string allow;                                        // kMethodNotAllowed: "GET, POST"
+    std::string error;                                        // kBadPath: why
+  };
+
+  // Throws std::invalid_argument for a malformed pattern (a programming error, caught at start-up).
+  void Add(std::string method, std::string_view pattern, Handler handler);
+
+  // `encoded_path` is the request-target's path, still percent-encoded, starting with '/'.
+  [[nodiscard]] Match Find(std::string_view method, std::string_view encoded_path) const;
+
+  // Routes one request: splits its target, runs the matched handler, or answers a JSON 400, 404 or
+  // 405 (with Allow). An exception from the handler's synchronous part becomes a 500 (our bug).
+  void Dispatch(Request request, const Responder& respond) const;
+
+ private:
+  struct Segment {
+    enum class Kind { kLiteral, kParam, kTail };
+    Kind kind;
+    std::string text;  // the literal, or the parameter's name
+  };
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<Segment> segments;
+    Handler handler;
+  };
+  static bool MatchPath(const Route& route, const std::vector<std::string>& segments,
+                        std::vector<std::pair<std::string, std::string>>* params);
+
+  std::vector<Route> routes_;
+};
+
+}  // namespace warren::api

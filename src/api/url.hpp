@@ -1,0 +1,28 @@
+// URL pieces the router needs: splitting the request-target and percent-decoding path segments.
+// Pure functions, unit-tested; no allocation beyond the results.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warren::api {
+
+struct SplitTargetResult {
+  std::string_view path;   // starts with '/', still percent-encoded
+  std::string_view query;  // after the first '?', without it; empty when absent
+};
+
+// Splits an origin-form ("/a/b?x=1") or absolute-form ("http://host:5000/a/b?x=1") request-target.
+// Returns nullopt for anything else ("*", "a/b", "http://host" with no path is "/").
+std::optional<SplitTargetResult> SplitTarget(std::string_view target);
+
+// Decodes %XX escapes (RFC 3986) as Flask/Werkzeug does for paths: "hello%20world" → "hello world".
+// '+' is a literal plus in a path (only forms encode spaces as '+'). Returns nullopt when a '%' is not
+// followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+
+}  // namespace warren::api
