@@ -2,7 +2,10 @@
 add_library(warren_options INTERFACE)
 target_compile_options(warren_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                                                  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
-                                                 -Wdouble-promotion -Wformat=2)
+                                                 -Wdouble-promotion -Wformat=2
+                                                 # Aggregates with default member initializers are
+                                                 # brace-initialized partially on purpose.
+                                                 -Wno-missing-field-initializers)
 if(WARREN_WERROR)
   target_compile_options(warren_options INTERFACE -Werror)
 endif()

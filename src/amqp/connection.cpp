@@ -219,6 +219,30 @@ void Connection::DeclareQueue(const QueueSpec& spec) {
   CheckRpc(fmt::format("queue.declare {}", spec.name).c_str());
 }
 
+void Connection::DeclareExchange(const ExchangeSpec& spec) {
+  amqp_exchange_declare(state_->conn, kChannel, Bytes(spec.name), Bytes(spec.type), /*passive=*/0, /*durable=*/1,
+                        /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
+  CheckRpc(fmt::format("exchange.declare {}", spec.name).c_str());
+}
+
+void Connection::Bind(const BindingSpec& spec) {
+  amqp_queue_bind(state_->conn, kChannel, Bytes(spec.queue), Bytes(spec.exchange), Bytes(spec.routing_key),
+                  amqp_empty_table);
+  CheckRpc(fmt::format("queue.bind {} to {}", spec.queue, spec.exchange).c_str());
+}
+
+void Connection::Declare(const Topology& topology) {
+  for (const auto& e : topology.exchanges) {
+    DeclareExchange(e);
+  }
+  for (const auto& q : topology.queues) {
+    DeclareQueue(q);
+  }
+  for (const auto& b : topology.bindings) {
+    Bind(b);
+  }
+}
+
 void Connection::ConfirmSelect() {
   amqp_confirm_select(state_->conn, kChannel);
   CheckRpc("confirm.select");

@@ -9,6 +9,9 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "amqp/topology_spec.hpp"
 
 namespace warren::amqp {
 
@@ -35,13 +38,6 @@ struct ConnectionOptions {
   std::string name = "warren";  // shown in the management console
 };
 
-// A durable queue. The demo declares `task_queue` with no arguments; ours must match it exactly.
-struct QueueSpec {
-  std::string name;
-  std::map<std::string, std::string> string_args;
-  std::map<std::string, int64_t> int_args;
-};
-
 class Connection {
  public:
   explicit Connection(const ConnectionOptions& options);  // connect, login, open channel 1; throws
@@ -54,6 +50,9 @@ class Connection {
   static constexpr uint16_t kChannel = 1;
 
   void DeclareQueue(const QueueSpec& spec);
+  void DeclareExchange(const ExchangeSpec& spec);  // durable
+  void Bind(const BindingSpec& spec);
+  void Declare(const Topology& topology);
   void ConfirmSelect();
   void Qos(uint16_t prefetch);
   std::string Consume(const std::string& queue);  // returns the consumer tag

@@ -96,18 +96,16 @@ class Consumer::Impl {
 
   void Connect() {
     auto conn = std::make_unique<Connection>(options_.connection);
-    for (const auto& q : options_.queues) {
-      conn->DeclareQueue(q);
-    }
+    conn->Declare(options_.declare);
     conn->Qos(options_.prefetch);
     consumer_tags_.clear();
     queue_by_tag_.clear();
     {
       std::lock_guard lock(mu_);
       if (!stop_consuming_) {
-        for (const auto& q : options_.queues) {
-          auto tag = conn->Consume(q.name);
-          queue_by_tag_[tag] = q.name;
+        for (const auto& q : options_.consume) {
+          auto tag = conn->Consume(q);
+          queue_by_tag_[tag] = q;
           consumer_tags_.push_back(std::move(tag));
         }
       }
@@ -252,6 +250,7 @@ class Consumer::Impl {
   void Run() {
     std::chrono::milliseconds backoff{100};
     bool logged_down = false;
+    std::string last_error;
     const auto tick = std::chrono::milliseconds(
         std::clamp<int64_t>(options_.connection.heartbeat.count() * 500, 100, 1000));
     while (true) {
@@ -270,10 +269,12 @@ class Consumer::Impl {
           backoff = std::chrono::milliseconds(100);
           SetConnected(true);
         } catch (const AmqpError& e) {
-          if (!logged_down) {
+          // Warn once per distinct reason, so a retry loop neither floods the log nor hides a new cause.
+          if (!logged_down || last_error != e.what()) {
             spdlog::warn("consumer cannot reach the broker ({}); retrying with backoff up to {} ms", e.what(),
                          options_.reconnect_max.count());
             logged_down = true;
+            last_error = e.what();
           }
           waker_.WaitReadable(nullptr, backoff);
           backoff = std::min(backoff * 2, options_.reconnect_max);
@@ -300,8 +301,8 @@ class Consumer::Impl {
 
   std::string QueueNames() const {
     std::string out;
-    for (const auto& q : options_.queues) {
-      out += out.empty() ? q.name : ", " + q.name;
+    for (const auto& q : options_.consume) {
+      out += out.empty() ? q : ", " + q;
     }
     return out;
   }

@@ -21,7 +21,8 @@ enum class Settlement {
 
 struct ConsumerOptions {
   ConnectionOptions connection;
-  std::vector<QueueSpec> queues;  // declared, then consumed, on every (re)connect
+  Topology declare;                 // declared on every (re)connect
+  std::vector<std::string> consume;  // queues consumed after declaring
   uint16_t prefetch = 1;
   std::chrono::milliseconds reconnect_max{5000};
 };

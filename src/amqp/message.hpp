@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+
+#include "amqp/topology_spec.hpp"
 
 namespace warren::amqp {
 
@@ -16,6 +19,9 @@ struct OutgoingMessage {
   std::string type;          // AMQP `type` property: the job type; empty for seed-style messages
   std::map<std::string, std::string> headers;
   bool persistent = true;  // delivery_mode = 2
+  // Declared (once per connection) before the first publish that names it, so a job for a new queue
+  // is never returned as unroutable.
+  std::optional<QueueSpec> declare_queue;
 };
 
 struct Delivery {

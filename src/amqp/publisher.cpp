@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <amqp.h>
@@ -155,16 +156,19 @@ class Publisher::Impl {
 
   void Connect() {
     auto conn = std::make_unique<Connection>(options_.connection);
-    for (const auto& q : options_.declare) {
-      conn->DeclareQueue(q);
-    }
+    conn->Declare(options_.declare);
     conn->ConfirmSelect();
     conn_ = std::move(conn);
+    declared_queues_.clear();
     next_seq_ = 1;
     ++generation_;
   }
 
   void PublishOne(OutgoingMessage& m, const std::shared_ptr<Group>& group) {
+    if (m.declare_queue && !declared_queues_.contains(m.declare_queue->name)) {
+      conn_->DeclareQueue(*m.declare_queue);
+      declared_queues_.insert(m.declare_queue->name);
+    }
     const uint64_t seq = next_seq_;
     if (m.message_id.empty()) {
       m.message_id = fmt::format("p{}.{}", generation_, seq);
@@ -342,6 +346,7 @@ class Publisher::Impl {
     std::chrono::milliseconds backoff{100};
     std::optional<Clock::time_point> stop_deadline;
     bool logged_down = false;
+    std::string last_error;
     while (true) {
       if (Stopping()) {
         // Let publishes already sent get their confirms, for a bounded time.
@@ -361,10 +366,12 @@ class Publisher::Impl {
           backoff = std::chrono::milliseconds(100);
           SetState(PublisherState::kReady);
         } catch (const AmqpError& e) {
-          if (!logged_down) {
+          // Warn once per distinct reason, so a retry loop neither floods the log nor hides a new cause.
+          if (!logged_down || last_error != e.what()) {
             spdlog::warn("publisher cannot reach the broker ({}); retrying with backoff up to {} ms", e.what(),
                          options_.reconnect_max.count());
             logged_down = true;
+            last_error = e.what();
           }
           FailAll(PublishOutcome::kUnavailable);
           waker_.WaitReadable(nullptr, backoff);
@@ -409,6 +416,7 @@ class Publisher::Impl {
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
   std::map<std::string, uint64_t> id_to_seq_;
+  std::set<std::string> declared_queues_;  // on this connection, by declare_queue
 };
 
 Publisher::Publisher(PublisherOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

@@ -36,7 +36,7 @@ struct PublisherOptions {
   ConnectionOptions connection;
   std::chrono::milliseconds confirm_timeout{5000};
   std::chrono::milliseconds reconnect_max{5000};
-  std::vector<QueueSpec> declare;  // declared on every (re)connect before publishing
+  Topology declare;  // declared on every (re)connect before publishing
   size_t max_in_flight = 50'000;   // more unconfirmed publishes than this answer kBlocked
 };
 

@@ -70,7 +70,7 @@ int RunServe(const Settings& settings) {
   publisher_options.connection.name = "warren serve";
   publisher_options.confirm_timeout = settings.publish_timeout;
   publisher_options.reconnect_max = settings.reconnect_max;
-  publisher_options.declare = {amqp::QueueSpec{std::string(kDemoQueue), {}, {}}};
+  publisher_options.declare.queues = {amqp::QueueSpec{std::string(kDemoQueue), {}, {}}};
   // Connects in the background: serve answers GET / at once and /add-job with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
   StopOnExit stop_on_exit(server);

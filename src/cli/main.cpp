@@ -8,6 +8,7 @@
 #include "api/serve.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "supervisor/parent_death.hpp"
 #include "supervisor/up.hpp"
 #include "worker/work.hpp"
 
@@ -43,7 +44,12 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP API (default 127.0.0.1:5000)");
   AddCommonFlags(serve, serve_flags);
   AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
-                                       "amqp.reconnect_max"});
+                                       "amqp.reconnect_max", "store.url", "store.keep_succeeded",
+                                       "store.keep_failed", "api.max_body", "api.max_batch", "api.tokens",
+                                       "api.job_types"});
+  bool serve_insecure = false;
+  serve->add_flag("--insecure", serve_insecure,
+                  "listen beyond loopback without tokens [env WARREN_INSECURE, file api.insecure]");
 
   FlagValues work_flags;
   auto* work = app.add_subcommand("work", "Run a worker that consumes jobs and runs their handlers");
@@ -66,13 +72,18 @@ int main(int argc, char** argv) {
 
   try {
     if (serve->parsed()) {
+      if (serve_insecure) {
+        serve_flags["api.insecure"] = {"true"};
+      }
       auto settings = warren::LoadSettings(serve_flags);
       warren::SetupLogging(settings.log_level, settings.log_format, "serve");
+      warren::supervisor::FollowSupervisorDeath();  // under `warren up`: stop if it dies
       return warren::api::RunServe(settings);
     }
     if (work->parsed()) {
       auto settings = warren::LoadSettings(work_flags);
       warren::SetupLogging(settings.log_level, settings.log_format, "work");
+      warren::supervisor::FollowSupervisorDeath();
       return warren::worker::RunWork(settings);
     }
     if (up->parsed()) {

@@ -35,6 +35,14 @@ const std::vector<SettingKey> kKeys = {
      "management console port of the managed broker (0: off)"},
     {"broker.dist_port", "WARREN_DIST_PORT", "dist-port", "Erlang distribution port of the managed broker"},
     {"broker.epmd_port", "WARREN_EPMD_PORT", "epmd-port", "epmd port of the managed broker"},
+    {"store.url", "WARREN_STORE", "store", "job store: sqlite:PATH or postgresql://..."},
+    {"store.keep_succeeded", "WARREN_KEEP_SUCCEEDED", "keep-succeeded", "how long succeeded jobs are kept"},
+    {"store.keep_failed", "WARREN_KEEP_FAILED", "keep-failed", "how long dead, cancelled and expired jobs are kept"},
+    {"api.max_body", "WARREN_MAX_BODY", "max-body", "largest request body in bytes"},
+    {"api.max_batch", "WARREN_MAX_BATCH", "max-batch", "most jobs in one POST /v1/jobs/batch"},
+    {"api.tokens", "WARREN_TOKENS", "token", "bearer tokens as SECRET:SCOPE[+SCOPE] (read, enqueue, admin)"},
+    {"api.insecure", "WARREN_INSECURE", "insecure", "listen beyond loopback without tokens (true/false)"},
+    {"api.job_types", "WARREN_JOB_TYPES", "job-type", "the only job types POST /v1/jobs accepts (default: any)"},
     {"log.level", "WARREN_LOG_LEVEL", "log-level", "trace, debug, info, warn, error"},
     {"log.format", "WARREN_LOG_FORMAT", "log-format", "text or json"},
 };
@@ -120,7 +128,7 @@ Int ParseInt(const std::string& text, Int lo, Int hi) {
   if (ec != std::errc{} || ptr != text.data() + text.size()) {
     throw std::invalid_argument(fmt::format("expected an integer, got '{}'", text));
   }
-  if (value < lo || value > hi) {
+  if (value < static_cast<long long>(lo) || value > static_cast<long long>(hi)) {
     throw std::invalid_argument(fmt::format("{} is out of range {}..{}", value, lo, hi));
   }
   return static_cast<Int>(value);
@@ -138,7 +146,58 @@ unsigned short ParsePort(const std::string& text, bool allow_zero) {
   return ParseInt<unsigned short>(text, allow_zero ? 0 : 1, 65535);
 }
 
+bool ParseBool(const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes") {
+    return true;
+  }
+  if (text == "false" || text == "0" || text == "no") {
+    return false;
+  }
+  throw std::invalid_argument(fmt::format("expected true or false, got '{}'", text));
+}
+
+// SECRET:SCOPE[+SCOPE...]. The secret never appears in an error message.
+ApiToken ParseToken(const std::string& entry) {
+  const auto colon = entry.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) {
+    throw std::invalid_argument("each token must be SECRET:SCOPE[+SCOPE], scopes read, enqueue, admin");
+  }
+  ApiToken token{entry.substr(0, colon), {}};
+  if (token.secret.size() < 16) {
+    throw std::invalid_argument("a token secret must be at least 16 characters");
+  }
+  std::string scopes = entry.substr(colon + 1);
+  size_t start = 0;
+  while (start <= scopes.size()) {
+    const auto plus = scopes.find('+', start);
+    const std::string scope = scopes.substr(start, plus == std::string::npos ? std::string::npos : plus - start);
+    if (scope == "read") {
+      token.scopes.push_back(Scope::kRead);
+    } else if (scope == "enqueue") {
+      token.scopes.push_back(Scope::kEnqueue);
+    } else if (scope == "admin") {
+      token.scopes.push_back(Scope::kAdmin);
+    } else {
+      throw std::invalid_argument(fmt::format("unknown token scope '{}' (read, enqueue, admin)", scope));
+    }
+    if (plus == std::string::npos) {
+      break;
+    }
+    start = plus + 1;
+  }
+  return token;
+}
+
 }  // namespace
+
+bool HasScope(const ApiToken& token, Scope scope) {
+  for (const Scope s : token.scopes) {
+    if (s == scope || s == Scope::kAdmin) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string HostPort::ToString() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
@@ -246,6 +305,33 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.dist_port = ParsePort(text, false);
       } else if (key == "broker.epmd_port") {
         s.epmd_port = ParsePort(text, false);
+      } else if (key == "store.url") {
+        if (!text.starts_with("sqlite:") && !text.starts_with("postgresql://") && !text.starts_with("postgres://")) {
+          throw std::invalid_argument(fmt::format("expected sqlite:PATH or postgresql://..., got '{}'", text));
+        }
+        s.store_url = text;
+      } else if (key == "store.keep_succeeded") {
+        s.keep_succeeded = ParseDurationOrThrow(text);
+      } else if (key == "store.keep_failed") {
+        s.keep_failed = ParseDurationOrThrow(text);
+      } else if (key == "api.max_body") {
+        s.max_body = ParseInt<size_t>(text, 1024, size_t{1} << 30);
+      } else if (key == "api.max_batch") {
+        s.max_batch = ParseInt<size_t>(text, 1, 100'000);
+      } else if (key == "api.tokens") {
+        s.tokens.clear();
+        for (const auto& entry : SplitList(value.values)) {
+          s.tokens.push_back(ParseToken(entry));
+        }
+      } else if (key == "api.insecure") {
+        s.insecure = ParseBool(text);
+      } else if (key == "api.job_types") {
+        s.job_types = SplitList(value.values);
+        for (const auto& t : s.job_types) {
+          if (auto why = InvalidTypeName(t)) {
+            throw std::invalid_argument(*why);
+          }
+        }
       } else if (key == "log.level") {
         static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
         if (!kLevels.contains(text)) {

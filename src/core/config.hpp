@@ -24,6 +24,12 @@ struct HostPort {
   std::string ToString() const;
 };
 
+enum class Scope { kRead, kEnqueue, kAdmin };
+struct ApiToken {
+  std::string secret;
+  std::vector<Scope> scopes;  // admin implies the others
+};
+
 struct Settings {
   // [serve]
   HostPort listen{"127.0.0.1", 5000};
@@ -35,7 +41,7 @@ struct Settings {
   Duration heartbeat{10000};
   Duration reconnect_max{5000};
   // [work]
-  std::vector<std::string> queues{"task_queue"};
+  std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
   Duration grace{30000};
   // [up]
@@ -46,6 +52,16 @@ struct Settings {
   unsigned short management_port = 15672;  // 0 disables the management plugin
   unsigned short dist_port = 25672;
   unsigned short epmd_port = 4369;
+  // [store]
+  std::string store_url = "sqlite:./var/warren.db";
+  Duration keep_succeeded{std::chrono::hours(24)};
+  Duration keep_failed{std::chrono::hours(24 * 7)};  // dead, cancelled, expired
+  // [api]
+  size_t max_body = 1024 * 1024;
+  size_t max_batch = 1000;
+  std::vector<ApiToken> tokens;         // none: no auth (loopback only unless insecure)
+  bool insecure = false;                // allow a non-loopback listen address without tokens
+  std::vector<std::string> job_types;   // when set, POST /v1/jobs rejects other types with 422
   // [log]
   std::string log_level = "info";
   std::string log_format = "text";
@@ -72,5 +88,6 @@ std::optional<std::string> ProcessEnv(const std::string& name);
 Settings LoadSettings(const FlagValues& flags, const EnvLookup& env = ProcessEnv);
 
 HostPort ParseHostPort(const std::string& text);  // throws std::invalid_argument
+bool HasScope(const ApiToken& token, Scope scope);  // admin grants every scope
 
 }  // namespace warren

@@ -9,8 +9,15 @@ namespace warren {
 
 inline constexpr size_t kMaxNameLength = 128;
 
+// The safe set: ASCII letters, digits and `_ - . :` (queue names, job types, tags).
+bool IsSafeNameChar(char c);
+
 // Letters, digits and `_ - . :`, 1 to 128 characters, not starting with `amq.` (reserved by RabbitMQ).
 // Returns why the name is invalid, or nullopt when it is fine.
 std::optional<std::string> InvalidQueueName(std::string_view name);
+
+// Job types: the same safe set and length as queue names, but `amq.` is allowed (a job type never
+// becomes a queue name). Returns why the name is invalid, or nullopt when it is fine.
+std::optional<std::string> InvalidTypeName(std::string_view name);
 
 }  // namespace warren

@@ -1,5 +1,12 @@
 #include "supervisor/up.hpp"
 
+#include "supervisor/supervisor.hpp"
+
 namespace warren::supervisor {
-int RunUp(const Settings& /*settings*/, const UpOptions& /*options*/) { return 1; }
+
+int RunUp(const Settings& settings, const UpOptions& options) {
+  Supervisor supervisor(settings, options);
+  return supervisor.Run();
+}
+
 }  // namespace warren::supervisor

@@ -32,7 +32,11 @@ enum class Outcome { kSucceeded, kFailed };
 
 struct HandlerResult {
   Outcome outcome = Outcome::kSucceeded;
-  std::string error;  // why it failed
+  std::string error;      // why it failed
+  nlohmann::json result;  // what it returned (typed jobs; recorded in the store)
+
+  static HandlerResult Success(nlohmann::json result = nullptr) { return {Outcome::kSucceeded, {}, std::move(result)}; }
+  static HandlerResult Failure(std::string error) { return {Outcome::kFailed, std::move(error), nullptr}; }
 };
 
 using Handler = std::function<HandlerResult(JobContext&)>;

@@ -1,22 +1,27 @@
 #include "worker/job.hpp"
 
+#include "amqp/topology.hpp"
+
 namespace warren::worker {
 
 Job JobFromDelivery(const amqp::Delivery& delivery) {
   Job job;
-  job.id = delivery.message_id;
   job.queue = delivery.queue;
   job.redelivered = delivery.redelivered;
-  if (delivery.type.empty()) {
+  auto typed = amqp::DecodeJobMessage(delivery);
+  if (!typed) {
+    job.id = delivery.message_id;
     job.seed_style = true;
     job.type = delivery.body;
     return job;
   }
-  job.type = delivery.type;
-  job.args = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
-  if (job.args.is_discarded()) {
-    job.args = delivery.body;
-  }
+  job.id = std::move(typed->id);
+  job.type = std::move(typed->type);
+  job.args = std::move(typed->args);
+  job.attempt = typed->attempt;
+  job.max_attempts = typed->max_attempts;
+  job.timeout = typed->timeout;
+  job.deadline = typed->deadline;
   return job;
 }
 

@@ -5,10 +5,14 @@
 #include <exception>
 #include <future>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
+#include "amqp/topology.hpp"
+#include "worker/builtin_handlers.hpp"
 #include "worker/demo_handlers.hpp"
 #include "worker/work.hpp"
 
@@ -19,12 +23,20 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   for (int i = 0; i < options_.concurrency; ++i) {
     executors_.emplace_back([this] { ExecutorLoop(); });
   }
+  // Events go to the recorder's queue even when no `serve` runs yet: declare it here too, so an
+  // outcome event is never unroutable.
+  amqp::PublisherOptions events_options;
+  events_options.connection = options_.connection;
+  events_options.connection.name += " events";
+  events_options.confirm_timeout = options_.publish_timeout;
+  events_options.reconnect_max = options_.reconnect_max;
+  events_options.declare = amqp::RecorderTopology();
+  events_ = std::make_unique<amqp::Publisher>(std::move(events_options));
+
   amqp::ConsumerOptions consumer_options;
   consumer_options.connection = options_.connection;
-  for (const auto& q : options_.queues) {
-    // Plain durable queues with no arguments: the demo's own `queue_declare(durable=True)` must match.
-    consumer_options.queues.push_back(amqp::QueueSpec{q, {}, {}});
-  }
+  consumer_options.declare = amqp::JobTopology(options_.queues);
+  consumer_options.consume = options_.queues;
   consumer_options.prefetch = static_cast<uint16_t>(options_.concurrency);
   consumer_options.reconnect_max = options_.reconnect_max;
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
@@ -32,6 +44,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
 }
 
 Worker::~Worker() {
+  events_.reset();
   consumer_.reset();
   {
     std::lock_guard lock(mu_);
@@ -72,43 +85,133 @@ void Worker::ExecutorLoop() {
       ready_.pop_front();
       running_.emplace(Key(delivery), delivery);
     }
-    RunJob(delivery);
-    bool settle = true;
+    bool abandoned = false;
+    {
+      std::lock_guard lock(mu_);
+      abandoned = abandoned_;
+    }
+    if (!abandoned) {
+      RunJob(delivery);
+    }
     {
       std::lock_guard lock(mu_);
       running_.erase(Key(delivery));
-      settle = !abandoned_;
     }
     cv_.notify_all();
-    if (settle) {
-      consumer_->Settle(delivery, amqp::Settlement::kAck);
-    }
   }
 }
 
 void Worker::RunJob(const amqp::Delivery& delivery) {
   const Job job = JobFromDelivery(delivery);
-  Output(fmt::format(" [x] Received {}", job.type));
-  const Handler* handler = registry_.Find(job);
-  if (handler == nullptr) {
-    // Until dead-lettering exists, an unknown typed job is logged loudly and acked, never requeued
-    // forever (it would loop through every worker).
-    spdlog::error("job {} of unknown type '{}' on queue {}: no handler; dropped", job.id, job.type, job.queue);
-    Output(" [x] Done");
-    return;
+  if (job.seed_style) {
+    RunSeedJob(delivery, job);
+  } else {
+    RunTypedJob(delivery, job);
   }
-  JobContext ctx(job, [](std::string_view line) { Output(line); });
+}
+
+namespace {
+
+// Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
+HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
   try {
-    const HandlerResult result = (*handler)(ctx);
-    if (result.outcome == Outcome::kFailed) {
-      spdlog::error("job {} ({}) failed: {}", job.id, job.type, result.error);
-    }
+    return handler(ctx);
   } catch (const std::exception& e) {
-    spdlog::error("job {} ({}) threw: {}", job.id, job.type, e.what());
+    return HandlerResult::Failure(fmt::format("handler threw: {}", e.what()));
   } catch (...) {
-    spdlog::error("job {} ({}) threw a non-standard exception", job.id, job.type);
+    return HandlerResult::Failure("handler threw a non-standard exception");
+  }
+}
+
+TimePoint Now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+// The classic demo's path: print the framing lines, run, ack. There is no job record to update.
+void Worker::RunSeedJob(const amqp::Delivery& delivery, const Job& job) {
+  Output(fmt::format(" [x] Received {}", job.type));
+  if (const Handler* handler = registry_.Find(job)) {
+    JobContext ctx(job, [](std::string_view line) { Output(line); });
+    const HandlerResult result = Invoke(*handler, ctx);
+    if (result.outcome == Outcome::kFailed) {
+      spdlog::error("seed job '{}' on {} failed: {}", job.type, job.queue, result.error);
+    }
   }
   Output(" [x] Done");
+  Settle(delivery, amqp::Settlement::kAck);
+}
+
+JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
+  JobEvent e;
+  e.job_id = job.id;
+  e.kind = kind;
+  e.attempt = job.attempt;
+  e.at = Now();
+  e.worker = options_.worker_id;
+  return e;
+}
+
+void Worker::RunTypedJob(const amqp::Delivery& delivery, const Job& job) {
+  if (job.deadline && Now() > *job.deadline) {
+    auto event = MakeEvent(job, EventKind::kExpired);
+    event.error = fmt::format("deadline {} passed before the job started", FormatTime(*job.deadline));
+    spdlog::info("job {} ({}) expired: {}", job.id, job.type, event.error);
+    FinishWith(delivery, job, std::move(event));
+    return;
+  }
+  const Handler* handler = registry_.Find(job);
+  if (handler == nullptr) {
+    auto event = MakeEvent(job, EventKind::kDead);
+    event.error = fmt::format("unknown_type: no handler for job type '{}' (this worker handles: {})", job.type,
+                              fmt::join(registry_.Types(), ", "));
+    spdlog::error("job {} dead: {}", job.id, event.error);
+    FinishWith(delivery, job, std::move(event));
+    return;
+  }
+  // `started` needs no confirm of its own: the outcome event settles the delivery, and the recorder
+  // converges whichever order the two arrive in.
+  events_->Publish(amqp::EncodeEventMessage(MakeEvent(job, EventKind::kStarted), job.queue, job.type),
+                   [](amqp::PublishOutcome) {});
+  spdlog::debug("job {} ({}) attempt {} started", job.id, job.type, job.attempt);
+  JobContext ctx(job, [](std::string_view line) { Output(line); });
+  HandlerResult result = Invoke(*handler, ctx);
+  if (result.outcome == Outcome::kSucceeded) {
+    auto event = MakeEvent(job, EventKind::kSucceeded);
+    event.result = std::move(result.result);
+    FinishWith(delivery, job, std::move(event));
+    return;
+  }
+  // Retries with backoff arrive with the worker engine; until then a failed attempt is final.
+  auto event = MakeEvent(job, EventKind::kDead);
+  event.error = std::move(result.error);
+  spdlog::warn("job {} ({}) attempt {} failed: {}", job.id, job.type, job.attempt, event.error);
+  FinishWith(delivery, job, std::move(event));
+}
+
+void Worker::FinishWith(const amqp::Delivery& delivery, const Job& job, JobEvent event) {
+  const auto kind = event.kind;
+  events_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type),
+                   [this, delivery, id = job.id, kind](amqp::PublishOutcome outcome) {
+                     if (outcome == amqp::PublishOutcome::kConfirmed) {
+                       Settle(delivery, amqp::Settlement::kAck);
+                       return;
+                     }
+                     // The outcome is not safely recorded: hand the job back so it runs again rather than
+                     // vanish (at-least-once).
+                     spdlog::warn("job {}: {} event not confirmed ({}); handing the job back", id, ToString(kind),
+                                  amqp::ToString(outcome));
+                     Settle(delivery, amqp::Settlement::kRequeue);
+                   });
+}
+
+void Worker::Settle(const amqp::Delivery& delivery, amqp::Settlement settlement) {
+  {
+    std::lock_guard lock(mu_);
+    if (abandoned_) {
+      return;  // Drain already handed every running job back; a second settlement would be refused
+    }
+  }
+  consumer_->Settle(delivery, settlement);
 }
 
 bool Worker::Drain(std::chrono::milliseconds grace) {
@@ -139,6 +242,8 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
       }
     }
   }
+  // Outcome events still in flight settle their deliveries when confirmed (or hand them back).
+  events_->Stop();
   consumer_->Stop();
   return finished;
 }
@@ -162,6 +267,7 @@ int RunWork(const Settings& settings) {
 
   HandlerRegistry registry;
   RegisterDemoHandlers(registry);
+  RegisterBuiltinHandlers(registry);
 
   WorkerOptions options;
   options.connection.url = settings.amqp_url;
@@ -170,6 +276,10 @@ int RunWork(const Settings& settings) {
   options.queues = settings.queues;
   options.concurrency = settings.concurrency;
   options.reconnect_max = settings.reconnect_max;
+  options.publish_timeout = settings.publish_timeout;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  options.worker_id = fmt::format("{}:{}", host, getpid());
 
   std::string queues;
   for (const auto& q : settings.queues) {

@@ -13,15 +13,18 @@
 #include <vector>
 
 #include "amqp/consumer.hpp"
+#include "amqp/publisher.hpp"
 #include "worker/handler_registry.hpp"
 
 namespace warren::worker {
 
 struct WorkerOptions {
   amqp::ConnectionOptions connection;
-  std::vector<std::string> queues{"task_queue"};
+  std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
   std::chrono::milliseconds reconnect_max{5000};
+  std::chrono::milliseconds publish_timeout{5000};
+  std::string worker_id;  // host:pid; named in attempt history
 };
 
 class Worker {
@@ -39,7 +42,14 @@ class Worker {
  private:
   void OnDelivery(amqp::Delivery delivery);  // consumer thread
   void ExecutorLoop();
+  // Runs the job and arranges its settlement (directly, or once its outcome event is confirmed).
   void RunJob(const amqp::Delivery& delivery);
+  void RunSeedJob(const amqp::Delivery& delivery, const Job& job);
+  void RunTypedJob(const amqp::Delivery& delivery, const Job& job);
+  // Publishes the outcome event; acks the delivery once the broker confirmed it, hands it back if not.
+  void FinishWith(const amqp::Delivery& delivery, const Job& job, JobEvent event);
+  JobEvent MakeEvent(const Job& job, EventKind kind) const;
+  void Settle(const amqp::Delivery& delivery, amqp::Settlement settlement);
   static std::string Key(const amqp::Delivery& d);
 
   const WorkerOptions options_;
@@ -53,6 +63,7 @@ class Worker {
   bool abandoned_ = false;                         // guarded by mu_: grace ran out, running jobs handed back
 
   std::vector<std::thread> executors_;
+  std::unique_ptr<amqp::Publisher> events_;   // lifecycle events, on a connection of their own
   std::unique_ptr<amqp::Consumer> consumer_;  // last: its callback uses the members above
 };
 

@@ -17,7 +17,7 @@ PublisherOptions Options(const std::string& url, std::vector<QueueSpec> declare 
   o.connection.url = url;
   o.connection.heartbeat = std::chrono::seconds(5);
   o.confirm_timeout = 5s;
-  o.declare = std::move(declare);
+  o.declare.queues = std::move(declare);
   return o;
 }
 

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "amqp/publisher.hpp"
+#include "amqp/topology.hpp"
+#include "core/job.hpp"
 #include "support/support.hpp"
 #include "worker/demo_handlers.hpp"
 #include "worker/worker.hpp"
@@ -34,6 +36,7 @@ std::pair<int, int> QueueCounts(const std::string& queue) {
   return {-1, -1};
 }
 
+// Quorum queues report their counts to rabbitmqctl with a delay of a few seconds: allow for it.
 bool WaitForCounts(const std::string& queue, std::pair<int, int> want, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -48,7 +51,7 @@ bool WaitForCounts(const std::string& queue, std::pair<int, int> want, std::chro
 void Publish(const std::string& queue, const std::string& body) {
   amqp::PublisherOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
-  o.declare = {amqp::QueueSpec{queue}};
+  o.declare.queues = {amqp::JobQueueSpec(queue)};
   amqp::Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   std::promise<amqp::PublishOutcome> done;
@@ -118,7 +121,7 @@ TEST(Worker, DrainFinishesTheJobInHandAndAcksIt) {
   gate.release.set_value();
   EXPECT_TRUE(drained.get());
   EXPECT_EQ(gate.started.load(), 1);
-  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 5s)) << "the finished job is acked, not handed back";
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 15s)) << "the finished job is acked, not handed back";
 }
 
 TEST(Worker, DrainHandsBackJobsStillRunningAfterTheGrace) {
@@ -140,7 +143,7 @@ TEST(Worker, DrainHandsBackJobsStillRunningAfterTheGrace) {
       std::this_thread::sleep_for(10ms);
     }
     EXPECT_FALSE(worker.Drain(200ms));
-    EXPECT_TRUE(WaitForCounts(queue, {1, 0}, 5s)) << "the unfinished job is back in the queue";
+    EXPECT_TRUE(WaitForCounts(queue, {1, 0}, 15s)) << "the unfinished job is back in the queue";
     gate.release.set_value();  // lets the executor thread finish so the worker can be destroyed
   }
 }
@@ -150,19 +153,26 @@ TEST(Worker, HeartbeatsFlowWhileAJobRunsLongerThanTheirTimeout) {
   Publish(queue, "prime");
   TestBroker::Get().Ctl({"purge_queue", queue});
   std::atomic<int> runs{0};
+  std::atomic<bool> finished{false};
   HandlerRegistry registry;
   registry.SetSeedFallback([&](JobContext&) {
     ++runs;
     std::this_thread::sleep_for(4s);  // four heartbeat intervals: the broker would drop a silent connection
+    finished = true;
     return HandlerResult{};
   });
   Worker worker(Options(queue), registry);
   ASSERT_TRUE(worker.WaitConnected(10s));
   Publish(queue, "long");
-  EXPECT_TRUE(WaitForCounts(queue, {0, 1}, 5s));
-  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s)) << "acked after the job, on the same connection";
-  EXPECT_EQ(runs.load(), 1) << "a dropped connection would have redelivered the job";
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!finished && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(finished);
+  std::this_thread::sleep_for(500ms);  // time for a redelivery to show, had the connection dropped
   EXPECT_TRUE(worker.Drain(5s));
+  EXPECT_EQ(runs.load(), 1) << "a dropped connection would have redelivered the job";
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 15s)) << "acked on the connection that received it";
 }
 
 TEST(Worker, PrefetchEqualsConcurrency) {
@@ -181,12 +191,114 @@ TEST(Worker, PrefetchEqualsConcurrency) {
   for (int i = 0; i < 5; ++i) {
     Publish(queue, "job");
   }
-  EXPECT_TRUE(WaitForCounts(queue, {3, 2}, 5s)) << "two running, three left for other workers";
+  EXPECT_TRUE(WaitForCounts(queue, {3, 2}, 15s)) << "two running, three left for other workers";
   EXPECT_EQ(gate.started.load(), 2);
   gate.release.set_value();
-  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s));
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 15s));
   EXPECT_EQ(gate.started.load(), 5);
   EXPECT_TRUE(worker.Drain(5s));
+}
+
+// Collects the lifecycle events workers publish for the given job ids, as the recorder would.
+class EventTap {
+ public:
+  EventTap() {
+    amqp::ConsumerOptions o;
+    o.connection.url = TestBroker::Get().AmqpUrl();
+    o.declare = amqp::RecorderTopology();
+    o.consume = {std::string(amqp::kRecorderQueue)};
+    o.prefetch = 100;
+    consumer_ = std::make_unique<amqp::Consumer>(std::move(o), [this](amqp::Delivery d) {
+      {
+        std::lock_guard lock(mu_);
+        events_.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
+      }
+      consumer_->Settle(d, amqp::Settlement::kAck);
+    });
+    EXPECT_TRUE(consumer_->WaitConnected(10s));
+  }
+  // Waits until an event of `kind` arrived for `job_id`.
+  std::optional<JobEvent> WaitFor(const std::string& job_id, EventKind kind, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& e : events_) {
+          if (e.job_id == job_id && e.kind == kind) {
+            return e;
+          }
+        }
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<JobEvent> events_;
+  std::unique_ptr<amqp::Consumer> consumer_;
+};
+
+void PublishJob(const JobRecord& record) {
+  amqp::PublisherOptions o;
+  o.connection.url = TestBroker::Get().AmqpUrl();
+  amqp::Publisher p(o);
+  ASSERT_TRUE(p.WaitReady(10s));
+  std::promise<amqp::PublishOutcome> done;
+  p.Publish(amqp::EncodeJobMessage(record), [&](amqp::PublishOutcome r) { done.set_value(r); });
+  ASSERT_EQ(done.get_future().get(), amqp::PublishOutcome::kConfirmed);
+}
+
+JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::string& queue) {
+  JobSpec spec;
+  spec.type = type;
+  spec.queue = queue;
+  spec.args = std::move(args);
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return NewJobRecord(NewJobId(now), spec, now);
+}
+
+TEST(WorkerProcess, TypedJobsReportStartedAndTheirOutcome) {
+  const std::string queue = "it.worker.typed";
+  EventTap tap;
+  testing::Process work({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue", queue});
+  ASSERT_TRUE(work.WaitForOutput("consumer connected", 15s)) << work.Output();
+
+  const auto echo = TypedJob("warren.echo", {{"answer", 42}}, queue);
+  const auto failing = TypedJob("warren.fail", {{"error", "disk full"}}, queue);
+  const auto unknown = TypedJob("no.such.type", nullptr, queue);
+  PublishJob(echo);
+  PublishJob(failing);
+  PublishJob(unknown);
+
+  ASSERT_TRUE(tap.WaitFor(echo.id, EventKind::kStarted, 10s));
+  auto succeeded = tap.WaitFor(echo.id, EventKind::kSucceeded, 10s);
+  ASSERT_TRUE(succeeded);
+  EXPECT_EQ(succeeded->result, (nlohmann::json{{"answer", 42}}));
+  EXPECT_EQ(succeeded->attempt, 1);
+  EXPECT_FALSE(succeeded->worker.empty());
+
+  auto failed = tap.WaitFor(failing.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->error, "disk full");
+
+  auto dead = tap.WaitFor(unknown.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(dead);
+  EXPECT_NE(dead->error.find("unknown_type"), std::string::npos) << dead->error;
+  EXPECT_FALSE(tap.WaitFor(unknown.id, EventKind::kStarted, 200ms)) << "an unknown type never starts";
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 15s)) << "every job acked after its outcome was confirmed";
+}
+
+TEST(WorkerProcess, JobsPastTheirDeadlineExpireWithoutRunning) {
+  const std::string queue = "it.worker.deadline";
+  EventTap tap;
+  auto job = TypedJob("warren.echo", nullptr, queue);
+  job.spec.deadline = job.created_at - std::chrono::seconds(1);
+  PublishJob(job);
+  testing::Process work({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue", queue});
+  ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kExpired, 15s)) << work.Output();
+  EXPECT_FALSE(tap.WaitFor(job.id, EventKind::kStarted, 200ms));
 }
 
 // Last: it restarts the broker.

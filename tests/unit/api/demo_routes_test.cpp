@@ -79,10 +79,12 @@ class DemoRoutesTest : public ::testing::Test {
     return slot;
   }
 
+  // Declared first so it is destroyed last: a pending callback dropped unanswered still answers
+  // (500) into its slot while the fixture is torn down.
+  std::deque<std::optional<Response>> answers_;  // deque: references stay valid
   Router router_;
   std::vector<amqp::OutgoingMessage> published_;
   std::vector<amqp::PublishCallback> pending_;
-  std::deque<std::optional<Response>> answers_;  // deque: references stay valid
 };
 
 TEST_F(DemoRoutesTest, RootAnswersOk) {

@@ -40,7 +40,7 @@ TEST(LoadSettings, DefaultsMatchTheDemo) {
   EXPECT_EQ(s.listen.ToString(), "127.0.0.1:5000");
   EXPECT_EQ(s.amqp_url, "amqp://guest:guest@127.0.0.1:5672/");
   EXPECT_FALSE(s.amqp_url_is_set);
-  EXPECT_EQ(s.queues, std::vector<std::string>{"task_queue"});
+  EXPECT_EQ(s.queues, (std::vector<std::string>{"default", "task_queue"}));
   EXPECT_EQ(s.concurrency, 1);
   EXPECT_EQ(s.workers, 2);
   EXPECT_EQ(s.data_dir, "./var");
@@ -128,6 +128,35 @@ TEST(LoadSettings, BadFilesAreOneLineErrors) {
   TempFile wrong_type("[work]\nconcurrency = \"many\"\n");
   ExpectError({{"config", {wrong_type.path()}}}, Env({}), "work.concurrency (from " + wrong_type.path());
   ExpectError({{"config", {"/nonexistent/warren.toml"}}}, Env({}), "/nonexistent/warren.toml");
+}
+
+TEST(LoadSettings, TokensCarryScopesAndNeverEchoTheSecret) {
+  const auto s = LoadSettings({}, Env({{"WARREN_TOKENS", "0123456789abcdef:read,fedcba9876543210:enqueue+admin"}}));
+  ASSERT_EQ(s.tokens.size(), 2u);
+  EXPECT_EQ(s.tokens[0].secret, "0123456789abcdef");
+  EXPECT_TRUE(HasScope(s.tokens[0], Scope::kRead));
+  EXPECT_FALSE(HasScope(s.tokens[0], Scope::kEnqueue));
+  EXPECT_TRUE(HasScope(s.tokens[1], Scope::kRead)) << "admin grants every scope";
+  try {
+    LoadSettings({}, Env({{"WARREN_TOKENS", "supersecretvalue1234:write"}}));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("supersecretvalue1234"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown token scope 'write'"), std::string::npos) << e.what();
+  }
+  ExpectError({}, Env({{"WARREN_TOKENS", "short:read"}}), "at least 16 characters");
+}
+
+TEST(LoadSettings, StoreAndApiSettings) {
+  const auto s = LoadSettings({{"store.url", {"postgresql://u@127.0.0.1/db"}}, {"api.job_types", {"a", "b.c"}}},
+                              Env({{"WARREN_INSECURE", "true"}, {"WARREN_MAX_BATCH", "50"}}));
+  EXPECT_EQ(s.store_url, "postgresql://u@127.0.0.1/db");
+  EXPECT_TRUE(s.insecure);
+  EXPECT_EQ(s.max_batch, 50u);
+  EXPECT_EQ(s.job_types, (std::vector<std::string>{"a", "b.c"}));
+  EXPECT_EQ(LoadSettings({}, Env({})).store_url, "sqlite:./var/warren.db");
+  ExpectError({}, Env({{"WARREN_STORE", "mysql://x"}}), "store.url (from WARREN_STORE)");
+  ExpectError({}, Env({{"WARREN_INSECURE", "maybe"}}), "api.insecure");
 }
 
 TEST(ParseHostPort, HandlesIpv6Brackets) {

@@ -1,0 +1,96 @@
+#include "api/recorder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "amqp/topology.hpp"
+
+namespace warren::api {
+
+Recorder::Recorder(RecorderOptions options, store::Store& store) : options_(std::move(options)), store_(store) {
+  thread_ = std::thread([this] { Loop(); });
+  amqp::ConsumerOptions consumer_options;
+  consumer_options.connection = options_.connection;
+  consumer_options.connection.name += " recorder";
+  consumer_options.declare = amqp::RecorderTopology();
+  consumer_options.consume = {std::string(amqp::kRecorderQueue)};
+  consumer_options.prefetch = options_.prefetch;
+  consumer_options.reconnect_max = options_.reconnect_max;
+  consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
+                                               [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+}
+
+Recorder::~Recorder() { Stop(); }
+
+void Recorder::Stop() {
+  if (consumer_ != nullptr) {
+    consumer_->StopConsuming();
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();       // applies what already arrived, then settles it
+  consumer_->Stop();    // flushes those acks; unapplied deliveries return to the queue
+}
+
+bool Recorder::WaitConnected(std::chrono::milliseconds timeout) const { return consumer_->WaitConnected(timeout); }
+
+void Recorder::OnDelivery(amqp::Delivery delivery) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(delivery));
+  }
+  cv_.notify_one();
+}
+
+void Recorder::Loop() {
+  std::chrono::milliseconds backoff{100};
+  for (;;) {
+    std::vector<amqp::Delivery> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) {
+        return;
+      }
+      // Group commit: whatever arrived while the last transaction ran goes into the next one.
+      while (!pending_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    std::vector<JobEvent> events;
+    events.reserve(batch.size());
+    for (const auto& d : batch) {
+      try {
+        events.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
+      } catch (const std::exception& e) {
+        // Acked with the batch: requeueing a message no recorder can read would loop forever.
+        spdlog::error("recorder: dropping an event that is not a Warren event ({}): {:.200}", e.what(), d.body);
+      }
+    }
+    try {
+      store_.ApplyEvents(events);
+      applied_ += events.size();
+      backoff = std::chrono::milliseconds(100);
+      for (const auto& d : batch) {
+        consumer_->Settle(d, amqp::Settlement::kAck);
+      }
+    } catch (const std::exception& e) {
+      // The store is unavailable: hand the batch back and try again later; nothing is lost.
+      spdlog::error("recorder: store write failed ({}); retrying in {} ms", e.what(), backoff.count());
+      for (const auto& d : batch) {
+        consumer_->Settle(d, amqp::Settlement::kRequeue);
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, backoff, [this] { return stopping_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
+}  // namespace warren::api

@@ -1,0 +1,53 @@
+// The event recorder inside `serve`: consumes lifecycle events from `warren.events.recorder` and applies
+// them to the store in batched transactions, acking only after the commit. Several `serve` replicas
+// share the queue; the store applies events idempotently, so a redelivered batch changes nothing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "amqp/consumer.hpp"
+#include "store/store.hpp"
+
+namespace warren::api {
+
+struct RecorderOptions {
+  amqp::ConnectionOptions connection;
+  std::chrono::milliseconds reconnect_max{5000};
+  size_t max_batch = 500;   // events per store transaction
+  uint16_t prefetch = 1000;  // events the broker may have in flight to us
+};
+
+class Recorder {
+ public:
+  Recorder(RecorderOptions options, store::Store& store);
+  ~Recorder();  // Stop()
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  void Stop();
+  bool WaitConnected(std::chrono::milliseconds timeout) const;
+  uint64_t EventsApplied() const { return applied_.load(); }
+
+ private:
+  void OnDelivery(amqp::Delivery delivery);  // consumer thread
+  void Loop();                               // recorder thread
+
+  const RecorderOptions options_;
+  store::Store& store_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<amqp::Delivery> pending_;  // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  std::atomic<uint64_t> applied_{0};
+
+  std::thread thread_;
+  std::unique_ptr<amqp::Consumer> consumer_;  // last: its callback uses the members above
+};
+
+}  // namespace warren::api

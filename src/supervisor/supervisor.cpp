@@ -1,0 +1,459 @@
+#include "supervisor/supervisor.hpp"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <csignal>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/log.hpp"
+
+namespace warren::supervisor {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr milliseconds kBrokerReadyTimeout = seconds(120);
+constexpr milliseconds kBrokerStopTimeout = seconds(30);
+constexpr milliseconds kServeStopTimeout = seconds(10);
+constexpr milliseconds kWorkerStopExtra = seconds(5);  // on top of settings.grace
+constexpr milliseconds kIdleTick = seconds(1);
+
+long Seconds(milliseconds d) { return static_cast<long>((d.count() + 999) / 1000); }
+
+}  // namespace
+
+std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& options,
+                                  const std::string& amqp_url) {
+  // Children get every setting they need as flags: flags win over the environment and the file, so
+  // what `up` resolved is what they use. The config file still goes along for everything else.
+  std::vector<std::string> common;
+  if (!options.config_path.empty()) {
+    common.insert(common.end(), {"--config", options.config_path});
+  }
+  common.insert(common.end(), {"--log-level", settings.log_level, "--log-format", settings.log_format});
+
+  std::vector<ChildSpec> out;
+  ChildSpec serve{"serve",
+                  {"serve", "--amqp-url", amqp_url, "--listen", settings.listen.ToString(), "--store",
+                   StoreUrlFor(settings)},
+                  false};
+  serve.args.insert(serve.args.end(), common.begin(), common.end());
+  out.push_back(std::move(serve));
+  for (int i = 1; i <= settings.workers; ++i) {
+    ChildSpec work{fmt::format("work.{}", i),
+                   {"work", "--amqp-url", amqp_url, "--concurrency", std::to_string(settings.concurrency),
+                    "--grace", FormatDuration(settings.grace)},
+                   true};
+    for (const auto& queue : settings.queues) {
+      work.args.insert(work.args.end(), {"--queue", queue});
+    }
+    work.args.insert(work.args.end(), common.begin(), common.end());
+    out.push_back(std::move(work));
+  }
+  return out;
+}
+
+std::string StoreUrlFor(const Settings& settings) {
+  // The default store lives with the rest of the state: `up --data-dir DIR` keeps DIR/warren.db, not
+  // ./var/warren.db in whatever directory it was started from.
+  if (settings.store_url == Settings{}.store_url) {
+    return "sqlite:" +
+           (std::filesystem::absolute(settings.data_dir) / "warren.db").lexically_normal().string();
+  }
+  return settings.store_url;
+}
+
+BrokerOptions BrokerOptionsFor(const Settings& settings) {
+  BrokerOptions b;
+  b.dir = (std::filesystem::absolute(settings.data_dir) / "rabbitmq").lexically_normal().string();
+  b.amqp_port = settings.broker_port;
+  b.management_port = settings.management_port;
+  b.dist_port = settings.dist_port;
+  b.epmd_port = settings.epmd_port;
+  return b;
+}
+
+bool IsPermanentFailure(const ExitStatus& status) {
+  // 2: main()'s ConfigError. 100..127: CLI11's usage errors (an unknown flag means a version mismatch
+  // between `up` and the binary it starts, which a restart does not fix).
+  return status.signal == 0 && (status.code == 2 || (status.code >= 100 && status.code < 128));
+}
+
+std::string RedactUrl(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
+    return url;
+  }
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) {
+    return url;
+  }
+  return url.substr(0, colon + 1) + "****" + url.substr(at);
+}
+
+std::string FormatChildLine(std::string_view name, std::string_view line, bool json) {
+  // A JSON log line already names its component; a prefix would only make it unparseable.
+  if (json && line.starts_with('{')) {
+    return std::string(line);
+  }
+  return PrefixLine(name, line);
+}
+
+Supervisor::Supervisor(Settings settings, UpOptions options)
+    : settings_(std::move(settings)), options_(std::move(options)) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // the terminal went away: stop cleanly rather than die and orphan children
+  sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal_fd_.Reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd_) {
+    throw std::runtime_error(fmt::format("signalfd: {}", std::strerror(errno)));
+  }
+  // With stdout piped into `head` or a closed terminal, a write must fail, not kill the supervisor and
+  // orphan every child.
+  ::signal(SIGPIPE, SIG_IGN);
+  self_exe_ = SelfExe();
+}
+
+Supervisor::~Supervisor() { KillEverything(); }
+
+void Supervisor::ReadSignals() {
+  signalfd_siginfo info{};
+  while (::read(signal_fd_.Get(), &info, sizeof info) == sizeof info) {
+    const int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      ++stop_requests_;
+      if (stop_requests_ == 1) {
+        spdlog::info("received SIG{}: stopping workers, then serve{} (again to kill everything now)",
+                     SignalName(sig), broker_ ? ", then rabbitmq" : "");
+      } else if (stop_requests_ == 2) {
+        spdlog::warn("received SIG{} again: killing everything now", SignalName(sig));
+      }
+    }
+    // SIGCHLD only wakes the loop: ReapChildren() asks each child by pid, never waitpid(-1), so the
+    // broker's rabbitmqctl calls keep their own exit statuses.
+  }
+}
+
+void Supervisor::ReadOutput(Child& child, bool until_eof) {
+  std::array<char, 65536> buf{};
+  const bool json = settings_.log_format == "json";
+  const auto emit = [&](std::string_view line) { Output(FormatChildLine(child.spec.name, line, json)); };
+  while (child.process.OutputFd() >= 0) {
+    const ssize_t n = ::read(child.process.OutputFd(), buf.data(), buf.size());
+    if (n > 0) {
+      child.splitter.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), emit);
+      if (!until_eof) {
+        return;  // one read per wake-up keeps a chatty child from starving the others
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      if (until_eof) {
+        // The child is gone; what is left was written by grandchildren still holding the pipe.
+        // Pass on the partial line and stop listening rather than wait for them.
+        child.splitter.Finish(emit);
+        child.process.CloseOutput();
+      }
+      return;
+    }
+    child.splitter.Finish(emit);  // EOF or error
+    child.process.CloseOutput();
+  }
+}
+
+void Supervisor::Pump(milliseconds timeout) {
+  std::vector<pollfd> fds{{signal_fd_.Get(), POLLIN, 0}};
+  std::vector<Child*> owners{nullptr};
+  for (auto& child : children_) {
+    if (child.process.OutputFd() >= 0) {
+      fds.push_back({child.process.OutputFd(), POLLIN, 0});
+      owners.push_back(&child);
+    }
+  }
+  const int r = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  if (r <= 0) {
+    return;
+  }
+  if ((fds[0].revents & POLLIN) != 0) {
+    ReadSignals();
+  }
+  for (size_t i = 1; i < fds.size(); ++i) {
+    if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      ReadOutput(*owners[i], false);
+    }
+  }
+}
+
+void Supervisor::StartChild(Child& child) {
+  SpawnOptions spawn;
+  spawn.argv.push_back(self_exe_);
+  spawn.argv.insert(spawn.argv.end(), child.spec.args.begin(), child.spec.args.end());
+  // Lets a child notice when we are gone (PR_SET_PDEATHSIG), see parent_death.hpp.
+  spawn.env["WARREN_SUPERVISOR_PID"] = std::to_string(::getpid());
+  child.restart_at.reset();
+  child.stopping = false;
+  child.splitter = LineSplitter();
+  try {
+    child.process = ChildProcess::Spawn(spawn);
+  } catch (const SpawnError& e) {
+    const auto delay = child.backoff.OnExit(milliseconds(0));
+    spdlog::error("{}: {}; retrying in {}s", child.spec.name, e.what(), Seconds(delay));
+    child.restart_at = Clock::now() + delay;
+    return;
+  }
+  child.started_at = Clock::now();
+  spdlog::info("started {} pid={}", child.spec.name, child.process.Pid());
+}
+
+void Supervisor::ReapChildren() {
+  for (auto& child : children_) {
+    if (!child.process.Running()) {
+      continue;
+    }
+    auto status = child.process.TryWait();
+    if (!status) {
+      continue;
+    }
+    ReadOutput(child, true);
+    if (child.stopping || stop_requests_ > 0) {
+      spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(), status->Describe());
+      continue;
+    }
+    const auto uptime = std::chrono::duration_cast<milliseconds>(Clock::now() - child.started_at);
+    if (IsPermanentFailure(*status)) {
+      spdlog::error("{} (pid {}) {}: a configuration or usage error, which a restart cannot fix; stopping",
+                    child.spec.name, child.process.Pid(), status->Describe());
+      exit_code_ = 1;
+      stop_requests_ = std::max(stop_requests_, 1);
+      continue;
+    }
+    const auto delay = child.backoff.OnExit(uptime);
+    spdlog::warn("{} (pid {}) {} after {}s; restarting in {}s", child.spec.name, child.process.Pid(),
+                 status->Describe(), Seconds(uptime), Seconds(delay));
+    child.restart_at = Clock::now() + delay;
+  }
+}
+
+void Supervisor::RestartDueChildren() {
+  if (stop_requests_ > 0) {
+    return;
+  }
+  const auto now = Clock::now();
+  for (auto& child : children_) {
+    if (child.restart_at && *child.restart_at <= now) {
+      StartChild(child);
+    }
+  }
+}
+
+bool Supervisor::StartBroker() {
+  const auto& b = broker_->Options();
+  broker_->Start();
+  for (const auto& id : broker_->KilledLeftovers()) {
+    spdlog::warn("killed pid {}, left running by an earlier warren up of {}", id.pid, b.dir);
+  }
+  if (broker_->EpmdPid() != epmd_pid_logged_) {  // after a broker crash epmd usually still runs
+    epmd_pid_logged_ = broker_->EpmdPid();
+    spdlog::info("started epmd pid={} on 127.0.0.1:{}", broker_->EpmdPid(), b.epmd_port);
+  }
+  spdlog::info("started rabbitmq pid={} (node {}, data {})", broker_->ServerPid(), b.node_name, b.dir);
+  broker_started_at_ = Clock::now();
+  // While the broker boots, the loop keeps running: output is forwarded, signals and children handled.
+  const bool ready = broker_->WaitReady(kBrokerReadyTimeout, [this] {
+    Pump(milliseconds(0));
+    ReapChildren();
+    RestartDueChildren();
+    return stop_requests_ > 0;
+  });
+  if (!ready) {
+    return false;
+  }
+  spdlog::info("rabbitmq ready on 127.0.0.1:{} ({})", b.amqp_port,
+               b.management_port != 0 ? fmt::format("management http://127.0.0.1:{}", b.management_port)
+                                      : std::string("management off"));
+  spdlog::info("rabbitmq node {} beam.smp pid={}", b.node_name, broker_->BeamPid());
+  return true;
+}
+
+void Supervisor::CheckBroker() {
+  if (!broker_ || stop_requests_ > 0) {
+    return;
+  }
+  if (!broker_restart_at_) {
+    auto status = broker_->CheckExited();
+    if (!status) {
+      return;
+    }
+    const auto delay =
+        broker_backoff_.OnExit(std::chrono::duration_cast<milliseconds>(Clock::now() - broker_started_at_));
+    // The script exits 0 however the VM ended (it waits with `|| true`); the VM's own fate is in the
+    // lines it printed just before.
+    spdlog::error(
+        "rabbitmq stopped unexpectedly (rabbitmq-server pid {} {}); restarting it in {}s (serve and "
+        "workers reconnect by themselves)",
+        broker_->ServerPid(), status->Describe(), Seconds(delay));
+    broker_restart_at_ = Clock::now() + delay;
+    return;
+  }
+  if (*broker_restart_at_ > Clock::now()) {
+    return;
+  }
+  broker_restart_at_.reset();
+  try {
+    StartBroker();
+  } catch (const std::exception& e) {
+    broker_->Kill();
+    const auto delay = broker_backoff_.OnExit(milliseconds(0));
+    spdlog::error("{}; retrying in {}s", e.what(), Seconds(delay));
+    broker_restart_at_ = Clock::now() + delay;
+  }
+}
+
+milliseconds Supervisor::NextTimeout() const {
+  auto next = Clock::now() + kIdleTick;
+  for (const auto& child : children_) {
+    if (child.restart_at) {
+      next = std::min(next, *child.restart_at);
+    }
+  }
+  if (broker_restart_at_) {
+    next = std::min(next, *broker_restart_at_);
+  }
+  return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(next - Clock::now()));
+}
+
+void Supervisor::StopGroup(bool workers, milliseconds timeout) {
+  bool any = false;
+  for (auto& child : children_) {
+    child.restart_at.reset();
+    if (child.spec.is_worker == workers && child.process.Running()) {
+      child.stopping = true;
+      child.process.Signal(SIGTERM);
+      any = true;
+    }
+  }
+  if (!any) {
+    return;
+  }
+  const auto deadline = Clock::now() + timeout;
+  while (!Forced()) {
+    ReapChildren();
+    bool running = false;
+    for (const auto& child : children_) {
+      running = running || (child.spec.is_worker == workers && child.process.Running());
+    }
+    if (!running) {
+      return;
+    }
+    if (Clock::now() >= deadline) {
+      break;
+    }
+    Pump(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(deadline - Clock::now())));
+  }
+  for (auto& child : children_) {
+    if (child.spec.is_worker == workers && child.process.Running()) {
+      if (!Forced()) {
+        spdlog::warn("{} (pid {}) did not stop within {}s: killing it", child.spec.name, child.process.Pid(),
+                     Seconds(timeout));
+      }
+      ReadOutput(child, false);
+      child.process.Kill();
+      ReadOutput(child, true);
+      spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(),
+                   child.process.Status()->Describe());
+    }
+  }
+}
+
+void Supervisor::ShutDown() {
+  StopGroup(true, settings_.grace + kWorkerStopExtra);
+  StopGroup(false, kServeStopTimeout);
+  if (broker_) {
+    if (!Forced() && broker_->ServerRunning()) {
+      spdlog::info("stopping rabbitmq (pid {})", broker_->ServerPid());
+    }
+    broker_->Stop(kBrokerStopTimeout, [this] {
+      Pump(milliseconds(0));
+      return Forced();
+    });
+    spdlog::info("rabbitmq and epmd stopped");
+  }
+  KillEverything();
+  if (Forced() && exit_code_ == 0) {
+    exit_code_ = 1;
+  }
+}
+
+void Supervisor::KillEverything() {
+  for (auto& child : children_) {
+    if (child.process.Running()) {
+      child.process.Kill();
+    }
+    ReadOutput(child, true);
+  }
+  if (broker_) {
+    broker_->KillAll();
+  }
+}
+
+int Supervisor::Run() {
+  if (settings_.amqp_url_is_set) {
+    amqp_url_ = settings_.amqp_url;
+    spdlog::info("using the broker at {}: starting none", RedactUrl(amqp_url_));
+  } else {
+    const bool json = settings_.log_format == "json";
+    broker_ = std::make_unique<ManagedBroker>(BrokerOptionsFor(settings_), [json](std::string_view line) {
+      Output(FormatChildLine("rabbitmq", line, json));
+    });
+    amqp_url_ = broker_->AmqpUrl();
+    try {
+      if (!StartBroker()) {
+        ShutDown();
+        spdlog::info("stopped");
+        return exit_code_;
+      }
+    } catch (const std::exception& e) {
+      // Start() fails before anything runs (port taken, program missing); WaitReady() may leave a
+      // dead or half-booted node behind, which KillAll() removes.
+      broker_->KillAll();
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
+
+  for (auto& spec : ChildSpecs(settings_, options_, amqp_url_)) {
+    children_.push_back(Child{std::move(spec), {}, LineSplitter(), RestartBackoff(), {}, {}, false});
+  }
+  for (auto& child : children_) {
+    StartChild(child);
+  }
+  while (stop_requests_ == 0) {
+    Pump(NextTimeout());
+    ReapChildren();
+    CheckBroker();
+    RestartDueChildren();
+  }
+  ShutDown();
+  spdlog::info("stopped");
+  return exit_code_;
+}
+
+}  // namespace warren::supervisor
