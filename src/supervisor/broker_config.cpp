@@ -19,6 +19,7 @@ BrokerPaths PathsFor(const BrokerOptions& options) {
       .advanced_config = d + "/advanced.config",
       .enabled_plugins = d + "/enabled_plugins",
       .env_conf = d + "/rabbitmq-env.conf",
+      .inetrc = d + "/erl_inetrc",
       .mnesia = d + "/mnesia",
       .log = d + "/log",
       .pid_file = d + "/rabbitmq.pid",
@@ -48,6 +49,13 @@ std::string EnabledPlugins(const BrokerOptions& options) {
   return options.management_port != 0 ? "[rabbitmq_management].\n" : "[].\n";
 }
 
+std::string ErlInetrc() {
+  // The node is name@localhost. A minimal system may have no /etc/hosts entry for localhost and no
+  // DNS (seen on a fresh Debian root: boot failed with "epmd error for host localhost: nxdomain"), so
+  // the VM gets its own answer first and the system's after.
+  return "{host, {127,0,0,1}, [\"localhost\"]}.\n{lookup, [file, native]}.\n";
+}
+
 std::map<std::string, std::string> BrokerEnvironment(const BrokerOptions& options) {
   const BrokerPaths paths = PathsFor(options);
   return {
@@ -73,6 +81,7 @@ std::map<std::string, std::string> BrokerEnvironment(const BrokerOptions& option
       {"ERL_CRASH_DUMP", paths.log + "/erl_crash.dump"},
       {"ERL_EPMD_PORT", std::to_string(options.epmd_port)},
       {"ERL_EPMD_ADDRESS", "127.0.0.1"},
+      {"ERL_INETRC", paths.inetrc},
   };
 }
 

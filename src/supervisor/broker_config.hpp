@@ -34,6 +34,7 @@ struct BrokerPaths {
   std::string advanced_config;
   std::string enabled_plugins;
   std::string env_conf;
+  std::string inetrc;  // Erlang's resolver config: `localhost` without /etc/hosts or DNS
   std::string mnesia;
   std::string log;
   std::string pid_file;
@@ -43,6 +44,7 @@ BrokerPaths PathsFor(const BrokerOptions& options);
 
 std::string RabbitmqConf(const BrokerOptions& options);
 std::string EnabledPlugins(const BrokerOptions& options);
+std::string ErlInetrc();
 // The variables set for rabbitmq-server and rabbitmqctl alike (the rest of our environment is
 // inherited, minus every RABBITMQ_* and ERL_* variable and NOTIFY_SOCKET).
 std::map<std::string, std::string> BrokerEnvironment(const BrokerOptions& options);

@@ -183,6 +183,7 @@ void ManagedBroker::WriteFiles() const {
   WriteFile(paths_.config, RabbitmqConf(options_));
   WriteFile(paths_.enabled_plugins, EnabledPlugins(options_));
   WriteFile(paths_.env_conf, "# Empty on purpose: warren sets the environment itself.\n");
+  WriteFile(paths_.inetrc, ErlInetrc());
   if (!fs::exists(paths_.cookie)) {
     // Kept across restarts; Erlang refuses a cookie file others can read.
     WriteFile(paths_.cookie, RandomCookie());

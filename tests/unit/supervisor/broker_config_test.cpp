@@ -67,3 +67,17 @@ TEST(BrokerConfig, AmqpUrl) { EXPECT_EQ(AmqpUrlFor(5673), "amqp://guest:guest@12
 
 }  // namespace
 }  // namespace warren::supervisor
+
+namespace warren::supervisor {
+namespace {
+
+TEST(BrokerConfig, ResolvesLocalhostWithoutTheSystem) {
+  BrokerOptions o;
+  o.dir = "/srv/w/rabbitmq";
+  const auto env = BrokerEnvironment(o);
+  EXPECT_EQ(env.at("ERL_INETRC"), "/srv/w/rabbitmq/erl_inetrc");
+  EXPECT_NE(ErlInetrc().find(R"({host, {127,0,0,1}, ["localhost"]}.)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warren::supervisor
