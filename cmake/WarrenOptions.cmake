@@ -5,7 +5,10 @@ target_compile_options(warren_options INTERFACE -Wall -Wextra -Wpedantic -Wshado
                                                  -Wdouble-promotion -Wformat=2
                                                  # Aggregates with default member initializers are
                                                  # brace-initialized partially on purpose.
-                                                 -Wno-missing-field-initializers)
+                                                 -Wno-missing-field-initializers
+                                                 # g++ 12 reports false -Wrestrict positives inside
+                                                 # std::string at -O2 (GCC bug 105329).
+                                                 -Wno-restrict)
 if(WARREN_WERROR)
   target_compile_options(warren_options INTERFACE -Werror)
 endif()

@@ -6,9 +6,11 @@ packages=(
   # build
   g++ cmake ninja-build ccache pkg-config make
   libboost-dev librabbitmq-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev libbenchmark-dev
   # the stack
   rabbitmq-server
+  # the PostgreSQL store tests run a real server
+  postgresql
   # tests and scripts
   python3 python3-pika curl procps iproute2 ca-certificates
 )

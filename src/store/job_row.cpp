@@ -1,0 +1,202 @@
+#include "store/job_row.hpp"
+
+#include <array>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace warren::store {
+namespace {
+
+constexpr std::string_view kBase64UrlAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+// Every state, for PruneRules. A state added to core's enum must be added here to be pruned.
+constexpr std::array kAllStates = {JobState::kScheduled, JobState::kQueued, JobState::kRunning,
+                                   JobState::kSucceeded, JobState::kFailed, JobState::kDead,
+                                   JobState::kCancelled, JobState::kExpired};
+
+int Base64UrlValue(char c) {
+  const auto pos = kBase64UrlAlphabet.find(c);
+  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+}
+
+// Unpadded base64url (RFC 4648 §5).
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    buffer = (buffer << 8U) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kBase64UrlAlphabet[(buffer >> static_cast<unsigned>(bits)) & 0x3FU]);
+    }
+  }
+  if (bits > 0) {
+    out.push_back(kBase64UrlAlphabet[(buffer << static_cast<unsigned>(6 - bits)) & 0x3FU]);
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) {
+    return std::nullopt;  // no byte count encodes to this length
+  }
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (const char c : text) {
+    const int value = Base64UrlValue(c);
+    if (value < 0) {
+      return std::nullopt;
+    }
+    buffer = (buffer << 6U) | static_cast<uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU));
+    }
+  }
+  // Leftover bits must be zero, so that each byte string has exactly one encoding.
+  if ((buffer & ((1U << static_cast<unsigned>(bits)) - 1U)) != 0) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t ToMillis(TimePoint t) { return t.time_since_epoch().count(); }
+
+std::string ToDocument(const JobRecord& record) {
+  // Worker-reported text (errors, progress notes, command output) may not be valid UTF-8; a strict
+  // dump would throw and lose the whole event batch, so invalid bytes become U+FFFD instead.
+  return ToJson(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+JobRow ToRow(const JobRecord& record) {
+  if (!IsJobId(record.id)) {
+    throw std::invalid_argument(fmt::format("job id '{}' is not a canonical UUID", record.id));
+  }
+  JobRow row;
+  row.id = record.id;
+  row.state = std::string(ToString(record.state));
+  row.type = record.spec.type;
+  row.queue = record.spec.queue;
+  row.idempotency_key = record.spec.idempotency_key;
+  row.created_at = ToMillis(record.created_at);
+  row.updated_at = ToMillis(record.updated_at);
+  if (record.finished_at) {
+    row.finished_at = ToMillis(*record.finished_at);
+  }
+  row.document = ToDocument(record);
+  return row;
+}
+
+JobRecord RecordFromDocument(std::string_view document, std::string_view id_for_errors) {
+  try {
+    return JobRecordFromJson(nlohmann::json::parse(document));
+  } catch (const nlohmann::json::exception& e) {
+    throw StoreError(
+        fmt::format("store: job {}: stored document is not valid JSON: {}", id_for_errors, e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw StoreError(fmt::format("store: job {}: stored document is not a job: {}", id_for_errors, e.what()));
+  }
+}
+
+std::optional<std::string> CheckListQuery(const ListQuery& query) {
+  if (query.limit < 1 || query.limit > kMaxListLimit) {
+    throw std::invalid_argument(fmt::format("limit must be 1..{}, got {}", kMaxListLimit, query.limit));
+  }
+  if (!query.cursor) {
+    return std::nullopt;
+  }
+  return DecodeCursor(*query.cursor);
+}
+
+ListSql BuildListSql(const ListQuery& query, const std::optional<std::string>& below_id, char prefix) {
+  ListSql out;
+  std::string where;
+  auto add = [&](std::string_view condition, const std::string& value) {
+    out.params.push_back(value);
+    where += where.empty() ? " WHERE " : " AND ";
+    where += fmt::format("{} {}{}", condition, prefix, out.params.size());
+  };
+  if (query.state) {
+    add("state =", std::string(ToString(*query.state)));
+  }
+  if (query.type) {
+    add("type =", *query.type);
+  }
+  if (query.queue) {
+    add("queue =", *query.queue);
+  }
+  if (below_id) {
+    add("id <", *below_id);
+  }
+  out.limit_index = static_cast<int>(out.params.size()) + 1;
+  out.limit = static_cast<int64_t>(query.limit) + 1;
+  out.sql = fmt::format("SELECT id, document FROM jobs{} ORDER BY id DESC LIMIT {}{}", where, prefix,
+                        out.limit_index);
+  return out;
+}
+
+ListPage MakePage(std::vector<JobRecord> records, size_t limit) {
+  ListPage page;
+  if (records.size() > limit) {
+    records.resize(limit);
+    page.next_cursor = EncodeCursor(records.back().id);
+  }
+  page.jobs = std::move(records);
+  return page;
+}
+
+std::string EncodeCursor(std::string_view last_id) { return Base64UrlEncode(last_id); }
+
+std::string DecodeCursor(std::string_view cursor) {
+  auto id = Base64UrlDecode(cursor);
+  if (!id || !IsJobId(*id)) {
+    throw std::invalid_argument("invalid cursor: pass next_cursor from a previous page unchanged");
+  }
+  return std::move(*id);
+}
+
+std::vector<PruneRule> PruneRules(const RetentionPolicy& policy, TimePoint now) {
+  if (policy.batch == 0) {
+    throw std::invalid_argument("retention batch must be at least 1");
+  }
+  PruneRule succeeded{{}, ToMillis(now - policy.succeeded)};
+  PruneRule others{{}, ToMillis(now - policy.failed)};
+  for (const JobState state : kAllStates) {
+    if (!IsTerminal(state)) {
+      continue;
+    }
+    auto& rule = state == JobState::kSucceeded ? succeeded : others;
+    rule.states.emplace_back(ToString(state));
+  }
+  return {std::move(succeeded), std::move(others)};
+}
+
+EventsByJob GroupEventsByJob(const std::vector<JobEvent>& events) {
+  EventsByJob by_job;
+  for (const auto& event : events) {
+    if (IsJobId(event.job_id)) {
+      by_job[event.job_id].push_back(&event);
+    }
+  }
+  return by_job;
+}
+
+bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events) {
+  const nlohmann::json before = ToJson(record);
+  for (const JobEvent* event : events) {
+    ApplyEvent(record, *event);
+  }
+  return ToJson(record) != before;
+}
+
+}  // namespace warren::store

@@ -1,0 +1,34 @@
+#include "store/postgres/migrations.hpp"
+
+namespace warren::store::postgres {
+
+const std::vector<Migration>& Migrations() {
+  // The same shape as the SQLite schema: a JSON document plus the columns queries need.
+  // `document` is text, not jsonb: the store must give back exactly what core's codec wrote, and
+  // jsonb rejects "\u0000" in strings that JSON (and job args) allow. Times are bigint milliseconds,
+  // like SQLite's, so both backends compare updated_at exactly in ReplaceJob.
+  static const std::vector<Migration> migrations = {
+      {1, "jobs", R"sql(
+CREATE TABLE jobs (
+  id              text COLLATE "C" NOT NULL PRIMARY KEY,  -- UUIDv7: "C" sorts bytewise = creation order
+  state           text NOT NULL,
+  type            text NOT NULL,
+  queue           text NOT NULL,
+  idempotency_key text UNIQUE,       -- NULLs are distinct: jobs without a key never clash
+  created_at      bigint NOT NULL,   -- milliseconds since the Unix epoch, UTC
+  updated_at      bigint NOT NULL,   -- compare-and-set token of ReplaceJob
+  finished_at     bigint,            -- set once terminal: retention's clock
+  document        text NOT NULL      -- the whole record as JSON
+);
+-- GET /v1/jobs?state=|type=|queue= newest first: equality on the filter, then id descending.
+CREATE INDEX jobs_state_id ON jobs (state, id);
+CREATE INDEX jobs_type_id ON jobs (type, id);
+CREATE INDEX jobs_queue_id ON jobs (queue, id);
+-- Retention: terminal jobs by state and age. Partial, so jobs still in flight are not in it.
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+)sql"},
+  };
+  return migrations;
+}
+
+}  // namespace warren::store::postgres

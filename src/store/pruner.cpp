@@ -1,0 +1,42 @@
+#include "store/pruner.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace warren::store {
+
+Pruner::Pruner(Store& store, RetentionPolicy policy, Duration interval, Clock clock)
+    : store_(store), policy_(policy), interval_(interval), clock_(std::move(clock)), thread_([this] {
+        Loop();
+      }) {}
+
+Pruner::~Pruner() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+TimePoint Pruner::SystemNow() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+void Pruner::Loop() {
+  while (true) {
+    try {
+      const size_t deleted = store_.Prune(policy_, clock_());
+      if (deleted > 0) {
+        spdlog::info("retention: pruned {} finished jobs", deleted);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("retention: prune failed, retrying in {} ms: {}", interval_.count(), e.what());
+    }
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
+}  // namespace warren::store

@@ -1,0 +1,35 @@
+#include "store/sqlite/migrations.hpp"
+
+namespace warren::store::sqlite {
+
+const std::vector<Migration>& Migrations() {
+  // The record itself is one JSON document (core's ToJson); only what a query filters, sorts or
+  // constrains on is projected into columns. STRICT: a value of the wrong type is an error, not
+  // silently stored (SQLite >= 3.37; Debian 12 has 3.40).
+  static const std::vector<Migration> migrations = {
+      {1, "jobs", R"sql(
+CREATE TABLE jobs (
+  id              TEXT NOT NULL PRIMARY KEY,  -- UUIDv7, lower-case: text order is creation order
+  state           TEXT NOT NULL,
+  type            TEXT NOT NULL,
+  queue           TEXT NOT NULL,
+  idempotency_key TEXT UNIQUE,                -- NULLs are distinct: jobs without a key never clash
+  created_at      INTEGER NOT NULL,           -- milliseconds since the Unix epoch, UTC
+  updated_at      INTEGER NOT NULL,           -- compare-and-set token of ReplaceJob
+  finished_at     INTEGER,                    -- set once terminal: retention's clock
+  document        TEXT NOT NULL               -- the whole record as JSON
+) STRICT;
+-- GET /v1/jobs?state=|type=|queue= newest first: equality on the filter, then id descending, so a page
+-- is one index range scan however many jobs match. With several filters SQLite picks one index and
+-- checks the others on the rows it visits.
+CREATE INDEX jobs_state_id ON jobs (state, id);
+CREATE INDEX jobs_type_id ON jobs (type, id);
+CREATE INDEX jobs_queue_id ON jobs (queue, id);
+-- Retention: terminal jobs by state and age. Partial, so jobs still in flight are not in it.
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+)sql"},
+  };
+  return migrations;
+}
+
+}  // namespace warren::store::sqlite
