@@ -59,6 +59,15 @@ void Router::Add(std::string method, std::string_view pattern, Handler handler) 
   routes_.push_back(std::move(route));
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& route : routes_) {
+    out.push_back({route.method, route.pattern});
+  }
+  return out;
+}
+
 bool Router::MatchPath(const Route& route, const std::vector<std::string>& segments,
                        std::vector<std::pair<std::string, std::string>>* params) {
   const auto& pattern = route.segments;
@@ -126,6 +135,7 @@ Router::Match Router::Find(std::string_view method, std::string_view encoded_pat
     if (route.method == method) {
       match.kind = Match::Kind::kFound;
       match.handler = &route.handler;
+      match.pattern = route.pattern;
       match.params = std::move(params);
       return match;
     }
@@ -181,6 +191,12 @@ void Router::Dispatch(Request request, const Responder& respond) const {
   }
   request.params = std::move(match.params);
   try {
+    if (guard_) {
+      if (auto refused = guard_(request, match.pattern)) {
+        respond(std::move(*refused));
+        return;
+      }
+    }
     (*match.handler)(std::move(request), respond);
   } catch (const std::exception& e) {
     spdlog::error("http: handler failed: {}", e.what());

@@ -6,10 +6,12 @@
 // percent-decoded on its own after splitting, so "%2F" inside a parameter is a literal '/' and never a
 // separator. Routes are tried in the order they were added; add specific ones before general ones.
 //
-// Add routes at start-up, then share the Router read-only between io threads: Find and Dispatch are
-// const and touch no shared mutable state.
+// Add routes (and the guard) at start-up, then share the Router read-only between io threads: Find and
+// Dispatch are const and touch no shared mutable state.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,13 +27,31 @@ class Router {
     enum class Kind { kFound, kNotFound, kMethodNotAllowed, kBadPath };
     Kind kind = Kind::kNotFound;
     const Handler* handler = nullptr;                         // kFound
+    std::string_view pattern;                                 // kFound: the route's pattern, as added
     std::vector<std::pair<std::string, std::string>> params;  // kFound: decoded parameters
     std::string allow;                                        // kMethodNotAllowed: "GET, POST"
     std::string error;                                        // kBadPath: why
   };
 
+  // One registered route, as given to Add.
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+    friend bool operator==(const RouteInfo&, const RouteInfo&) = default;
+  };
+
+  // Runs after a route matched and before its handler: a response to send instead of running the
+  // handler (401, 403, 415, ...), or nullopt to go on. `pattern` is the matched route's pattern, so a
+  // guard decides per route ("/v1/jobs/{id}"), never per concrete path. Must not block.
+  using Guard = std::function<std::optional<Response>(const Request& request, std::string_view pattern)>;
+
   // Throws std::invalid_argument for a malformed pattern (a programming error, caught at start-up).
   void Add(std::string method, std::string_view pattern, Handler handler);
+  // At most one guard; set it at start-up. Without one every matched route runs its handler.
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+
+  // Every route, in the order added (the OpenAPI test checks the document against this list).
+  [[nodiscard]] std::vector<RouteInfo> Routes() const;
 
   // `encoded_path` is the request-target's path, still percent-encoded, starting with '/'.
   [[nodiscard]] Match Find(std::string_view method, std::string_view encoded_path) const;
@@ -56,6 +76,7 @@ class Router {
                         std::vector<std::pair<std::string, std::string>>* params);
 
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 }  // namespace warren::api

@@ -1,5 +1,6 @@
-// `warren serve`: wires the HTTP server, the router with the demo routes, and the AMQP publisher, then
-// waits for SIGINT/SIGTERM and stops in order. Beast-free: the server's details stay in http_server.cpp.
+// `warren serve`: wires the HTTP server, the router (demo routes, the /v1 jobs API, probes, OpenAPI), the
+// job store with its pruner, the AMQP publisher and the pool that runs blocking store calls, then waits
+// for SIGINT/SIGTERM and stops in order. Beast-free: the server's details stay in http_server.cpp.
 #include "api/serve.hpp"
 
 #include <pthread.h>
@@ -13,9 +14,15 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/publisher.hpp"
-#include "api/demo_routes.hpp"
+#include "amqp/topology.hpp"
+#include "api/api_routes.hpp"
+#include "api/auth.hpp"
+#include "api/blocking_pool.hpp"
+#include "api/recorder.hpp"
 #include "api/http_server.hpp"
 #include "api/router.hpp"
+#include "store/pruner.hpp"
+#include "store/store.hpp"
 
 namespace warren::api {
 namespace {
@@ -29,18 +36,42 @@ milliseconds DrainGrace(const Settings& settings) {
   return std::clamp<milliseconds>(settings.publish_timeout + 1s, 2s, 10s);
 }
 
-// Stops the io threads on every way out of RunServe, so that no handler runs while the publisher and
-// the router it uses are destroyed.
+// Threads for blocking store calls: SQLite serializes writers anyway and PostgreSQL round trips are
+// short; a few threads keep readers (GET) from queueing behind one slow write.
+constexpr size_t kStoreThreads = 4;
+// Store calls allowed to wait for a thread before new requests get 503 overloaded.
+constexpr size_t kMaxPendingStoreCalls = 1024;
+constexpr std::chrono::minutes kPruneInterval{1};
+
+// Stops, on every way out of RunServe, in the one safe order: the publisher first (whatever waits on
+// it resolves kStopped; those callbacks post to the pool), then the pool (runs what is queued,
+// including those undos), then the io threads. So no handler, pool task or publisher callback runs
+// while what it uses is destroyed.
 class StopOnExit {
  public:
-  explicit StopOnExit(HttpServer& server) : server_(server) {}
-  ~StopOnExit() { server_.Stop(); }
+  StopOnExit(HttpServer& server, amqp::Publisher& publisher, BlockingPool& pool)
+      : server_(server), publisher_(publisher), pool_(pool) {}
+  ~StopOnExit() {
+    publisher_.Stop();
+    pool_.Stop();
+    server_.Stop();
+  }
   StopOnExit(const StopOnExit&) = delete;
   StopOnExit& operator=(const StopOnExit&) = delete;
 
  private:
   HttpServer& server_;
+  amqp::Publisher& publisher_;
+  BlockingPool& pool_;
 };
+
+// Opens the job store and applies its migrations; throws (one line) when it cannot. SQLite creates
+// the file's parent directory itself.
+store::StorePtr OpenJobStore(const Settings& settings) {
+  auto store = store::OpenStore(settings.store_url);
+  store->Migrate();
+  return store;
+}
 
 }  // namespace
 
@@ -54,14 +85,32 @@ int RunServe(const Settings& settings) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // Declaration order is destruction order reversed: the router outlives the io threads that use it;
-  // the server (its io_context) outlives the publisher, whose last callbacks post into it.
+  // Declaration order is destruction order reversed: the store outlives its pruner and everything that
+  // calls it; the router outlives the io threads that use it; StopOnExit (last) stops the publisher,
+  // the pool and the io threads before any of them is destroyed.
   Router router;
   ServerOptions options;
   options.listen = settings.listen;
   options.threads = settings.serve_threads;
+  options.body_limit = settings.max_body;  // 413 from Content-Length, before the body is read
   HttpServer server(options);
   server.Listen();  // throws ListenError ("serve.listen 127.0.0.1:5000: address already in use")
+  // No tokens and not loopback: refuse (ConfigError, one line) unless --insecure. The bound address
+  // is checked, so a host name that resolves beyond loopback is caught too.
+  CheckListenAddress(settings, server.LocalEndpoint().host);
+
+  store::StorePtr store = OpenJobStore(settings);  // throws: bad URL, unreachable, failed migration
+  store::Pruner pruner(*store, store::RetentionPolicy{settings.keep_succeeded, settings.keep_failed},
+                       std::chrono::duration_cast<Duration>(kPruneInterval));
+
+  // The recorder applies workers' lifecycle events to the store. Declared after the store it writes to
+  // (so it stops first) and started before the server serves, so events are recorded from the start.
+  RecorderOptions recorder_options;
+  recorder_options.connection.url = settings.amqp_url;
+  recorder_options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
+  recorder_options.connection.name = "warren serve";
+  recorder_options.reconnect_max = settings.reconnect_max;
+  Recorder recorder(std::move(recorder_options), *store);
 
   amqp::PublisherOptions publisher_options;
   publisher_options.connection.url = settings.amqp_url;
@@ -70,17 +119,33 @@ int RunServe(const Settings& settings) {
   publisher_options.connection.name = "warren serve";
   publisher_options.confirm_timeout = settings.publish_timeout;
   publisher_options.reconnect_max = settings.reconnect_max;
-  publisher_options.declare.queues = {amqp::QueueSpec{std::string(kDemoQueue), {}, {}}};
-  // Connects in the background: serve answers GET / at once and /add-job with 503 until RabbitMQ is up.
+  // The demo's task_queue exactly as the demo declares it, the API's default queue, the events exchange.
+  publisher_options.declare = amqp::JobTopology({"default", std::string(amqp::kDemoQueue)});
+  // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
-  StopOnExit stop_on_exit(server);
+  BlockingPool pool(kStoreThreads, kMaxPendingStoreCalls);
+  StopOnExit stop_on_exit(server, publisher, pool);
 
-  AddDemoRoutes(router, [&publisher](amqp::OutgoingMessage message, amqp::PublishCallback done) {
+  ApiDeps deps;
+  deps.store = store.get();
+  deps.tasks = &pool;
+  deps.publish = [&publisher](amqp::OutgoingMessage message, amqp::PublishCallback done) {
     publisher.Publish(std::move(message), std::move(done));
-  });
+  };
+  deps.publish_batch = [&publisher](std::vector<amqp::OutgoingMessage> messages, amqp::PublishCallback done) {
+    publisher.PublishBatch(std::move(messages), std::move(done));
+  };
+  deps.broker_state = [&publisher] { return publisher.State(); };
+  // deps.queue_stats: waits for a passive queue.declare helper in src/amqp (GET /v1/queues reports
+  // names only until then).
+  AddApiRoutes(router, settings, std::move(deps));
   server.Start(
       [&router](Request request, const Responder& respond) { router.Dispatch(std::move(request), respond); });
   spdlog::info("listening on http://{}", server.LocalEndpoint().ToString());
+  if (settings.tokens.empty()) {
+    spdlog::info("no API tokens configured: the API is open to whoever can reach {}",
+                 settings.listen.ToString());
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -97,12 +162,14 @@ int RunServe(const Settings& settings) {
       break;
     }
   }
-  // 2. The publisher answers whatever still waits on it (kStopped → 503), and those answers are written.
+  // 2. The publisher answers whatever still waits on it (kStopped → 503; an enqueue's undo goes to the
+  //    pool), the pool finishes its queue, and those answers are written.
   publisher.Stop();
+  pool.Stop();
   if (!server.WaitIdle(1s)) {
     spdlog::warn("closing {} connection(s) that did not finish in time", server.ConnectionCount());
   }
-  // 3. The io threads stop (StopOnExit, also on every early exit above).
+  // 3. The io threads stop (StopOnExit, also on every early exit above); then the pruner and the store.
   server.Stop();
   spdlog::info("stopped");
   return 0;

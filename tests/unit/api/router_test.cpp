@@ -207,6 +207,37 @@ TEST_F(RouterTest, HandlerExceptionBecomes500) {
   EXPECT_EQ(ErrorCode(response), "internal_error");
 }
 
+TEST_F(RouterTest, ListsRoutesInTheOrderAdded) {
+  const auto routes = router_.Routes();
+  ASSERT_EQ(routes.size(), 6U);
+  EXPECT_EQ(routes[0], (Router::RouteInfo{"GET", "/"}));
+  EXPECT_EQ(routes[3], (Router::RouteInfo{"DELETE", "/v1/jobs/{id}"}));
+  EXPECT_EQ(routes[5], (Router::RouteInfo{"GET", "/ui/{path*}"}));
+}
+
+TEST_F(RouterTest, FindReportsTheMatchedPattern) {
+  EXPECT_EQ(router_.Find("GET", "/v1/jobs/abc").pattern, "/v1/jobs/{id}");
+  EXPECT_EQ(router_.Find("GET", "/ui/a/b").pattern, "/ui/{path*}");
+}
+
+TEST_F(RouterTest, TheGuardRunsAfterMatchingAndBeforeTheHandler) {
+  std::vector<std::string> seen;
+  router_.SetGuard([&seen](const Request& request, std::string_view pattern) -> std::optional<Response> {
+    seen.emplace_back(pattern);
+    if (request.Param("id") == "secret") {
+      return ErrorResponse(403, "forbidden", "no");
+    }
+    return std::nullopt;
+  });
+  EXPECT_EQ(Call(router_, "GET", "/v1/jobs/open").body, "get-job");
+  const Response refused = Call(router_, "GET", "/v1/jobs/secret");
+  EXPECT_EQ(refused.status, 403);
+  // 404 and 405 are decided before the guard: it sees matched routes only.
+  EXPECT_EQ(Call(router_, "GET", "/nope").status, 404);
+  EXPECT_EQ(Call(router_, "PUT", "/v1/jobs/x").status, 405);
+  EXPECT_EQ(seen, (std::vector<std::string>{"/v1/jobs/{id}", "/v1/jobs/{id}"}));
+}
+
 TEST(RouterPatterns, RejectsMalformedPatterns) {
   Router router;
   EXPECT_THROW(router.Add("GET", "", Answer("")), std::invalid_argument);

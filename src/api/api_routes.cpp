@@ -1,0 +1,50 @@
+#include "api/api_routes.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "amqp/topology.hpp"
+#include "api/demo_routes.hpp"
+#include "api/openapi.hpp"
+#include "api/request_validation.hpp"
+
+namespace warren::api {
+
+std::vector<std::string> KnownQueues(const Settings& settings) {
+  std::vector<std::string> queues = {"default", std::string(amqp::kDemoQueue)};
+  for (const auto& queue : settings.queues) {
+    if (std::find(queues.begin(), queues.end(), queue) == queues.end()) {
+      queues.push_back(queue);
+    }
+  }
+  return queues;
+}
+
+void AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
+  AddDemoRoutes(router, deps.publish);
+  AddSystemRoutes(router, SystemApi{deps.store, deps.tasks, deps.broker_state, deps.queue_stats,
+                                    KnownQueues(settings), settings.job_types});
+  AddOpenApiRoute(router);
+
+  JobsApi jobs;
+  jobs.store = deps.store;
+  jobs.tasks = deps.tasks;
+  jobs.publish = std::move(deps.publish);
+  jobs.publish_batch = std::move(deps.publish_batch);
+  jobs.clock = std::move(deps.clock);
+  jobs.max_batch = settings.max_batch;
+  jobs.job_types = settings.job_types;
+  AddJobsRoutes(router, std::move(jobs));
+
+  auto auth = std::make_shared<const Authenticator>(settings.tokens);
+  router.SetGuard([auth](const Request& request, std::string_view pattern) -> std::optional<Response> {
+    const Access access = RouteAccess(request.method, pattern);
+    if (auto refused = Authenticator::Refusal(auth->Check(request, access), access)) {
+      return refused;
+    }
+    // Only POST routes take a body; a stray body on a GET is ignored, as the demo's Flask app does.
+    return request.method == "POST" ? CheckBodyContentType(request) : std::nullopt;
+  });
+}
+
+}  // namespace warren::api

@@ -1,0 +1,531 @@
+#include "api/jobs_routes.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "amqp/topology.hpp"
+#include "api/request_validation.hpp"
+
+namespace warren::api {
+namespace {
+
+using amqp::PublishOutcome;
+using nlohmann::json;
+
+// Admin actions re-read and retry when the job changed between their read and their write.
+constexpr int kCasAttempts = 5;
+constexpr size_t kMaxIdInMessage = 80;
+// A list page stops growing past this many bytes of JSON (1,000 jobs with large args would otherwise
+// make one answer of hundreds of MB).
+constexpr size_t kMaxListBytes = size_t{8} << 20;
+
+std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Response JobResponse(int status, const JobRecord& record) {
+  return JsonResponse(status, Dump(ToJson(record)));
+}
+
+// 202 for a job just accepted, with where to find it.
+Response Accepted(const JobRecord& record) {
+  Response response = JobResponse(202, record);
+  response.headers.emplace_back("Location", "/v1/jobs/" + record.id);
+  return response;
+}
+
+Response NotFound(std::string_view id) {
+  return ErrorResponse(404, "not_found", fmt::format("no job '{}'", id.substr(0, kMaxIdInMessage)));
+}
+
+Response Conflict(std::string_view message) { return ErrorResponse(409, "conflict", message); }
+
+Response WithRetryAfter(Response response) {
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+bool IsRetryable(JobState state) {
+  return state == JobState::kDead || state == JobState::kFailed || state == JobState::kCancelled ||
+         state == JobState::kExpired;
+}
+
+// Idempotency keys whose first request this process is still enqueueing. A second request with the key
+// waits for the first one's outcome instead of racing it: it gets 200 with the job once the job is
+// confirmed, or the same 503 when it could not be queued (and then nothing exists to return). The
+// store's unique key still decides between processes (several `serve` replicas).
+class InFlightKeys {
+ public:
+  // True: the caller leads. False: `waiter` will be answered by the leader's Finish.
+  bool Lead(const std::string& key, const Responder& waiter) {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = waiting_.try_emplace(key);
+    if (!inserted) {
+      it->second.push_back(waiter);
+    }
+    return inserted;
+  }
+
+  // Answers every request waiting on `key`, and forgets the key.
+  void Finish(const std::string& key, const Response& response) {
+    std::vector<Responder> waiters;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = waiting_.find(key);
+      if (it == waiting_.end()) {
+        return;
+      }
+      waiters = std::move(it->second);
+      waiting_.erase(it);
+    }
+    for (const auto& waiter : waiters) {
+      waiter(response);
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<Responder>> waiting_;  // guarded by mutex_
+};
+
+// Answers an enqueue: `mine` to the request that did the work, `theirs` to those waiting on its key.
+using EnqueueDone = std::function<void(Response mine, const Response& theirs)>;
+using Fail = std::function<void(const Response&)>;
+
+class JobsService : public std::enable_shared_from_this<JobsService> {
+ public:
+  explicit JobsService(JobsApi api) : api_(std::move(api)) {}
+
+  void Create(const Request& request, const Responder& respond);
+  void CreateBatch(const Request& request, const Responder& respond);
+  void Get(const Request& request, const Responder& respond);
+  void List(const Request& request, const Responder& respond);
+  void Cancel(const Request& request, const Responder& respond);
+  void Retry(const Request& request, const Responder& respond);
+  void Delete(const Request& request, const Responder& respond);
+
+ private:
+  // Runs `work` on the task runner. `fail` answers when the runner is saturated (503 overloaded) or
+  // when `work` throws (a StoreError: 503 store_unavailable; anything else is our bug: 500).
+  void Blocking(const Fail& fail, std::function<void()> work) const;
+  void Enqueue(const JobRecord& record, const EnqueueDone& done);
+  void InsertBatch(const std::vector<JobRecord>& records, const Responder& respond);
+  void CancelNow(const std::string& id, const Responder& respond);
+  void RetryNow(const std::string& id, const Responder& respond);
+  // Deletes the records of an enqueue that RabbitMQ did not take. Never throws.
+  void Undo(const std::vector<std::string>& ids) const;
+
+  const JobsApi api_;
+  InFlightKeys keys_;
+};
+
+void JobsService::Blocking(const Fail& fail, std::function<void()> work) const {
+  auto task = [fail, work = std::move(work)] {
+    try {
+      work();
+    } catch (const store::StoreError& e) {
+      spdlog::error("api: store: {}", e.what());
+      fail(StoreFailureResponse());
+    } catch (const std::exception& e) {
+      spdlog::error("api: request failed: {}", e.what());
+      fail(ErrorResponse(500, "internal_error", "the server failed to answer this request"));
+    }
+  };
+  if (!api_.tasks->TryPost(std::move(task))) {
+    fail(BusyResponse());
+  }
+}
+
+void JobsService::Undo(const std::vector<std::string>& ids) const {
+  for (const auto& id : ids) {
+    try {
+      api_.store->DeleteJob(id);
+    } catch (const std::exception& e) {
+      // The job stays recorded as queued although RabbitMQ never took it: say so loudly.
+      spdlog::error("api: job {} was not queued, and deleting its record failed: {}", id, e.what());
+    }
+  }
+}
+
+void JobsService::Create(const Request& request, const Responder& respond) {
+  auto parsed = ParseJsonBody(request.body);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    respond(std::move(*error));
+    return;
+  }
+  std::optional<std::string> header_key;
+  if (request.headers.contains("idempotency-key")) {
+    header_key = request.Header("idempotency-key");
+  }
+  const TimePoint now = api_.clock();
+  auto spec = ParseJobSpec(std::get<json>(parsed), api_.limits, now, header_key);
+  if (const auto* error = std::get_if<FieldError>(&spec)) {
+    respond(FieldErrorResponse(*error));
+    return;
+  }
+  if (auto refused = CheckJobType(std::get<JobSpec>(spec).type, api_.job_types)) {
+    respond(std::move(*refused));
+    return;
+  }
+  JobRecord record = NewJobRecord(NewJobId(now), std::move(std::get<JobSpec>(spec)), now);
+
+  const std::optional<std::string> key = record.spec.idempotency_key;
+  if (key && !keys_.Lead(*key, respond)) {
+    return;  // the request already enqueueing this key answers this one too
+  }
+  auto self = shared_from_this();
+  EnqueueDone done = [self, respond, key](Response mine, const Response& theirs) {
+    respond(std::move(mine));
+    if (key) {
+      self->keys_.Finish(*key, theirs);
+    }
+  };
+  Blocking([done](const Response& response) { done(response, response); },
+           [self, record = std::move(record), done] { self->Enqueue(record, done); });
+}
+
+// On the task runner. Store first, then RabbitMQ: the job is readable before its POST returns, and a
+// job RabbitMQ did not take is deleted again before the client hears 503.
+void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
+  const auto results = api_.store->InsertJobs({record});
+  if (results.size() != 1) {
+    throw store::StoreError(fmt::format("InsertJobs returned {} results for 1 job", results.size()));
+  }
+  if (!results.front().inserted) {
+    const Response existing = JobResponse(200, results.front().record);
+    done(existing, existing);
+    return;
+  }
+  if (record.state == JobState::kScheduled) {
+    // Scheduling is the worker engine's issue: until then a job for later is stored, not published.
+    done(Accepted(record), JobResponse(200, record));
+    return;
+  }
+  auto self = shared_from_this();
+  api_.publish(amqp::EncodeJobMessage(record, 1), [self, record, done](PublishOutcome outcome) {
+    if (outcome == PublishOutcome::kConfirmed) {
+      done(Accepted(record), JobResponse(200, record));
+      return;
+    }
+    // On the publisher's thread: the store call goes back to the task runner.
+    self->api_.tasks->Post([self, record, outcome, done] {
+      self->Undo({record.id});
+      const Response failure = PublishFailureResponse(outcome, record.spec.queue);
+      done(failure, failure);
+    });
+  });
+}
+
+void JobsService::CreateBatch(const Request& request, const Responder& respond) {
+  if (request.headers.contains("idempotency-key")) {
+    respond(ErrorResponse(400, "invalid_header",
+                          "the Idempotency-Key header is for POST /v1/jobs; in a batch give each job its own "
+                          "idempotency_key field"));
+    return;
+  }
+  auto parsed = ParseJsonBody(request.body);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    respond(std::move(*error));
+    return;
+  }
+  const json& body = std::get<json>(parsed);
+  if (!body.is_object() || body.size() != 1 || !body.contains("jobs") || !body["jobs"].is_array()) {
+    respond(
+        ErrorResponse(400, "invalid_field", "the body must be an object with one field: {\"jobs\": [...]}"));
+    return;
+  }
+  const json& jobs = body["jobs"];
+  if (jobs.empty()) {
+    respond(ErrorResponse(400, "invalid_field", "field 'jobs': give at least one job"));
+    return;
+  }
+  if (jobs.size() > api_.max_batch) {
+    respond(ErrorResponse(400, "batch_too_large",
+                          fmt::format("field 'jobs': {} jobs, more than the limit of {} per batch",
+                                      jobs.size(), api_.max_batch)));
+    return;
+  }
+  const TimePoint now = api_.clock();
+  std::vector<JobRecord> records;
+  records.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string where = fmt::format("jobs[{}]: ", i);
+    auto spec = ParseJobSpec(jobs[i], api_.limits, now);
+    if (const auto* error = std::get_if<FieldError>(&spec)) {
+      respond(FieldErrorResponse(*error, where));
+      return;
+    }
+    if (auto refused = CheckJobType(std::get<JobSpec>(spec).type, api_.job_types, where)) {
+      respond(std::move(*refused));
+      return;
+    }
+    records.push_back(NewJobRecord(NewJobId(now), std::move(std::get<JobSpec>(spec)), now));
+  }
+  auto self = shared_from_this();
+  Blocking(respond, [self, records = std::move(records), respond] { self->InsertBatch(records, respond); });
+}
+
+// On the task runner: one transaction for the records, one confirm round for their messages.
+void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Responder& respond) {
+  const auto results = api_.store->InsertJobs(records);
+  if (results.size() != records.size()) {
+    throw store::StoreError(
+        fmt::format("InsertJobs returned {} results for {} jobs", results.size(), records.size()));
+  }
+  json jobs = json::array();
+  json existing = json::array();
+  std::vector<std::string> inserted;
+  std::vector<amqp::OutgoingMessage> messages;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& result = results[i];
+    jobs.push_back(ToJson(result.record));
+    if (!result.inserted) {
+      existing.push_back(i);
+      continue;
+    }
+    inserted.push_back(result.record.id);
+    if (result.record.state == JobState::kQueued) {
+      messages.push_back(amqp::EncodeJobMessage(result.record, 1));
+    }
+  }
+  Response ok = JsonResponse(inserted.empty() ? 200 : 202,
+                             Dump(json{{"jobs", std::move(jobs)}, {"existing", std::move(existing)}}));
+  if (messages.empty()) {
+    respond(std::move(ok));
+    return;
+  }
+  auto self = shared_from_this();
+  api_.publish_batch(std::move(messages), [self, ok = std::move(ok), inserted = std::move(inserted),
+                                           respond](PublishOutcome outcome) {
+    if (outcome == PublishOutcome::kConfirmed) {
+      respond(ok);
+      return;
+    }
+    self->api_.tasks->Post([self, inserted, outcome, respond] {
+      self->Undo(inserted);
+      respond(PublishFailureResponse(outcome, ""));
+    });
+  });
+}
+
+void JobsService::Get(const Request& request, const Responder& respond) {
+  auto self = shared_from_this();
+  Blocking(respond, [self, id = request.Param("id"), respond] {
+    const auto record = self->api_.store->GetJob(id);
+    respond(record ? JobResponse(200, *record) : NotFound(id));
+  });
+}
+
+void JobsService::List(const Request& request, const Responder& respond) {
+  auto query = ParseListQuery(request.query);
+  if (auto* error = std::get_if<Response>(&query)) {
+    respond(std::move(*error));
+    return;
+  }
+  auto self = shared_from_this();
+  Blocking(respond, [self, query = std::move(std::get<store::ListQuery>(query)), respond] {
+    store::ListPage page;
+    try {
+      page = self->api_.store->ListJobs(query);
+    } catch (const std::invalid_argument& e) {
+      // Limits are checked above, so this is the cursor: not one the server handed out.
+      respond(ErrorResponse(400, "invalid_cursor", e.what()));
+      return;
+    }
+    json jobs = json::array();
+    size_t bytes = 0;
+    for (size_t i = 0; i < page.jobs.size(); ++i) {
+      json job = ToJson(page.jobs[i]);
+      bytes += Dump(job).size();
+      if (bytes > kMaxListBytes && i > 0) {
+        // Large args times a large limit: a shorter page, and the store's own cursor to go on from it.
+        store::ListQuery shorter = query;
+        shorter.limit = i;
+        // Answer exactly what that query returned, so the page and its cursor agree even when jobs
+        // were added in between.
+        page = self->api_.store->ListJobs(shorter);
+        jobs = json::array();
+        for (const auto& record : page.jobs) {
+          jobs.push_back(ToJson(record));
+        }
+        break;
+      }
+      jobs.push_back(std::move(job));
+    }
+    respond(
+        JsonResponse(200, Dump(json{{"jobs", std::move(jobs)},
+                                    {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json()}})));
+  });
+}
+
+void JobsService::Cancel(const Request& request, const Responder& respond) {
+  auto self = shared_from_this();
+  Blocking(respond, [self, id = request.Param("id"), respond] { self->CancelNow(id, respond); });
+}
+
+// A cancel is a lifecycle event like a worker's, applied by the store in one transaction with
+// ApplyEvent, so it merges with whatever workers report (a success that raced it still wins: the work
+// was done) and cannot overwrite an event the recorder stored between our read and our write.
+void JobsService::CancelNow(const std::string& id, const Responder& respond) {
+  for (int round = 0; round < kCasAttempts; ++round) {
+    const auto record = api_.store->GetJob(id);
+    if (!record) {
+      respond(NotFound(id));
+      return;
+    }
+    if (IsTerminal(record->state)) {
+      respond(Conflict(
+          fmt::format("job {} is already {}: there is nothing to cancel", id, ToString(record->state))));
+      return;
+    }
+    JobEvent event;
+    event.job_id = id;
+    event.kind = EventKind::kCancelled;
+    event.attempt = record->attempt;  // 0 before any start: a stage-0 cancel (see job_state.cpp)
+    event.at = std::max(api_.clock(), record->updated_at);
+    const bool running = record->state == JobState::kRunning;
+    const auto changed = api_.store->ApplyEvents({event});
+    if (!changed.empty()) {
+      // A running job is marked cancelled at once; its worker stopping is the worker engine's part,
+      // hence 202 ("requested") rather than 200.
+      respond(JobResponse(running ? 202 : 200, changed.front()));
+      return;
+    }
+    // Nothing changed: the job moved on meanwhile (it started, or finished). Look again.
+  }
+  respond(Conflict(fmt::format("job {} kept changing while being cancelled; try again", id)));
+}
+
+void JobsService::Retry(const Request& request, const Responder& respond) {
+  auto self = shared_from_this();
+  Blocking(respond, [self, id = request.Param("id"), respond] { self->RetryNow(id, respond); });
+}
+
+// A retry reserves the next attempt with a compare-and-set (so two concurrent retries publish once),
+// then publishes that attempt; if RabbitMQ does not take it, the old record is put back.
+void JobsService::RetryNow(const std::string& id, const Responder& respond) {
+  for (int round = 0; round < kCasAttempts; ++round) {
+    const auto record = api_.store->GetJob(id);
+    if (!record) {
+      respond(NotFound(id));
+      return;
+    }
+    if (!IsRetryable(record->state)) {
+      respond(
+          Conflict(fmt::format("job {} is {}: only dead, failed, cancelled or expired jobs can be retried",
+                               id, ToString(record->state))));
+      return;
+    }
+    JobRecord next = *record;
+    next.attempt = record->attempt + 1;
+    next.state = JobState::kQueued;
+    next.finished_at.reset();
+    next.progress.reset();
+    // Strictly later, so the compare-and-set that undoes this can tell it from the old record.
+    next.updated_at = std::max(api_.clock(), record->updated_at + std::chrono::milliseconds(1));
+    if (!api_.store->ReplaceJob(next, record->updated_at)) {
+      continue;
+    }
+    auto self = shared_from_this();
+    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next,
+                                                              respond](PublishOutcome outcome) {
+      if (outcome == PublishOutcome::kConfirmed) {
+        respond(Accepted(next));
+        return;
+      }
+      self->api_.tasks->Post([self, old, next, outcome, respond] {
+        try {
+          if (!self->api_.store->ReplaceJob(old, next.updated_at)) {
+            spdlog::warn("api: job {}: retry not queued, and the job changed meanwhile; kept as is", old.id);
+          }
+        } catch (const std::exception& e) {
+          spdlog::error("api: job {}: retry not queued, and restoring the record failed: {}", old.id,
+                        e.what());
+        }
+        respond(PublishFailureResponse(outcome, old.spec.queue));
+      });
+    });
+    return;
+  }
+  respond(Conflict(fmt::format("job {} kept changing while being retried; try again", id)));
+}
+
+void JobsService::Delete(const Request& request, const Responder& respond) {
+  auto self = shared_from_this();
+  Blocking(respond, [self, id = request.Param("id"), respond] {
+    const auto record = self->api_.store->GetJob(id);
+    if (!record) {
+      respond(NotFound(id));
+      return;
+    }
+    if (!IsTerminal(record->state)) {
+      respond(Conflict(fmt::format(
+          "job {} is {}: only succeeded, dead, cancelled or expired jobs can be deleted (cancel it first)",
+          id, ToString(record->state))));
+      return;
+    }
+    if (!self->api_.store->DeleteJob(id)) {
+      respond(NotFound(id));
+      return;
+    }
+    respond(JsonResponse(200, Dump(json{{"id", id}, {"deleted", true}})));
+  });
+}
+
+}  // namespace
+
+TimePoint SystemNow() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+Response PublishFailureResponse(PublishOutcome outcome, std::string_view queue) {
+  switch (outcome) {
+    case PublishOutcome::kConfirmed:
+      break;
+    case PublishOutcome::kUnroutable:
+      return WithRetryAfter(ErrorResponse(
+          503, "unroutable",
+          queue.empty() ? std::string("RabbitMQ has no queue for one of the jobs; none was queued")
+                        : fmt::format("RabbitMQ has no queue '{}' for the job; it was not queued", queue)));
+    default:
+      return AddJobResponse(outcome, "");  // the demo's 503s: one mapping for both APIs
+  }
+  spdlog::error("api: PublishFailureResponse called for a confirmed publish");
+  return ErrorResponse(500, "internal_error", "the server failed to answer this request");
+}
+
+Response StoreFailureResponse() {
+  return WithRetryAfter(ErrorResponse(503, "store_unavailable",
+                                      "the job store is not reachable right now; nothing was changed"));
+}
+
+Response BusyResponse() {
+  return WithRetryAfter(
+      ErrorResponse(503, "overloaded", "the server has too many requests in progress; retry"));
+}
+
+void AddJobsRoutes(Router& router, JobsApi api) {
+  auto service = std::make_shared<JobsService>(std::move(api));
+  const auto bind = [service](void (JobsService::*method)(const Request&, const Responder&)) {
+    return [service, method](const Request& request, const Responder& respond) {
+      ((*service).*method)(request, respond);
+    };
+  };
+  // Literal routes before the {id} ones: "/v1/jobs/batch" is not a job id.
+  router.Add("POST", "/v1/jobs", bind(&JobsService::Create));
+  router.Add("GET", "/v1/jobs", bind(&JobsService::List));
+  router.Add("POST", "/v1/jobs/batch", bind(&JobsService::CreateBatch));
+  router.Add("GET", "/v1/jobs/{id}", bind(&JobsService::Get));
+  router.Add("DELETE", "/v1/jobs/{id}", bind(&JobsService::Delete));
+  router.Add("POST", "/v1/jobs/{id}/cancel", bind(&JobsService::Cancel));
+  router.Add("POST", "/v1/jobs/{id}/retry", bind(&JobsService::Retry));
+}
+
+}  // namespace warren::api

@@ -1,0 +1,63 @@
+// The jobs API, /v1/jobs:
+//   POST   /v1/jobs              → 202 + the job once RabbitMQ confirmed it (a job scheduled for later:
+//                                  202, stored, not published yet); a known idempotency key → 200 + the
+//                                  existing job, never a second one, also under concurrent requests
+//   POST   /v1/jobs/batch        → up to max_batch jobs, all-or-nothing, one confirm round
+//   GET    /v1/jobs/{id}         → the job (read-your-writes: found as soon as its POST returned)
+//   GET    /v1/jobs?state=&type=&queue=&limit=&cursor= → newest first, keyset pages
+//   POST   /v1/jobs/{id}/cancel  → queued/scheduled/failed: cancelled (200); running: cancel requested
+//                                  (202); terminal: 409
+//   POST   /v1/jobs/{id}/retry   → from dead, failed, cancelled, expired: a new attempt, republished (202)
+//   DELETE /v1/jobs/{id}         → terminal jobs only (200), 409 otherwise
+//
+// Handlers validate on the io thread (cheap, pure), then run every store call on the TaskRunner and
+// answer through the Responder; publishes go to the publisher, whose callback answers (or posts the
+// undo of a failed enqueue back to the TaskRunner: never a store call on the publisher's thread).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "amqp/message.hpp"
+#include "amqp/publisher.hpp"
+#include "api/blocking_pool.hpp"
+#include "api/demo_routes.hpp"
+#include "api/http.hpp"
+#include "api/router.hpp"
+#include "core/job.hpp"
+#include "store/store.hpp"
+
+namespace warren::api {
+
+// amqp::Publisher::PublishBatch in production, a fake in unit tests. Must not block.
+using PublishBatchFn = std::function<void(std::vector<amqp::OutgoingMessage>, amqp::PublishCallback)>;
+using ClockFn = std::function<TimePoint()>;
+
+// The wall clock, at millisecond resolution.
+TimePoint SystemNow();
+
+struct JobsApi {
+  store::Store* store = nullptr;  // outlives the routes
+  TaskRunner* tasks = nullptr;    // outlives the routes
+  PublishFn publish;
+  PublishBatchFn publish_batch;
+  ClockFn clock = SystemNow;
+  JobLimits limits;
+  size_t max_batch = 1000;
+  std::vector<std::string> job_types;  // non-empty: POST rejects other types with 422
+};
+
+void AddJobsRoutes(Router& router, JobsApi api);
+
+// The 503 for a job the publisher could not hand to RabbitMQ: the same codes as /add-job
+// (AddJobResponse), with a message that names the queue when nothing routes to it.
+Response PublishFailureResponse(amqp::PublishOutcome outcome, std::string_view queue);
+// 503 store_unavailable + Retry-After: the store failed (I/O, lost connection); nothing was changed
+// that the client must know about.
+Response StoreFailureResponse();
+// 503 overloaded + Retry-After: too many store calls wait already.
+Response BusyResponse();
+
+}  // namespace warren::api

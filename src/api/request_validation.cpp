@@ -1,0 +1,276 @@
+#include "api/request_validation.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "api/url.hpp"
+
+namespace warren::api {
+namespace {
+
+using nlohmann::json;
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Stops at the first structure that opens beyond `max_depth`, and remembers why a parse stopped.
+class DepthCheck final : public nlohmann::json_sax<json> {
+ public:
+  explicit DepthCheck(size_t max_depth) : max_depth_(max_depth) {}
+
+  bool null() override { return true; }
+  bool boolean(bool /*value*/) override { return true; }
+  bool number_integer(number_integer_t /*value*/) override { return true; }
+  bool number_unsigned(number_unsigned_t /*value*/) override { return true; }
+  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return true; }
+  bool string(string_t& /*value*/) override { return true; }
+  bool binary(binary_t& /*value*/) override { return true; }
+  bool key(string_t& /*value*/) override { return true; }
+  bool start_object(std::size_t /*elements*/) override { return Open(); }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t /*elements*/) override { return Open(); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& error) override {
+    error_ = error.what();
+    return false;
+  }
+
+  [[nodiscard]] bool TooDeep() const { return too_deep_; }
+  [[nodiscard]] const std::string& Error() const { return error_; }
+
+ private:
+  bool Open() {
+    if (++depth_ > max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+
+  const size_t max_depth_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+  std::string error_;
+};
+
+// nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 1, column 2: ".
+std::string CleanParseError(std::string message) {
+  if (message.rfind("[json.exception.", 0) == 0) {
+    const auto close = message.find("] ");
+    if (close != std::string::npos) {
+      message.erase(0, close + 2);
+    }
+  }
+  return message;
+}
+
+Response BadParameter(std::string_view code, std::string_view message) {
+  return ErrorResponse(400, code, message);
+}
+
+}  // namespace
+
+bool IsJsonContentType(std::string_view content_type) {
+  const auto semicolon = content_type.find(';');
+  if (Lower(Trim(content_type.substr(0, semicolon))) != "application/json") {
+    return false;
+  }
+  if (semicolon == std::string_view::npos) {
+    return true;
+  }
+  // Parameters: only charset means anything for JSON, and JSON is UTF-8 (RFC 8259 §8.1).
+  std::string_view params = content_type.substr(semicolon + 1);
+  while (!params.empty()) {
+    const auto next = params.find(';');
+    const std::string_view param = Trim(params.substr(0, next));
+    const auto eq = param.find('=');
+    if (eq != std::string_view::npos && Lower(Trim(param.substr(0, eq))) == "charset") {
+      std::string value = Lower(Trim(param.substr(eq + 1)));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (value != "utf-8" && value != "utf8") {
+        return false;
+      }
+    }
+    if (next == std::string_view::npos) {
+      break;
+    }
+    params.remove_prefix(next + 1);
+  }
+  return true;
+}
+
+std::optional<Response> CheckBodyContentType(const Request& request) {
+  if (request.body.empty()) {
+    return std::nullopt;
+  }
+  const std::string& type = request.Header("content-type");
+  if (IsJsonContentType(type)) {
+    return std::nullopt;
+  }
+  return ErrorResponse(415, "unsupported_media_type",
+                       type.empty() ? "the request has a body but no Content-Type: send application/json"
+                                    : fmt::format("Content-Type '{}' is not supported: send application/json",
+                                                  type.substr(0, 100)));
+}
+
+std::variant<json, Response> ParseJsonBody(std::string_view body, size_t max_depth) {
+  const bool blank = std::all_of(body.begin(), body.end(),
+                                 [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+  if (blank) {
+    return ErrorResponse(400, "empty_body", "the request body is empty: send a JSON object");
+  }
+  if (!IsValidUtf8(body)) {
+    return ErrorResponse(400, "invalid_utf8", "the request body is not valid UTF-8");
+  }
+  DepthCheck check(max_depth);
+  bool ok = false;
+  try {
+    ok = json::sax_parse(body, &check);
+  } catch (const std::exception& e) {  // not expected with a SAX handler; never let it out
+    return ErrorResponse(400, "invalid_json",
+                         fmt::format("the request body is not valid JSON: {}", e.what()));
+  }
+  if (check.TooDeep()) {
+    return ErrorResponse(400, "too_deep",
+                         fmt::format("the request body nests deeper than {} levels", max_depth));
+  }
+  if (!ok) {
+    return ErrorResponse(
+        400, "invalid_json",
+        fmt::format("the request body is not valid JSON: {}", CleanParseError(check.Error())));
+  }
+  json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {  // the SAX pass accepted it, so this does not happen; stay safe anyway
+    return ErrorResponse(400, "invalid_json", "the request body is not valid JSON");
+  }
+  return value;
+}
+
+std::optional<QueryParams> ParseQueryString(std::string_view query) {
+  QueryParams out;
+  const auto decode = [](std::string_view raw) -> std::optional<std::string> {
+    std::string spaced(raw);
+    std::replace(spaced.begin(), spaced.end(), '+', ' ');
+    auto decoded = PercentDecode(spaced);
+    if (!decoded || !IsValidUtf8(*decoded)) {
+      return std::nullopt;
+    }
+    return decoded;
+  };
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view piece = query.substr(0, amp);
+    if (!piece.empty()) {
+      const auto eq = piece.find('=');
+      auto name = decode(piece.substr(0, eq));
+      auto value = decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1));
+      if (!name || !value) {
+        return std::nullopt;
+      }
+      out.emplace_back(std::move(*name), std::move(*value));
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query) {
+  const auto params = ParseQueryString(query);
+  if (!params) {
+    return BadParameter("bad_query", "the query string has an invalid percent-encoding or is not UTF-8");
+  }
+  store::ListQuery out;
+  std::vector<std::string_view> seen;
+  for (const auto& [name, value] : *params) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return BadParameter("invalid_parameter",
+                          fmt::format("query parameter '{}' is given more than once", name));
+    }
+    seen.push_back(name);
+    if (value.empty()) {
+      continue;  // "?state=&type=x": an empty filter filters nothing
+    }
+    if (name == "state") {
+      out.state = ParseJobState(value);
+      if (!out.state) {
+        return BadParameter(
+            "invalid_parameter",
+            fmt::format(
+                "query parameter 'state': expected one of scheduled, queued, running, succeeded, failed, "
+                "dead, cancelled, expired, got '{}'",
+                value.substr(0, 40)));
+      }
+    } else if (name == "type") {
+      out.type = value;
+    } else if (name == "queue") {
+      out.queue = value;
+    } else if (name == "limit") {
+      size_t limit = 0;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || ptr != value.data() + value.size() || limit < 1 || limit > kMaxListLimit) {
+        return BadParameter("invalid_parameter",
+                            fmt::format("query parameter 'limit': expected an integer 1..{}, "
+                                        "got '{}'",
+                                        kMaxListLimit, value.substr(0, 40)));
+      }
+      out.limit = limit;
+    } else if (name == "cursor") {
+      out.cursor = value;
+    } else {
+      return BadParameter(
+          "unknown_parameter",
+          fmt::format("unknown query parameter '{}'; known: state, type, queue, limit, cursor",
+                      name.substr(0, 40)));
+    }
+  }
+  return out;
+}
+
+Response FieldErrorResponse(const FieldError& error, std::string_view where) {
+  return ErrorResponse(400, error.code.empty() ? "invalid_field" : error.code,
+                       fmt::format("{}{}", where, error.message));
+}
+
+std::optional<Response> CheckJobType(std::string_view type, const std::vector<std::string>& known,
+                                     std::string_view where) {
+  if (known.empty() || std::find(known.begin(), known.end(), type) != known.end()) {
+    return std::nullopt;
+  }
+  std::string list;
+  for (const auto& name : known) {
+    list += list.empty() ? "" : ", ";
+    list += name;
+  }
+  return ErrorResponse(422, "unknown_job_type",
+                       fmt::format("{}job type '{}' is not known here; known types: {}", where, type, list));
+}
+
+}  // namespace warren::api

@@ -1,0 +1,109 @@
+#include "api/system_routes.hpp"
+
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "api/jobs_routes.hpp"
+
+namespace warren::api {
+namespace {
+
+using nlohmann::json;
+
+std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string_view BrokerStateName(amqp::PublisherState state) {
+  switch (state) {
+    case amqp::PublisherState::kConnecting:
+      return "connecting";
+    case amqp::PublisherState::kReady:
+      return "ready";
+    case amqp::PublisherState::kBlocked:
+      return "blocked";
+    case amqp::PublisherState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void AddSystemRoutes(Router& router, SystemApi api) {
+  auto shared = std::make_shared<const SystemApi>(std::move(api));
+
+  router.Add("GET", "/healthz", [](const Request& /*request*/, const Responder& respond) {
+    respond(JsonResponse(200, R"({"status":"ok"})"));
+  });
+
+  router.Add("GET", "/readyz", [shared](const Request& /*request*/, const Responder& respond) {
+    const auto broker = shared->broker_state ? shared->broker_state() : amqp::PublisherState::kConnecting;
+    auto task = [shared, broker, respond] {
+      std::string store = "ok";
+      try {
+        if (!shared->store->Ping()) {
+          store = "unreachable";
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("readyz: store ping failed: {}", e.what());
+        store = "unreachable";
+      }
+      const bool ready = broker == amqp::PublisherState::kReady && store == "ok";
+      const json checks = {{"broker", BrokerStateName(broker)}, {"store", store}};
+      if (ready) {
+        respond(JsonResponse(200, Dump(json{{"status", "ready"}, {"checks", checks}})));
+        return;
+      }
+      json body = {
+          {"error",
+           {{"code", "not_ready"},
+            {"message", fmt::format("not ready: broker {}, store {}", BrokerStateName(broker), store)}}},
+          {"checks", checks}};
+      Response response = JsonResponse(503, Dump(body));
+      response.headers.emplace_back("Retry-After", "1");
+      respond(std::move(response));
+    };
+    if (!shared->tasks->TryPost(std::move(task))) {
+      respond(BusyResponse());
+    }
+  });
+
+  router.Add("GET", "/v1/queues", [shared](const Request& /*request*/, const Responder& respond) {
+    auto task = [shared, respond] {
+      json queues = json::array();
+      for (const auto& name : shared->queues) {
+        std::optional<QueueStats> stats;
+        if (shared->queue_stats) {
+          try {
+            stats = shared->queue_stats(name);
+          } catch (const std::exception& e) {
+            spdlog::warn("queues: {}: {}", name, e.what());
+          }
+        }
+        // ready and consumers come from a passive queue.declare; unacked and rates need the
+        // management API, which Warren does not use: null, not a guess.
+        queues.push_back({{"name", name},
+                          {"depth", stats ? json(stats->ready) : json()},
+                          {"ready", stats ? json(stats->ready) : json()},
+                          {"unacked", nullptr},
+                          {"consumers", stats ? json(stats->consumers) : json()},
+                          {"rates", nullptr}});
+      }
+      respond(JsonResponse(200, Dump(json{{"queues", std::move(queues)}})));
+    };
+    if (!shared->tasks->TryPost(std::move(task))) {
+      respond(BusyResponse());
+    }
+  });
+
+  router.Add("GET", "/v1/job-types", [shared](const Request& /*request*/, const Responder& respond) {
+    respond(
+        JsonResponse(200, Dump(json{{"job_types", shared->job_types}, {"any", shared->job_types.empty()}})));
+  });
+}
+
+}  // namespace warren::api

@@ -1,0 +1,43 @@
+// Operational routes:
+//   GET /healthz       → 200 while the process serves HTTP (liveness: no dependency is checked)
+//   GET /readyz        → 200 when RabbitMQ (the publisher is ready) and the store (Ping) are reachable,
+//                        else 503 naming what is not
+//   GET /v1/queues     → the job queues this server knows, with what RabbitMQ can say about them
+//   GET /v1/job-types  → the job types POST /v1/jobs accepts (empty list and "any": true when open)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "amqp/publisher.hpp"
+#include "api/blocking_pool.hpp"
+#include "api/router.hpp"
+#include "store/store.hpp"
+
+namespace warren::api {
+
+// What a passive queue.declare tells: messages ready for delivery and consumers. Unacked messages and
+// rates need the management HTTP API and are not reported.
+struct QueueStats {
+  uint64_t ready = 0;
+  uint32_t consumers = 0;
+};
+// Blocking (it talks to the broker): runs on the TaskRunner. nullopt when the queue does not exist or
+// the broker cannot say.
+using QueueStatsFn = std::function<std::optional<QueueStats>(const std::string& queue)>;
+
+struct SystemApi {
+  store::Store* store = nullptr;  // outlives the routes
+  TaskRunner* tasks = nullptr;    // outlives the routes
+  std::function<amqp::PublisherState()> broker_state;
+  QueueStatsFn queue_stats;         // empty until src/amqp has a passive-declare helper
+  std::vector<std::string> queues;  // the job queues to report, in order
+  std::vector<std::string> job_types;
+};
+
+void AddSystemRoutes(Router& router, SystemApi api);
+
+}  // namespace warren::api

@@ -1,0 +1,103 @@
+#include "api/system_routes.hpp"
+
+#include <gtest/gtest.h>
+
+#include "api_test_support.hpp"
+
+namespace warren::api {
+namespace {
+
+using nlohmann::json;
+using testing::ApiFixture;
+using testing::ErrorCode;
+using testing::Json;
+
+class SystemRoutes : public ApiFixture {
+ protected:
+  void SetUp() override {
+    Settings settings;
+    settings.queues = {"task_queue", "emails"};
+    Build(settings);
+  }
+};
+
+TEST_F(SystemRoutes, HealthzIsAlwaysOk) {
+  broker_state_ = amqp::PublisherState::kConnecting;
+  store_.down = true;
+  const auto slot = Send("GET", "/healthz");
+  ASSERT_TRUE(slot->has_value());  // answered on the io thread: no dependency involved
+  EXPECT_EQ((*slot)->status, 200);
+  EXPECT_EQ(Json(**slot)["status"], "ok");
+}
+
+TEST_F(SystemRoutes, ReadyzNeedsBrokerAndStore) {
+  Response response = Call("GET", "/readyz");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(Json(response)["checks"], json({{"broker", "ready"}, {"store", "ok"}}));
+
+  broker_state_ = amqp::PublisherState::kBlocked;
+  response = Call("GET", "/readyz");
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(ErrorCode(response), "not_ready");
+  EXPECT_EQ(Json(response)["checks"]["broker"], "blocked");
+
+  broker_state_ = amqp::PublisherState::kReady;
+  store_.down = true;
+  response = Call("GET", "/readyz");
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(Json(response)["checks"]["store"], "unreachable");
+
+  store_.down = false;
+  store_.FailNext();  // a ping that throws is "unreachable", not a crash
+  EXPECT_EQ(Call("GET", "/readyz").status, 503);
+}
+
+TEST_F(SystemRoutes, QueuesListsTheKnownQueuesWithoutInventingNumbers) {
+  const Response response = Call("GET", "/v1/queues");
+  EXPECT_EQ(response.status, 200);
+  const json queues = Json(response)["queues"];
+  ASSERT_EQ(queues.size(), 3U);
+  EXPECT_EQ(queues[0]["name"], "default");
+  EXPECT_EQ(queues[1]["name"], "task_queue");
+  EXPECT_EQ(queues[2]["name"], "emails");
+  EXPECT_TRUE(queues[0]["depth"].is_null());
+  EXPECT_TRUE(queues[0]["unacked"].is_null());
+}
+
+TEST(SystemRoutesStats, QueuesReportWhatAPassiveDeclareTells) {
+  testing::FakeStore store;
+  testing::ManualRunner runner;
+  Router router;
+  SystemApi api;
+  api.store = &store;
+  api.tasks = &runner;
+  api.queues = {"default", "missing"};
+  api.queue_stats = [](const std::string& name) -> std::optional<QueueStats> {
+    if (name == "default") {
+      return QueueStats{12, 2};
+    }
+    return std::nullopt;
+  };
+  AddSystemRoutes(router, api);
+  std::optional<Response> got;
+  Request request;
+  request.method = "GET";
+  request.target = "/v1/queues";
+  router.Dispatch(request, Responder([&](Response r) { got = std::move(r); }));
+  runner.RunAll();
+  ASSERT_TRUE(got);
+  const json queues = json::parse(got->body)["queues"];
+  EXPECT_EQ(queues[0]["depth"], 12);
+  EXPECT_EQ(queues[0]["ready"], 12);
+  EXPECT_EQ(queues[0]["consumers"], 2);
+  EXPECT_TRUE(queues[0]["unacked"].is_null());
+  EXPECT_TRUE(queues[1]["depth"].is_null());
+}
+
+TEST_F(SystemRoutes, JobTypesWithoutAListAcceptAny) {
+  const Response response = Call("GET", "/v1/job-types");
+  EXPECT_EQ(Json(response), json({{"job_types", json::array()}, {"any", true}}));
+}
+
+}  // namespace
+}  // namespace warren::api
