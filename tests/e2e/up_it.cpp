@@ -64,7 +64,9 @@ bool WaitForCount(Process& p, const std::string& needle, size_t times, std::chro
 bool WaitForHttpWhileRunning(Process& up, unsigned short port, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (HttpGet(port, "/", 2s).status == 200) {
+    // /readyz, not /: serve answers / as soon as it listens, while its publisher may still be
+    // connecting (and /add-job answers 503 until it has).
+    if (HttpGet(port, "/readyz", 2s).status == 200) {
       return true;
     }
     if (up.Wait(200ms)) {
