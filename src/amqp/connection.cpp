@@ -10,6 +10,8 @@
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
 
+#include "core/log.hpp"
+
 namespace warren::amqp {
 namespace {
 
@@ -71,19 +73,6 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
     vhost = "/";
   }
   return AmqpUrl{info.host, info.port, info.user, info.password, vhost};
-}
-
-std::string RedactedUrl(const std::string& url) {
-  const auto scheme = url.find("://");
-  const auto at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
-    return url;
-  }
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) {
-    return url;
-  }
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 struct Connection::State {

@@ -28,7 +28,6 @@ struct AmqpUrl {
   std::string vhost = "/";
 };
 AmqpUrl ParseAmqpUrl(const std::string& url);  // throws std::invalid_argument
-std::string RedactedUrl(const std::string& url);  // the URL with its password replaced by ***
 
 struct ConnectionOptions {
   std::string url = "amqp://guest:guest@127.0.0.1:5672/";

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/waker.hpp"
+#include "core/log.hpp"
 
 namespace warren::amqp {
 namespace {

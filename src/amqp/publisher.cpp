@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/waker.hpp"
+#include "core/log.hpp"
 
 namespace warren::amqp {
 namespace {

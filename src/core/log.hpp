@@ -14,6 +14,9 @@ void SetupLogging(const std::string& level, const std::string& format, const std
 // Writes one whole line to stdout and flushes it (thread-safe).
 void Output(std::string_view line);
 
+// A URL fit for a log line: its password, if any, replaced by ***.
+std::string RedactedUrl(const std::string& url);
+
 // JSON string escaping for log lines and hand-built JSON.
 std::string JsonEscape(std::string_view text);
 

@@ -89,19 +89,6 @@ bool IsPermanentFailure(const ExitStatus& status) {
   return status.signal == 0 && (status.code == 2 || (status.code >= 100 && status.code < 128));
 }
 
-std::string RedactUrl(const std::string& url) {
-  const auto scheme = url.find("://");
-  const auto at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
-    return url;
-  }
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) {
-    return url;
-  }
-  return url.substr(0, colon + 1) + "****" + url.substr(at);
-}
-
 std::string FormatChildLine(std::string_view name, std::string_view line, bool json) {
   // A JSON log line already names its component; a prefix would only make it unparseable.
   if (json && line.starts_with('{')) {
@@ -417,7 +404,7 @@ void Supervisor::KillEverything() {
 int Supervisor::Run() {
   if (settings_.amqp_url_is_set) {
     amqp_url_ = settings_.amqp_url;
-    spdlog::info("using the broker at {}: starting none", RedactUrl(amqp_url_));
+    spdlog::info("using the broker at {}: starting none", RedactedUrl(amqp_url_));
   } else {
     const bool json = settings_.log_format == "json";
     broker_ = std::make_unique<ManagedBroker>(BrokerOptionsFor(settings_), [json](std::string_view line) {

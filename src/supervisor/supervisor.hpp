@@ -39,8 +39,6 @@ BrokerOptions BrokerOptionsFor(const Settings& settings);
 bool IsPermanentFailure(const ExitStatus& status);
 // "serve    | line"; with --log-format json, a child's JSON log line passes through unchanged.
 std::string FormatChildLine(std::string_view name, std::string_view line, bool json);
-// amqp://user:****@host:port/vhost, for logs.
-std::string RedactUrl(const std::string& url);
 
 class Supervisor {
  public:
