@@ -10,6 +10,7 @@
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
 
+#include "amqp/frames.hpp"
 #include "core/log.hpp"
 
 namespace warren::amqp {
@@ -21,10 +22,6 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
   return tv;
 }
-
-amqp_bytes_t Bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
-
-std::string ToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 
 std::string DescribeReply(const amqp_rpc_reply_t& reply) {
   switch (reply.reply_type) {
@@ -53,6 +50,34 @@ std::string DescribeReply(const amqp_rpc_reply_t& reply) {
 void CheckStatus(int status, const char* what) {
   if (status != AMQP_STATUS_OK) {
     throw AmqpError(fmt::format("{}: {}", what, amqp_error_string2(status)));
+  }
+}
+
+bool TryReadFrame(amqp_connection_state_t state, amqp_frame_t& frame) {
+  timeval zero{0, 0};
+  const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
+  if (status == AMQP_STATUS_TIMEOUT) {
+    return false;
+  }
+  CheckStatus(status, "read frame");
+  return true;
+}
+
+void ThrowIfClosed(amqp_connection_state_t state, const amqp_frame_t& frame) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) {
+    return;
+  }
+  if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
+    amqp_channel_close_ok_t ok{};
+    amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
+  }
+  if (frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
   }
 }
 

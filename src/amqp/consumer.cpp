@@ -11,13 +11,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "amqp/frames.hpp"
 #include "amqp/waker.hpp"
 #include "core/log.hpp"
 
 namespace warren::amqp {
 namespace {
-
-std::string ToString(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
 
 std::string FieldToString(const amqp_field_value_t& v) {
   switch (v.kind) {
@@ -186,34 +185,15 @@ class Consumer::Impl {
   // Handles a non-delivery frame that amqp_consume_message left for us.
   void HandleOtherFrame(amqp_connection_state_t state) {
     amqp_frame_t frame{};
-    timeval zero{0, 0};
-    const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
-    if (status == AMQP_STATUS_TIMEOUT) {
+    if (!TryReadFrame(state, frame)) {
       return;
     }
-    CheckStatus(status, "read frame");
-    if (frame.frame_type != AMQP_FRAME_METHOD) {
-      return;
+    ThrowIfClosed(state, frame);
+    if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+      // The broker cancelled us (queue deleted, consumer timeout): start over on a new connection.
+      throw AmqpError("the broker cancelled the consumer");
     }
-    switch (frame.payload.method.id) {
-      case AMQP_BASIC_CANCEL_METHOD:
-        // The broker cancelled us (queue deleted, consumer timeout): start over on a new connection.
-        throw AmqpError("the broker cancelled the consumer");
-      case AMQP_CHANNEL_CLOSE_METHOD: {
-        const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-        amqp_channel_close_ok_t ok{};
-        amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-        throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
-      }
-      case AMQP_CONNECTION_CLOSE_METHOD: {
-        const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
-        amqp_connection_close_ok_t ok{};
-        amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-        throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
-      }
-      default:
-        break;  // basic.cancel-ok, connection.blocked/unblocked: nothing to do for a consumer
-    }
+    // basic.cancel-ok, connection.blocked/unblocked: nothing to do for a consumer.
   }
 
   void ReadAvailable() {

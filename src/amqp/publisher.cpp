@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "amqp/frames.hpp"
 #include "amqp/waker.hpp"
 #include "core/log.hpp"
 
@@ -22,8 +23,6 @@ namespace warren::amqp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-amqp_bytes_t Bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
 
 // One caller's request: its callback runs once, when every message is confirmed or the first fails.
 struct Group {
@@ -247,12 +246,10 @@ class Publisher::Impl {
     auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
     for (;;) {
       amqp_frame_t frame{};
-      timeval zero{0, 0};
-      const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
-      if (status == AMQP_STATUS_TIMEOUT) {
+      if (!TryReadFrame(state, frame)) {
         return;
       }
-      CheckStatus(status, "read frame");
+      ThrowIfClosed(state, frame);
       if (frame.frame_type != AMQP_FRAME_METHOD) {
         continue;  // heartbeats are handled inside rabbitmq-c; stray content frames are skipped
       }
@@ -275,8 +272,7 @@ class Publisher::Impl {
             throw AmqpError("read returned message failed");
           }
           if ((message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) {
-            const std::string id(static_cast<const char*>(message.properties.message_id.bytes),
-                                 message.properties.message_id.len);
+            const std::string id = ToString(message.properties.message_id);
             if (auto it = id_to_seq_.find(id); it != id_to_seq_.end()) {
               in_flight_[it->second].returned = true;
             }
@@ -292,20 +288,6 @@ class Publisher::Impl {
           spdlog::info("broker unblocked publishing");
           SetState(PublisherState::kReady);
           break;
-        case AMQP_CHANNEL_CLOSE_METHOD: {
-          const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-          amqp_channel_close_ok_t ok{};
-          amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-          throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code,
-                                      std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len)));
-        }
-        case AMQP_CONNECTION_CLOSE_METHOD: {
-          const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
-          amqp_connection_close_ok_t ok{};
-          amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-          throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code,
-                                      std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len)));
-        }
         default:
           break;
       }
