@@ -228,8 +228,8 @@ void Connection::DeclareQueue(const QueueSpec& spec) {
     entries.push_back(e);
   }
   const amqp_table_t args{static_cast<int>(entries.size()), entries.data()};
-  amqp_queue_declare(state_->conn, kChannel, Bytes(spec.name), /*passive=*/0, /*durable=*/1, /*exclusive=*/0,
-                     /*auto_delete=*/0, args);
+  amqp_queue_declare(state_->conn, kChannel, Bytes(spec.name), /*passive=*/0, spec.durable ? 1 : 0,
+                     spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0, args);
   CheckRpc(fmt::format("queue.declare {}", spec.name).c_str());
 }
 
@@ -263,8 +263,12 @@ void Connection::ConfirmSelect() {
 }
 
 void Connection::Qos(uint16_t prefetch) {
+  // Per consumer, and (for classic queues) per channel too: a worker consuming several queues then
+  // holds no more unacked jobs than it has slots. Quorum queues ignore the channel-wide limit.
   amqp_basic_qos(state_->conn, kChannel, 0, prefetch, /*global=*/0);
   CheckRpc("basic.qos");
+  amqp_basic_qos(state_->conn, kChannel, 0, prefetch, /*global=*/1);
+  CheckRpc("basic.qos global");
 }
 
 std::string Connection::Consume(const std::string& queue) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/retry.hpp"
+
 namespace warren::amqp {
 namespace {
 
@@ -35,6 +37,32 @@ Topology JobTopology(const std::vector<std::string>& queues) {
   for (const auto& q : queues) {
     t.queues.push_back(JobQueueSpec(q));
   }
+  return t;
+}
+
+std::string DelayTierName(Duration tier) { return "warren.delay." + std::to_string(tier.count()); }
+
+Topology DelayTopology() {
+  Topology t;
+  for (const Duration tier : DelayTiers()) {
+    const std::string name = DelayTierName(tier);
+    t.exchanges.push_back(ExchangeSpec{name, "fanout"});
+    // x-dead-letter-exchange "" is the default exchange, and with no x-dead-letter-routing-key the
+    // message keeps its routing key: the job queue it was published for.
+    t.queues.push_back(QueueSpec{name, {{"x-dead-letter-exchange", ""}}, {{"x-message-ttl", tier.count()}}});
+    t.bindings.push_back(BindingSpec{name, name, ""});
+  }
+  return t;
+}
+
+Topology JobTopologyWithDelays(const std::vector<std::string>& queues) {
+  Topology t = JobTopology(queues);
+  Topology delays = DelayTopology();
+  t.exchanges.push_back(ExchangeSpec{std::string(kControlExchange), "fanout"});
+  t.exchanges.insert(t.exchanges.end(), delays.exchanges.begin(), delays.exchanges.end());
+  t.queues.push_back(JobQueueSpec(std::string(kDeadQueue)));
+  t.queues.insert(t.queues.end(), delays.queues.begin(), delays.queues.end());
+  t.bindings.insert(t.bindings.end(), delays.bindings.begin(), delays.bindings.end());
   return t;
 }
 
@@ -87,7 +115,47 @@ std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery) {
   if (auto it = delivery.headers.find(std::string(kDeadlineHeader)); it != delivery.headers.end()) {
     j.deadline = ParseTime(it->second);
   }
+  if (auto it = delivery.headers.find(std::string(kNotBeforeHeader)); it != delivery.headers.end()) {
+    j.not_before = ParseTime(it->second);
+  }
+  if (auto it = delivery.headers.find(std::string(kHistoryHeader)); it != delivery.headers.end()) {
+    auto history = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (history.is_array()) {
+      j.history = std::move(history);
+    }
+  }
   return j;
+}
+
+OutgoingMessage CopyOf(const Delivery& delivery) {
+  OutgoingMessage m;
+  m.exchange = "";
+  m.routing_key = delivery.queue;
+  m.declare_queue = JobQueueSpec(delivery.queue);
+  m.body = delivery.body;
+  m.content_type = delivery.content_type;
+  m.message_id = delivery.message_id;
+  m.type = delivery.type;
+  m.headers = delivery.headers;
+  return m;
+}
+
+void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration remaining) {
+  message.headers[std::string(kNotBeforeHeader)] = FormatTime(not_before);
+  const Duration tier = PickDelayTier(remaining);
+  if (tier > Duration::zero()) {
+    message.exchange = DelayTierName(tier);  // fanout: the routing key (the job queue) rides along
+  }
+}
+
+OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
+  OutgoingMessage m;
+  m.exchange = std::string(kControlExchange);
+  m.body = nlohmann::json{{"cancel", job_id}}.dump();
+  m.content_type = "application/json";
+  m.type = "warren.control";
+  m.persistent = false;
+  return m;
 }
 
 OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& queue, const std::string& type) {

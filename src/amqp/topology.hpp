@@ -20,6 +20,11 @@ inline constexpr std::string_view kEventsExchange = "warren.events";
 // The recorder's queue, shared by every `serve` replica (competing consumers).
 inline constexpr std::string_view kRecorderQueue = "warren.events.recorder";
 
+// Where jobs go after their last attempt, with their error and attempt history in headers.
+inline constexpr std::string_view kDeadQueue = "warren.dead";
+// Commands for every running worker (cancel a job); each worker binds a private queue of its own.
+inline constexpr std::string_view kControlExchange = "warren.control";
+
 // The declaration of job queue `name`: durable, with no arguments, so the demo's own declaration of
 // `task_queue` matches it.
 QueueSpec JobQueueSpec(const std::string& name);
@@ -28,12 +33,26 @@ Topology JobTopology(const std::vector<std::string>& queues);
 // The events exchange and the recorder queue bound to all of it.
 Topology RecorderTopology();
 
+// The delay tiers (core/retry.hpp): per tier a fanout exchange and a queue of the same name,
+// `warren.delay.<ms>`, whose queue-level TTL dead-letters through the default exchange under the
+// message's own routing key, which is its job queue. A job waiting for its time travels
+// tier -> job queue -> (a worker sees it is early) -> next tier, until its time has come.
+std::string DelayTierName(Duration tier);
+Topology DelayTopology();
+// Everything a job publisher or worker needs: job queues, delay tiers, the dead queue, the events
+// and control exchanges.
+Topology JobTopologyWithDelays(const std::vector<std::string>& queues);
+
 // Headers Warren sets on typed job messages.
 inline constexpr std::string_view kAttemptHeader = "x-warren-attempt";
 inline constexpr std::string_view kMaxAttemptsHeader = "x-warren-max-attempts";
 inline constexpr std::string_view kTimeoutHeader = "x-warren-timeout-ms";
 inline constexpr std::string_view kDeadlineHeader = "x-warren-deadline";
 inline constexpr std::string_view kPriorityHeader = "x-warren-priority";
+inline constexpr std::string_view kNotBeforeHeader = "x-warren-not-before";  // RFC 3339: run at/after
+inline constexpr std::string_view kHistoryHeader = "x-warren-history";       // JSON: earlier attempts
+inline constexpr std::string_view kErrorHeader = "x-warren-error";           // on warren.dead
+inline constexpr std::string_view kDeadReasonHeader = "x-warren-dead-reason";
 
 // DESIGN decision 4: metadata in properties and headers, args as the JSON body.
 // message_id = job id, type = job type, content_type = application/json.
@@ -49,9 +68,22 @@ struct JobMessage {
   int max_attempts = 1;
   std::optional<Duration> timeout;
   std::optional<TimePoint> deadline;
+  std::optional<TimePoint> not_before;
+  nlohmann::json history = nlohmann::json::array();  // earlier attempts: {attempt, worker, error, at}
 };
 // nullopt for seed-style messages (no `type` property).
 std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery);
+
+// A copy of a delivered job message, to publish again (to its own queue by default).
+OutgoingMessage CopyOf(const Delivery& delivery);
+// Sends `message` (bound for its job queue) through the delay tiers so it arrives no earlier than
+// `not_before`: through the longest tier that fits `remaining`, or straight to the queue when less
+// than the shortest tier remains.
+void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration remaining);
+
+// {"cancel": "<job id>"} to kControlExchange: not persistent (a worker that is not connected cannot
+// hold the job anyway).
+OutgoingMessage EncodeCancelMessage(const std::string& job_id);
 
 // An event as published to kEventsExchange.
 OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& queue, const std::string& type);

@@ -8,11 +8,15 @@
 
 namespace warren::amqp {
 
-// A durable queue. The demo declares `task_queue` with no arguments; ours must match it exactly.
+// A queue, durable unless said otherwise. The demo declares `task_queue` durable with no arguments;
+// ours must match it exactly.
 struct QueueSpec {
   std::string name;
   std::map<std::string, std::string> string_args;
   std::map<std::string, int64_t> int_args;
+  bool durable = true;
+  bool exclusive = false;    // private to the declaring connection, deleted with it
+  bool auto_delete = false;
 };
 
 struct ExchangeSpec {

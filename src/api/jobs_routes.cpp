@@ -191,6 +191,19 @@ void JobsService::Create(const Request& request, const Responder& respond) {
            [self, record = std::move(record), done] { self->Enqueue(record, done); });
 }
 
+namespace {
+
+// A job's first message: straight to its queue, or through the delay tiers when it runs later.
+amqp::OutgoingMessage FirstMessage(const JobRecord& record, TimePoint now) {
+  auto message = amqp::EncodeJobMessage(record, 1);
+  if (record.spec.run_at && *record.spec.run_at > now) {
+    amqp::RouteThroughDelay(message, *record.spec.run_at, *record.spec.run_at - now);
+  }
+  return message;
+}
+
+}  // namespace
+
 // On the task runner. Store first, then RabbitMQ: the job is readable before its POST returns, and a
 // job RabbitMQ did not take is deleted again before the client hears 503.
 void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
@@ -203,13 +216,8 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
     done(existing, existing);
     return;
   }
-  if (record.state == JobState::kScheduled) {
-    // Scheduling is the worker engine's issue: until then a job for later is stored, not published.
-    done(Accepted(record), JobResponse(200, record));
-    return;
-  }
   auto self = shared_from_this();
-  api_.publish(amqp::EncodeJobMessage(record, 1), [self, record, done](PublishOutcome outcome) {
+  api_.publish(FirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
       done(Accepted(record), JobResponse(200, record));
       return;
@@ -291,9 +299,7 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
       continue;
     }
     inserted.push_back(result.record.id);
-    if (result.record.state == JobState::kQueued) {
-      messages.push_back(amqp::EncodeJobMessage(result.record, 1));
-    }
+    messages.push_back(FirstMessage(result.record, api_.clock()));
   }
   Response ok = JsonResponse(inserted.empty() ? 200 : 202,
                              Dump(json{{"jobs", std::move(jobs)}, {"existing", std::move(existing)}}));
@@ -393,8 +399,13 @@ void JobsService::CancelNow(const std::string& id, const Responder& respond) {
     const bool running = record->state == JobState::kRunning;
     const auto changed = api_.store->ApplyEvents({event});
     if (!changed.empty()) {
-      // A running job is marked cancelled at once; its worker stopping is the worker engine's part,
-      // hence 202 ("requested") rather than 200.
+      // Tell every worker: one holding the job stops it, the others skip it if it reaches them. A
+      // running job is marked cancelled at once but stops a moment later, hence 202 ("requested").
+      api_.publish(amqp::EncodeCancelMessage(id), [id](PublishOutcome outcome) {
+        if (outcome != PublishOutcome::kConfirmed && outcome != PublishOutcome::kUnroutable) {
+          spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(outcome));
+        }
+      });
       respond(JobResponse(running ? 202 : 200, changed.front()));
       return;
     }

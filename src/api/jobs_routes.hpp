@@ -1,6 +1,6 @@
 // The jobs API, /v1/jobs:
-//   POST   /v1/jobs              → 202 + the job once RabbitMQ confirmed it (a job scheduled for later:
-//                                  202, stored, not published yet); a known idempotency key → 200 + the
+//   POST   /v1/jobs              → 202 + the job once RabbitMQ confirmed it (a job for later goes through
+//                                  the broker's delay tiers); a known idempotency key → 200 + the
 //                                  existing job, never a second one, also under concurrent requests
 //   POST   /v1/jobs/batch        → up to max_batch jobs, all-or-nothing, one confirm round
 //   GET    /v1/jobs/{id}         → the job (read-your-writes: found as soon as its POST returned)

@@ -119,8 +119,9 @@ int RunServe(const Settings& settings) {
   publisher_options.connection.name = "warren serve";
   publisher_options.confirm_timeout = settings.publish_timeout;
   publisher_options.reconnect_max = settings.reconnect_max;
-  // The demo's task_queue exactly as the demo declares it, the API's default queue, the events exchange.
-  publisher_options.declare = amqp::JobTopology({"default", std::string(amqp::kDemoQueue)});
+  // The demo's task_queue exactly as the demo declares it, the API's default queue, the delay tiers for
+  // scheduled jobs, warren.dead, and the events and control exchanges.
+  publisher_options.declare = amqp::JobTopologyWithDelays({"default", std::string(amqp::kDemoQueue)});
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
   BlockingPool pool(kStoreThreads, kMaxPendingStoreCalls);

@@ -1,7 +1,6 @@
 #include "worker/builtin_handlers.hpp"
 
 #include <chrono>
-#include <thread>
 
 namespace warren::worker {
 
@@ -14,9 +13,11 @@ void RegisterBuiltinHandlers(HandlerRegistry& registry) {
                                ? args["seconds"].get<double>()
                                : 1.0;
     if (seconds < 0 || seconds > 24 * 3600) {
-      return HandlerResult::Failure("args.seconds must be between 0 and 86400");
+      return HandlerResult::Fatal("args.seconds must be between 0 and 86400");
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    if (!ctx.SleepFor(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds)))) {
+      return HandlerResult::Failure("stopped while sleeping");
+    }
     return HandlerResult::Success();
   });
   registry.Register("warren.fail", [](JobContext& ctx) {

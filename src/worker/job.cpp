@@ -22,6 +22,8 @@ Job JobFromDelivery(const amqp::Delivery& delivery) {
   job.max_attempts = typed->max_attempts;
   job.timeout = typed->timeout;
   job.deadline = typed->deadline;
+  job.not_before = typed->not_before;
+  job.history = std::move(typed->history);
   return job;
 }
 

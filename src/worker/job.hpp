@@ -20,6 +20,8 @@ struct Job {
   int max_attempts = 1;
   std::optional<Duration> timeout;
   std::optional<TimePoint> deadline;
+  std::optional<TimePoint> not_before;  // a delayed, scheduled or retried job waits until then
+  nlohmann::json history = nlohmann::json::array();  // earlier attempts, carried in the message
   bool redelivered = false;
   bool seed_style = false;  // the classic demo's plain-text body: the body is the command
 };

@@ -18,20 +18,79 @@
 
 namespace warren::worker {
 
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+TimePoint Now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
+
+// Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
+HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
+  try {
+    return handler(ctx);
+  } catch (const std::exception& e) {
+    return HandlerResult::Failure(fmt::format("handler threw: {}", e.what()));
+  } catch (...) {
+    return HandlerResult::Failure("handler threw a non-standard exception");
+  }
+}
+
+// Earlier attempts ride along in the message, so warren.dead holds the whole story even when no store
+// saw it. Bounded: the newest entries are kept.
+constexpr size_t kMaxHistory = 20;
+constexpr size_t kMaxHistoryError = 1024;
+
+std::string AppendHistory(nlohmann::json history, int attempt, const std::string& worker, const std::string& error,
+                          TimePoint at) {
+  if (!history.is_array()) {
+    history = nlohmann::json::array();
+  }
+  history.push_back({{"attempt", attempt},
+                     {"worker", worker},
+                     {"error", error.size() > kMaxHistoryError ? error.substr(0, kMaxHistoryError) : error},
+                     {"at", FormatTime(at)}});
+  while (history.size() > kMaxHistory) {
+    history.erase(history.begin());
+  }
+  return history.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+constexpr size_t kMaxRememberedCancels = 100'000;
+
+}  // namespace
+
+// One delivery being run by an executor.
+struct Worker::Running {
+  amqp::Delivery delivery;
+  Job job;
+  std::stop_source stop;
+  std::optional<SteadyTime> timeout_at;         // guarded by Worker::mu_
+  std::optional<SteadyTime> stop_requested_at;  // guarded by Worker::mu_
+  std::string stop_reason;                      // guarded by Worker::mu_: "timeout" or "cancelled"
+  bool in_handler = false;                      // guarded by Worker::mu_: the watchdog's to judge
+  std::atomic<bool> settled{false};             // its delivery has been (or is being) settled
+  std::atomic<bool> reported{false};            // its attempt's outcome has been reported
+};
+
 Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
     : options_(std::move(options)), registry_(registry) {
   for (int i = 0; i < options_.concurrency; ++i) {
     executors_.emplace_back([this] { ExecutorLoop(); });
   }
   // Events go to the recorder's queue even when no `serve` runs yet: declare it here too, so an
-  // outcome event is never unroutable.
-  amqp::PublisherOptions events_options;
-  events_options.connection = options_.connection;
-  events_options.connection.name += " events";
-  events_options.confirm_timeout = options_.publish_timeout;
-  events_options.reconnect_max = options_.reconnect_max;
-  events_options.declare = amqp::RecorderTopology();
-  events_ = std::make_unique<amqp::Publisher>(std::move(events_options));
+  // outcome event is never unroutable. Retries and dead jobs need the delay tiers and warren.dead.
+  amqp::PublisherOptions publisher_options;
+  publisher_options.connection = options_.connection;
+  publisher_options.connection.name += " publisher";
+  publisher_options.confirm_timeout = options_.publish_timeout;
+  publisher_options.reconnect_max = options_.reconnect_max;
+  publisher_options.declare = amqp::RecorderTopology();
+  const amqp::Topology jobs = amqp::JobTopologyWithDelays({});
+  auto& declare = publisher_options.declare;
+  declare.exchanges.insert(declare.exchanges.end(), jobs.exchanges.begin(), jobs.exchanges.end());
+  declare.queues.insert(declare.queues.end(), jobs.queues.begin(), jobs.queues.end());
+  declare.bindings.insert(declare.bindings.end(), jobs.bindings.begin(), jobs.bindings.end());
+  publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
 
   amqp::ConsumerOptions consumer_options;
   consumer_options.connection = options_.connection;
@@ -41,14 +100,41 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   consumer_options.reconnect_max = options_.reconnect_max;
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
                                                [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+
+  // Control messages need a consumer of their own: job deliveries use up the job consumer's prefetch
+  // while every slot is busy, and a cancel for a running job must still get through.
+  amqp::ConsumerOptions control_options;
+  control_options.connection = options_.connection;
+  control_options.connection.name += " control";
+  const std::string control_queue =
+      fmt::format("warren.control.{}.{}", options_.worker_id, std::random_device{}());
+  control_options.declare.exchanges.push_back(amqp::ExchangeSpec{std::string(amqp::kControlExchange), "fanout"});
+  amqp::QueueSpec control_spec{control_queue, {}, {}};
+  control_spec.durable = false;
+  control_spec.exclusive = true;
+  control_spec.auto_delete = true;
+  control_options.declare.queues.push_back(control_spec);
+  control_options.declare.bindings.push_back(
+      amqp::BindingSpec{control_queue, std::string(amqp::kControlExchange), ""});
+  control_options.consume = {control_queue};
+  control_options.prefetch = 100;
+  control_options.reconnect_max = options_.reconnect_max;
+  control_ = std::make_unique<amqp::Consumer>(std::move(control_options),
+                                              [this](amqp::Delivery d) { OnControl(d); });
+  watchdog_ = std::jthread([this](const std::stop_token& stop) { WatchdogLoop(stop); });
 }
 
 Worker::~Worker() {
-  events_.reset();
+  watchdog_ = {};
+  control_.reset();
+  publisher_.reset();
   consumer_.reset();
   {
     std::lock_guard lock(mu_);
     draining_ = true;
+    for (auto& [key, run] : running_) {
+      run->stop.request_stop();
+    }
   }
   cv_.notify_all();
   for (auto& t : executors_) {
@@ -58,7 +144,9 @@ Worker::~Worker() {
 
 std::string Worker::Key(const amqp::Delivery& d) { return fmt::format("{}/{}", d.connection_generation, d.delivery_tag); }
 
-bool Worker::WaitConnected(std::chrono::milliseconds timeout) const { return consumer_->WaitConnected(timeout); }
+bool Worker::WaitConnected(std::chrono::milliseconds timeout) const {
+  return consumer_->WaitConnected(timeout) && control_->WaitConnected(timeout);
+}
 
 void Worker::OnDelivery(amqp::Delivery delivery) {
   {
@@ -72,73 +160,134 @@ void Worker::OnDelivery(amqp::Delivery delivery) {
   consumer_->Settle(delivery, amqp::Settlement::kRequeue);
 }
 
+// {"cancel": "<job id>"}: a queued job with this id never starts here, a running one is stopped.
+void Worker::OnControl(const amqp::Delivery& delivery) {
+  control_->Settle(delivery, amqp::Settlement::kAck);
+  const auto body = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("cancel") || !body["cancel"].is_string()) {
+    spdlog::warn("control: ignoring a message that is not {{\"cancel\": \"<job id>\"}}");
+    return;
+  }
+  const std::string id = body["cancel"].get<std::string>();
+  std::lock_guard lock(mu_);
+  if (cancelled_.insert(id).second) {
+    cancel_order_.push_back(id);
+    if (cancel_order_.size() > kMaxRememberedCancels) {
+      cancelled_.erase(cancel_order_.front());
+      cancel_order_.pop_front();
+    }
+  }
+  for (auto& [key, run] : running_) {
+    if (run->job.id == id && !run->stop_requested_at) {
+      spdlog::info("job {} attempt {}: cancelled while running; stopping it", id, run->job.attempt);
+      run->stop_reason = "cancelled";
+      run->stop_requested_at = std::chrono::steady_clock::now();
+      run->stop.request_stop();
+    }
+  }
+}
+
+bool Worker::IsCancelled(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  return cancelled_.contains(job_id);
+}
+
 void Worker::ExecutorLoop() {
   for (;;) {
-    amqp::Delivery delivery;
+    auto run = std::make_shared<Running>();
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return draining_ || !ready_.empty(); });
       if (ready_.empty()) {
         return;  // draining and nothing left to run
       }
-      delivery = std::move(ready_.front());
+      run->delivery = std::move(ready_.front());
       ready_.pop_front();
-      running_.emplace(Key(delivery), delivery);
+      running_.emplace(Key(run->delivery), run);
+      if (abandoned_) {
+        running_.erase(Key(run->delivery));
+        continue;
+      }
     }
-    bool abandoned = false;
+    RunJob(*run);
     {
       std::lock_guard lock(mu_);
-      abandoned = abandoned_;
-    }
-    if (!abandoned) {
-      RunJob(delivery);
-    }
-    {
-      std::lock_guard lock(mu_);
-      running_.erase(Key(delivery));
+      running_.erase(Key(run->delivery));
     }
     cv_.notify_all();
   }
 }
 
-void Worker::RunJob(const amqp::Delivery& delivery) {
-  const Job job = JobFromDelivery(delivery);
-  if (job.seed_style) {
-    RunSeedJob(delivery, job);
+// Fires stop tokens at timeouts, and gives up on handlers that ignore theirs past the kill grace.
+void Worker::WatchdogLoop(const std::stop_token& stop) {
+  // A command handler needs the kill grace to TERM and then KILL its process group: allow a margin.
+  const auto hard_limit = options_.kill_grace + std::chrono::seconds(2);
+  while (!stop.stop_requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Running>> runaways;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [key, run] : running_) {
+        if (run->timeout_at && now >= *run->timeout_at && !run->stop_requested_at) {
+          run->stop_reason = "timeout";
+          run->stop_requested_at = now;
+          run->stop.request_stop();
+        }
+        if (run->in_handler && run->stop_requested_at && now >= *run->stop_requested_at + hard_limit &&
+            !run->reported.load()) {
+          runaways.push_back(run);
+        }
+      }
+    }
+    for (auto& run : runaways) {
+      if (run->reported.exchange(true)) {
+        continue;
+      }
+      const std::string reason = [&] {
+        std::lock_guard lock(mu_);
+        return run->stop_reason;
+      }();
+      spdlog::error("job {} ({}) attempt {}: the handler ignored its {} for {} ms; reporting the attempt "
+                    "failed and restarting this worker",
+                    run->job.id, run->job.type, run->job.attempt, reason, hard_limit.count());
+      if (reason == "cancelled") {
+        auto event = MakeEvent(run->job, EventKind::kCancelled);
+        event.error = "cancelled while running (the handler did not stop)";
+        FinishWith(*run, std::move(event));
+      } else {
+        Fail(*run, fmt::format("timed out after {} and did not stop", FormatDuration(*run->job.timeout)), true,
+             "timeout");
+      }
+      if (!recycle_.exchange(true) && options_.on_recycle) {
+        options_.on_recycle();
+      }
+    }
+  }
+}
+
+void Worker::RunJob(Running& run) {
+  run.job = JobFromDelivery(run.delivery);
+  if (run.job.seed_style) {
+    RunSeedJob(run);
   } else {
-    RunTypedJob(delivery, job);
+    RunTypedJob(run);
   }
 }
-
-namespace {
-
-// Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
-HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
-  try {
-    return handler(ctx);
-  } catch (const std::exception& e) {
-    return HandlerResult::Failure(fmt::format("handler threw: {}", e.what()));
-  } catch (...) {
-    return HandlerResult::Failure("handler threw a non-standard exception");
-  }
-}
-
-TimePoint Now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
-
-}  // namespace
 
 // The classic demo's path: print the framing lines, run, ack. There is no job record to update.
-void Worker::RunSeedJob(const amqp::Delivery& delivery, const Job& job) {
+void Worker::RunSeedJob(Running& run) {
+  const Job& job = run.job;
   Output(fmt::format(" [x] Received {}", job.type));
   if (const Handler* handler = registry_.Find(job)) {
-    JobContext ctx(job, [](std::string_view line) { Output(line); });
+    JobContext ctx(job, run.stop.get_token(), JobHooks{[](std::string_view line) { Output(line); }, {}, {}});
     const HandlerResult result = Invoke(*handler, ctx);
     if (result.outcome == Outcome::kFailed) {
       spdlog::error("seed job '{}' on {} failed: {}", job.type, job.queue, result.error);
     }
   }
   Output(" [x] Done");
-  Settle(delivery, amqp::Settlement::kAck);
+  Settle(run, amqp::Settlement::kAck);
 }
 
 JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
@@ -151,67 +300,197 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
   return e;
 }
 
-void Worker::RunTypedJob(const amqp::Delivery& delivery, const Job& job) {
+void Worker::RunTypedJob(Running& run) {
+  const Job& job = run.job;
+  if (job.not_before) {
+    // Early: a delayed, scheduled or retried job between delay tiers. Send it on to the next tier; the
+    // last stretch, shorter than any tier, is waited out here.
+    const auto remaining = *job.not_before - Now();
+    if (PickDelayTier(remaining) > Duration::zero()) {
+      auto message = amqp::CopyOf(run.delivery);
+      amqp::RouteThroughDelay(message, *job.not_before, remaining);
+      PublishThenAck(run, {std::move(message)}, "the delayed job");
+      return;
+    }
+    if (remaining > Duration::zero()) {
+      std::this_thread::sleep_for(remaining);
+    }
+  }
   if (job.deadline && Now() > *job.deadline) {
     auto event = MakeEvent(job, EventKind::kExpired);
     event.error = fmt::format("deadline {} passed before the job started", FormatTime(*job.deadline));
     spdlog::info("job {} ({}) expired: {}", job.id, job.type, event.error);
-    FinishWith(delivery, job, std::move(event));
+    FinishWith(run, std::move(event));
+    return;
+  }
+  if (IsCancelled(job.id)) {
+    auto event = MakeEvent(job, EventKind::kCancelled);
+    event.error = "cancelled before it started";
+    spdlog::info("job {} ({}) was cancelled; not starting it", job.id, job.type);
+    FinishWith(run, std::move(event));
+    return;
+  }
+  if (run.delivery.redelivered) {
+    // The broker gave this message back without an ack: the worker running this attempt died (or lost
+    // its connection). That attempt counts, so a job that crashes its worker cannot loop forever.
+    spdlog::warn("job {} ({}) attempt {} came back unacknowledged: counting it as failed", job.id, job.type,
+                 job.attempt);
+    Fail(run, fmt::format("attempt {} was interrupted: its worker stopped or lost the broker mid-job", job.attempt),
+         true, "crashed");
     return;
   }
   const Handler* handler = registry_.Find(job);
   if (handler == nullptr) {
-    auto event = MakeEvent(job, EventKind::kDead);
-    event.error = fmt::format("unknown_type: no handler for job type '{}' (this worker handles: {})", job.type,
-                              fmt::join(registry_.Types(), ", "));
-    spdlog::error("job {} dead: {}", job.id, event.error);
-    FinishWith(delivery, job, std::move(event));
+    const std::string error = fmt::format("unknown_type: no handler for job type '{}' (this worker handles: {})",
+                                          job.type, fmt::join(registry_.Types(), ", "));
+    spdlog::error("job {} dead: {}", job.id, error);
+    Dead(run, error, "unknown_type");
     return;
   }
-  // `started` needs no confirm of its own: the outcome event settles the delivery, and the recorder
+  // `started` needs no confirm of its own: the outcome settles the delivery, and the recorder
   // converges whichever order the two arrive in.
-  events_->Publish(amqp::EncodeEventMessage(MakeEvent(job, EventKind::kStarted), job.queue, job.type),
-                   [](amqp::PublishOutcome) {});
+  publisher_->Publish(amqp::EncodeEventMessage(MakeEvent(job, EventKind::kStarted), job.queue, job.type),
+                      [](amqp::PublishOutcome) {});
   spdlog::debug("job {} ({}) attempt {} started", job.id, job.type, job.attempt);
-  JobContext ctx(job, [](std::string_view line) { Output(line); });
+  {
+    std::lock_guard lock(mu_);
+    run.in_handler = true;
+    if (job.timeout) {
+      run.timeout_at = std::chrono::steady_clock::now() + *job.timeout;
+    }
+  }
+  JobHooks hooks;
+  hooks.print = [](std::string_view line) { Output(line); };
+  hooks.progress = [this, &job](int percent, const std::string& note) {
+    auto event = MakeEvent(job, EventKind::kProgress);
+    event.percent = percent;
+    event.note = note;
+    publisher_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type), [](amqp::PublishOutcome) {});
+  };
+  hooks.log = [&job](std::string_view line) {
+    spdlog::info("job {} attempt {}: {}", job.id, job.attempt, line);
+  };
+  JobContext ctx(job, run.stop.get_token(), std::move(hooks));
   HandlerResult result = Invoke(*handler, ctx);
+  if (run.reported.exchange(true)) {
+    return;  // the watchdog gave up on this handler and reported the attempt already
+  }
+  std::string stop_reason;
+  {
+    std::lock_guard lock(mu_);
+    stop_reason = run.stop_reason;
+  }
   if (result.outcome == Outcome::kSucceeded) {
     auto event = MakeEvent(job, EventKind::kSucceeded);
     event.result = std::move(result.result);
-    FinishWith(delivery, job, std::move(event));
+    FinishWith(run, std::move(event));
+  } else if (stop_reason == "cancelled") {
+    auto event = MakeEvent(job, EventKind::kCancelled);
+    event.error = "cancelled while running";
+    FinishWith(run, std::move(event));
+  } else if (stop_reason == "timeout") {
+    Fail(run, fmt::format("timed out after {}", FormatDuration(*job.timeout)), true, "timeout");
+  } else {
+    Fail(run, result.error, result.retryable, "failed");
+  }
+}
+
+void Worker::Fail(Running& run, const std::string& error, bool retryable, const std::string& dead_reason) {
+  const Job& job = run.job;
+  if (!retryable || job.attempt >= job.max_attempts) {
+    spdlog::warn("job {} ({}) attempt {} of {} failed, no attempts left: {}", job.id, job.type, job.attempt,
+                 job.max_attempts, error);
+    Dead(run, error, retryable ? "attempts_exhausted" : dead_reason);
     return;
   }
-  // Retries with backoff arrive with the worker engine; until then a failed attempt is final.
+  Duration delay;
+  {
+    std::lock_guard lock(mu_);
+    delay = RetryDelay(options_.retry, job.attempt, std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
+  }
+  const TimePoint now = Now();
+  spdlog::warn("job {} ({}) attempt {} of {} failed, retrying in {}: {}", job.id, job.type, job.attempt,
+               job.max_attempts, FormatDuration(delay), error);
+  auto event = MakeEvent(job, EventKind::kRetrying);
+  event.error = error;
+  // The retry itself carries the job on, so only its confirm settles the delivery; the event is the
+  // store's news and converges even if it arrives after the next attempt's.
+  publisher_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type), [](amqp::PublishOutcome) {});
+  auto message = amqp::CopyOf(run.delivery);
+  message.headers[std::string(amqp::kAttemptHeader)] = std::to_string(job.attempt + 1);
+  message.headers[std::string(amqp::kHistoryHeader)] =
+      AppendHistory(job.history, job.attempt, options_.worker_id, error, now);
+  amqp::RouteThroughDelay(message, now + delay, delay);
+  PublishThenAck(run, {std::move(message)}, "the retry");
+}
+
+void Worker::Dead(Running& run, const std::string& error, const std::string& reason) {
+  const Job& job = run.job;
   auto event = MakeEvent(job, EventKind::kDead);
-  event.error = std::move(result.error);
-  spdlog::warn("job {} ({}) attempt {} failed: {}", job.id, job.type, job.attempt, event.error);
-  FinishWith(delivery, job, std::move(event));
+  event.error = error;
+  auto message = amqp::CopyOf(run.delivery);
+  message.routing_key = std::string(amqp::kDeadQueue);
+  message.declare_queue = amqp::JobQueueSpec(std::string(amqp::kDeadQueue));
+  message.headers[std::string(amqp::kErrorHeader)] = error;
+  message.headers[std::string(amqp::kDeadReasonHeader)] = reason;
+  message.headers["x-warren-queue"] = job.queue;
+  message.headers[std::string(amqp::kHistoryHeader)] =
+      AppendHistory(job.history, job.attempt, options_.worker_id, error, event.at);
+  message.headers.erase(std::string(amqp::kNotBeforeHeader));
+  std::vector<amqp::OutgoingMessage> messages;
+  messages.push_back(std::move(message));
+  messages.push_back(amqp::EncodeEventMessage(event, job.queue, job.type));
+  PublishThenAck(run, std::move(messages), "the dead job");
 }
 
-void Worker::FinishWith(const amqp::Delivery& delivery, const Job& job, JobEvent event) {
-  const auto kind = event.kind;
-  events_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type),
-                   [this, delivery, id = job.id, kind](amqp::PublishOutcome outcome) {
-                     if (outcome == amqp::PublishOutcome::kConfirmed) {
-                       Settle(delivery, amqp::Settlement::kAck);
-                       return;
-                     }
-                     // The outcome is not safely recorded: hand the job back so it runs again rather than
-                     // vanish (at-least-once).
-                     spdlog::warn("job {}: {} event not confirmed ({}); handing the job back", id, ToString(kind),
-                                  amqp::ToString(outcome));
-                     Settle(delivery, amqp::Settlement::kRequeue);
-                   });
+void Worker::FinishWith(Running& run, JobEvent event) {
+  const auto& job = run.job;
+  std::vector<amqp::OutgoingMessage> messages;
+  messages.push_back(amqp::EncodeEventMessage(event, job.queue, job.type));
+  PublishThenAck(run, std::move(messages), fmt::format("the {} event", ToString(event.kind)));
 }
 
-void Worker::Settle(const amqp::Delivery& delivery, amqp::Settlement settlement) {
+void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what) {
+  // The callback may run after the executor moved on: keep the run alive until then.
+  std::shared_ptr<Running> keep;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(Key(run.delivery)); it != running_.end()) {
+      keep = it->second;
+    }
+  }
+  if (!keep) {
+    spdlog::error("job {}: {} published for a delivery that is not running", run.job.id, what);
+    return;
+  }
+  auto done = [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
+    if (outcome == amqp::PublishOutcome::kConfirmed) {
+      Settle(*keep, amqp::Settlement::kAck);
+      return;
+    }
+    // Not safely replaced: hand the job back so it runs again rather than vanish (at-least-once).
+    spdlog::warn("job {}: {} not confirmed ({}); handing the job back", keep->job.id, what,
+                 amqp::ToString(outcome));
+    Settle(*keep, amqp::Settlement::kRequeue);
+  };
+  if (messages.size() == 1) {
+    publisher_->Publish(std::move(messages.front()), std::move(done));
+  } else {
+    publisher_->PublishBatch(std::move(messages), std::move(done));
+  }
+}
+
+void Worker::Settle(Running& run, amqp::Settlement settlement) {
   {
     std::lock_guard lock(mu_);
     if (abandoned_) {
       return;  // Drain already handed every running job back; a second settlement would be refused
     }
   }
-  consumer_->Settle(delivery, settlement);
+  if (run.settled.exchange(true)) {
+    return;
+  }
+  consumer_->Settle(run.delivery, settlement);
 }
 
 bool Worker::Drain(std::chrono::milliseconds grace) {
@@ -235,15 +514,21 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
     finished = cv_.wait_for(lock, grace, [this] { return running_.empty(); });
     if (!finished) {
       abandoned_ = true;
-      spdlog::warn("draining: {} job(s) still running after the grace period; handing them back to the broker",
+      spdlog::warn("draining: {} job(s) still running after the grace period; stopping them and handing them "
+                   "back to the broker",
                    running_.size());
-      for (const auto& [key, d] : running_) {
-        consumer_->Settle(d, amqp::Settlement::kRequeue);
+      for (const auto& [key, run] : running_) {
+        run->stop.request_stop();
+        if (!run->settled.exchange(true)) {
+          consumer_->Settle(run->delivery, amqp::Settlement::kRequeue);
+        }
       }
     }
   }
+  watchdog_ = {};
   // Outcome events still in flight settle their deliveries when confirmed (or hand them back).
-  events_->Stop();
+  publisher_->Stop();
+  control_->Stop();
   consumer_->Stop();
   return finished;
 }
@@ -277,6 +562,7 @@ int RunWork(const Settings& settings) {
   options.concurrency = settings.concurrency;
   options.reconnect_max = settings.reconnect_max;
   options.publish_timeout = settings.publish_timeout;
+  options.on_recycle = [] { kill(getpid(), SIGTERM); };  // the main thread's sigwait starts the drain
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   options.worker_id = fmt::format("{}:{}", host, getpid());
@@ -302,11 +588,13 @@ int RunWork(const Settings& settings) {
     }
   }
   const bool finished = drained.get();
-  if (!finished) {
-    // Handlers still running cannot be joined; their messages were handed back already.
-    spdlog::info("worker stopped");
+  if (!finished || worker->NeedsRecycle()) {
+    // Handlers still running cannot be joined; their messages were handed back already. A recycle
+    // exits non-zero so the supervisor starts a fresh worker.
+    const int code = worker->NeedsRecycle() ? 3 : 0;
+    spdlog::info("worker stopped{}", code != 0 ? " (recycling after a runaway handler)" : "");
     std::fflush(nullptr);
-    std::_Exit(0);
+    std::_Exit(code);
   }
   worker.reset();
   spdlog::info("worker stopped");

@@ -1,19 +1,30 @@
 // A worker: one consumer connection feeding `concurrency` executor threads. Prefetch equals the
 // number of executors, so a busy worker never hoards messages another worker could run.
+//
+// Every typed job ends its delivery in exactly one of these ways, and the delivery is acked only once
+// what replaces it is confirmed by the broker: an outcome event (succeeded, cancelled, expired), the
+// job again for its next attempt or its time (through the delay tiers), or the job in warren.dead
+// together with its dead event. Anything unconfirmed hands the delivery back instead.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "amqp/consumer.hpp"
 #include "amqp/publisher.hpp"
+#include "core/retry.hpp"
 #include "worker/handler_registry.hpp"
 
 namespace warren::worker {
@@ -25,6 +36,12 @@ struct WorkerOptions {
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds publish_timeout{5000};
   std::string worker_id;  // host:pid; named in attempt history
+  RetryPolicy retry;
+  // After a timeout or cancel, how long a handler has to stop before the worker gives up on it.
+  Duration kill_grace{10000};
+  // Called (once) when a handler ignored its stop past the kill grace: the attempt has been reported
+  // failed, and the process should drain and restart rather than run on beside a runaway thread.
+  std::function<void()> on_recycle;
 };
 
 class Worker {
@@ -36,20 +53,30 @@ class Worker {
 
   bool WaitConnected(std::chrono::milliseconds timeout) const;
   // Stops consuming, hands back jobs not yet started, waits up to `grace` for running jobs to finish
-  // and be acked. Returns false when some were still running (their messages are handed back too).
+  // and be acked, then stops the rest (their stop tokens fire) and hands their messages back.
+  // Returns false when some were still running.
   bool Drain(std::chrono::milliseconds grace);
+  // True once a handler ignored its stop past the kill grace (see WorkerOptions::on_recycle).
+  bool NeedsRecycle() const { return recycle_.load(); }
 
  private:
+  struct Running;
   void OnDelivery(amqp::Delivery delivery);  // consumer thread
+  void OnControl(const amqp::Delivery& delivery);  // control consumer thread
   void ExecutorLoop();
-  // Runs the job and arranges its settlement (directly, or once its outcome event is confirmed).
-  void RunJob(const amqp::Delivery& delivery);
-  void RunSeedJob(const amqp::Delivery& delivery, const Job& job);
-  void RunTypedJob(const amqp::Delivery& delivery, const Job& job);
-  // Publishes the outcome event; acks the delivery once the broker confirmed it, hands it back if not.
-  void FinishWith(const amqp::Delivery& delivery, const Job& job, JobEvent event);
+  void WatchdogLoop(const std::stop_token& stop);
+  void RunJob(Running& run);
+  void RunSeedJob(Running& run);
+  void RunTypedJob(Running& run);
+  // The attempt failed: the job goes again after its backoff while attempts remain, else to warren.dead.
+  void Fail(Running& run, const std::string& error, bool retryable, const std::string& dead_reason);
+  void Dead(Running& run, const std::string& error, const std::string& reason);
+  // Publishes `messages` (all-or-nothing) and acks the delivery once all are confirmed.
+  void PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what);
+  void FinishWith(Running& run, JobEvent event);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
-  void Settle(const amqp::Delivery& delivery, amqp::Settlement settlement);
+  void Settle(Running& run, amqp::Settlement settlement);
+  bool IsCancelled(const std::string& job_id);
   static std::string Key(const amqp::Delivery& d);
 
   const WorkerOptions options_;
@@ -57,14 +84,20 @@ class Worker {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<amqp::Delivery> ready_;               // guarded by mu_
-  std::map<std::string, amqp::Delivery> running_;  // guarded by mu_; keyed by generation and tag
-  bool draining_ = false;                          // guarded by mu_
-  bool abandoned_ = false;                         // guarded by mu_: grace ran out, running jobs handed back
+  std::deque<amqp::Delivery> ready_;                       // guarded by mu_
+  std::map<std::string, std::shared_ptr<Running>> running_;  // guarded by mu_; keyed by generation and tag
+  bool draining_ = false;                                  // guarded by mu_
+  bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
+  std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
+  std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
+  std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
+  std::atomic<bool> recycle_{false};
 
   std::vector<std::thread> executors_;
-  std::unique_ptr<amqp::Publisher> events_;   // lifecycle events, on a connection of their own
-  std::unique_ptr<amqp::Consumer> consumer_;  // last: its callback uses the members above
+  std::unique_ptr<amqp::Publisher> publisher_;  // events and republished jobs, on a connection of their own
+  std::unique_ptr<amqp::Consumer> consumer_;    // its callback uses the members above
+  std::unique_ptr<amqp::Consumer> control_;     // cancels, on a private queue bound to warren.control
+  std::jthread watchdog_;                       // timeouts and runaway handlers; stopped first
 };
 
 }  // namespace warren::worker
