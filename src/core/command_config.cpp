@@ -1,5 +1,6 @@
 #include "core/command_config.hpp"
 
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -19,8 +20,8 @@ constexpr int kMaxAttempts = 100;
 constexpr uint64_t kMinMemoryLimit = uint64_t{1} << 20;
 
 // The variables the runner sets itself; a config must not pretend to set them.
-constexpr std::string_view kReservedEnv[] = {"WARREN_JOB_ID", "WARREN_JOB_TYPE", "WARREN_QUEUE",
-                                             "WARREN_ATTEMPT"};
+constexpr std::array<std::string_view, 4> kReservedEnv = {"WARREN_JOB_ID", "WARREN_JOB_TYPE", "WARREN_QUEUE",
+                                                          "WARREN_ATTEMPT"};
 
 [[noreturn]] void Fail(std::string_view key, std::string_view why) {
   throw ConfigError(fmt::format("{}: {}", key, why));
@@ -132,7 +133,7 @@ CommandJob ParseJob(const std::string& type, const toml::node& node) {
   job.type = type;
   for (const auto& [name_key, value] : *table) {
     const std::string name(name_key.str());
-    const std::string key = prefix + "." + name;
+    const std::string key = fmt::format("{}.{}", prefix, name);
     if (name == "command") {
       job.command = Command(value, key);
     } else if (name == "timeout") {
@@ -194,9 +195,9 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   } else if (unit == "K") {
     factor = 1000;
   } else if (unit == "M") {
-    factor = 1000 * 1000;
+    factor = uint64_t{1000} * 1000;
   } else if (unit == "G") {
-    factor = 1000 * 1000 * 1000;
+    factor = uint64_t{1000} * 1000 * 1000;
   } else if (unit == "KiB") {
     factor = uint64_t{1} << 10;
   } else if (unit == "MiB") {

@@ -245,7 +245,7 @@ std::vector<std::string> BuildEnvironment(const CommandRequest& request) {
   std::vector<std::string> out;
   out.reserve(vars.size());
   for (const auto& [name, value] : vars) {
-    out.push_back(name + "=" + value);
+    out.push_back(fmt::format("{}={}", name, value));
   }
   return out;
 }
@@ -392,7 +392,12 @@ CommandResult RunCommand(const CommandRequest& request) {
   }
   const std::string& program = request.argv[0];
 
-  Fd in_read, in_write, out_read, out_write, err_read, err_write;
+  Fd in_read;
+  Fd in_write;
+  Fd out_read;
+  Fd out_write;
+  Fd err_read;
+  Fd err_write;
   if (!MakePipe(in_read, in_write) || !MakePipe(out_read, out_write) || !MakePipe(err_read, err_write)) {
     result.spawn_error = fmt::format("cannot start {}: pipe: {}", program, std::strerror(errno));
     return result;
