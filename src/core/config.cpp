@@ -68,7 +68,9 @@ std::vector<std::string> SplitList(const std::vector<std::string>& values) {
 }
 
 // Reads the TOML file into raw values; unknown keys are errors so typos do not pass silently.
-std::map<std::string, RawValue> ReadConfigFile(const std::string& path) {
+// [jobs] is parsed whole into `command_jobs`; [[periodic]] is left to its own parser.
+std::map<std::string, RawValue> ReadConfigFile(const std::string& path,
+                                               std::map<std::string, CommandJob>& command_jobs) {
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -83,9 +85,20 @@ std::map<std::string, RawValue> ReadConfigFile(const std::string& path) {
   std::map<std::string, RawValue> out;
   for (const auto& [section, node] : table) {
     const std::string section_name(section.str());
+    if (section_name == "periodic") {
+      continue;
+    }
     const auto* inner = node.as_table();
     if (inner == nullptr) {
       throw ConfigError(fmt::format("config: {}: key '{}' is not a [section]", path, section_name));
+    }
+    if (section_name == "jobs") {
+      try {
+        command_jobs = ParseCommandJobs(*inner);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("config: {}: {}", path, e.what()));
+      }
+      continue;
     }
     for (const auto& [name, value] : *inner) {
       const std::string key = section_name + "." + std::string(name.str());
@@ -234,8 +247,9 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
     config_path = *e;
   }
   std::map<std::string, RawValue> raw;
+  std::map<std::string, CommandJob> command_jobs;
   if (config_path) {
-    raw = ReadConfigFile(*config_path);
+    raw = ReadConfigFile(*config_path, command_jobs);
   }
   for (const auto& k : kKeys) {
     if (auto e = env(k.env)) {
@@ -247,6 +261,7 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
   }
 
   Settings s;
+  s.command_jobs = std::move(command_jobs);
   for (const auto& [key, value] : raw) {
     const std::string text = value.values.empty() ? "" : value.values.back();
     try {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/command_config.hpp"
 #include "core/duration.hpp"
 
 namespace warren {
@@ -65,6 +66,8 @@ struct Settings {
   // [log]
   std::string log_level = "info";
   std::string log_format = "text";
+  // [jobs.TYPE] command jobs, from the TOML file only
+  std::map<std::string, CommandJob> command_jobs;
 };
 
 // One setting's definition: its TOML key (`section.name`), environment variable and flag name.
