@@ -28,6 +28,11 @@ const std::vector<SettingKey> kKeys = {
     {"work.queues", "WARREN_QUEUES", "queue", "queues a worker consumes (repeat or comma-separate)"},
     {"work.concurrency", "WARREN_CONCURRENCY", "concurrency", "jobs a worker runs at once"},
     {"work.grace", "WARREN_GRACE", "grace", "how long SIGTERM waits for running jobs"},
+    {"work.kill_grace", "WARREN_KILL_GRACE", "kill-grace",
+     "after a timeout or cancel: how long a job has to stop before it is killed"},
+    {"retry.base", "WARREN_RETRY_BASE", "retry-base", "wait before the first retry (doubles each attempt)"},
+    {"retry.cap", "WARREN_RETRY_CAP", "retry-cap", "longest wait between attempts"},
+    {"retry.jitter", "WARREN_RETRY_JITTER", "retry-jitter", "fraction 0..1 by which each wait may be shortened"},
     {"up.workers", "WARREN_WORKERS", "workers", "worker processes `warren up` starts"},
     {"up.data_dir", "WARREN_DATA_DIR", "data-dir", "directory for the managed broker's data"},
     {"broker.port", "WARREN_BROKER_PORT", "broker-port", "AMQP port of the managed broker"},
@@ -305,6 +310,22 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.concurrency = ParseInt<int>(text, 1, 1024);
       } else if (key == "work.grace") {
         s.grace = ParseDurationOrThrow(text);
+      } else if (key == "work.kill_grace") {
+        s.kill_grace = ParseDurationOrThrow(text);
+        if (s.kill_grace.count() == 0) {
+          throw std::invalid_argument("must be more than 0");
+        }
+      } else if (key == "retry.base") {
+        s.retry.base = ParseDurationOrThrow(text);
+      } else if (key == "retry.cap") {
+        s.retry.cap = ParseDurationOrThrow(text);
+      } else if (key == "retry.jitter") {
+        double jitter = 0;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), jitter);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || !(jitter >= 0 && jitter <= 1)) {
+          throw std::invalid_argument("must be a number from 0 to 1");
+        }
+        s.retry.jitter = jitter;
       } else if (key == "up.workers") {
         s.workers = ParseInt<int>(text, 0, 64);
       } else if (key == "up.data_dir") {

@@ -11,6 +11,7 @@
 
 #include "core/command_config.hpp"
 #include "core/duration.hpp"
+#include "core/retry.hpp"
 
 namespace warren {
 
@@ -45,6 +46,9 @@ struct Settings {
   std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
   Duration grace{30000};
+  Duration kill_grace{10000};
+  // [retry]
+  RetryPolicy retry;
   // [up]
   int workers = 2;
   std::string data_dir = "./var";

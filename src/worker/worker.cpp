@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "amqp/topology.hpp"
 #include "worker/builtin_handlers.hpp"
+#include "worker/command_handlers.hpp"
 #include "worker/demo_handlers.hpp"
 #include "worker/work.hpp"
 
@@ -145,7 +146,7 @@ Worker::~Worker() {
 std::string Worker::Key(const amqp::Delivery& d) { return fmt::format("{}/{}", d.connection_generation, d.delivery_tag); }
 
 bool Worker::WaitConnected(std::chrono::milliseconds timeout) const {
-  return consumer_->WaitConnected(timeout) && control_->WaitConnected(timeout);
+  return consumer_->WaitConnected(timeout) && control_->WaitConnected(timeout) && publisher_->WaitReady(timeout);
 }
 
 void Worker::OnDelivery(amqp::Delivery delivery) {
@@ -302,6 +303,9 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
 
 void Worker::RunTypedJob(Running& run) {
   const Job& job = run.job;
+  // Every typed job ends in a publish; right after start-up (or a reconnect) the job consumer can be
+  // quicker than the publisher, and a job handed back for that would count as a lost attempt.
+  publisher_->WaitReady(options_.publish_timeout);
   if (job.not_before) {
     // Early: a delayed, scheduled or retried job between delay tiers. Send it on to the next tier; the
     // last stretch, shorter than any tier, is waited out here.
@@ -553,8 +557,11 @@ int RunWork(const Settings& settings) {
   HandlerRegistry registry;
   RegisterDemoHandlers(registry);
   RegisterBuiltinHandlers(registry);
+  RegisterCommandHandlers(registry, settings.command_jobs, settings.kill_grace);
 
   WorkerOptions options;
+  options.retry = settings.retry;
+  options.kill_grace = settings.kill_grace;
   options.connection.url = settings.amqp_url;
   options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
   options.connection.name = fmt::format("warren work pid {}", getpid());

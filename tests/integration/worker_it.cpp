@@ -9,6 +9,7 @@
 #include "amqp/topology.hpp"
 #include "core/job.hpp"
 #include "support/support.hpp"
+#include "support/worker_support.hpp"
 #include "worker/demo_handlers.hpp"
 #include "worker/worker.hpp"
 
@@ -16,37 +17,12 @@ namespace warren::worker {
 namespace {
 
 using testing::TestBroker;
+using testing::EventTap;
+using testing::PublishJob;
+using testing::QueueCounts;
+using testing::TypedJob;
+using testing::WaitForCounts;
 using namespace std::chrono_literals;
-
-// messages ready and unacked in `queue`, or {-1, -1} when it does not exist.
-std::pair<int, int> QueueCounts(const std::string& queue) {
-  std::string out;
-  TestBroker::Get().Ctl({"list_queues", "-q", "--no-table-headers", "name", "messages_ready",
-                         "messages_unacknowledged"},
-                        &out);
-  std::istringstream lines(out);
-  std::string name;
-  int ready = 0;
-  int unacked = 0;
-  while (lines >> name >> ready >> unacked) {
-    if (name == queue) {
-      return {ready, unacked};
-    }
-  }
-  return {-1, -1};
-}
-
-// Quorum queues report their counts to rabbitmqctl with a delay of a few seconds: allow for it.
-bool WaitForCounts(const std::string& queue, std::pair<int, int> want, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (QueueCounts(queue) == want) {
-      return true;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
 
 void Publish(const std::string& queue, const std::string& body) {
   amqp::PublisherOptions o;
@@ -197,66 +173,6 @@ TEST(Worker, PrefetchEqualsConcurrency) {
   EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 15s));
   EXPECT_EQ(gate.started.load(), 5);
   EXPECT_TRUE(worker.Drain(5s));
-}
-
-// Collects the lifecycle events workers publish for the given job ids, as the recorder would.
-class EventTap {
- public:
-  EventTap() {
-    amqp::ConsumerOptions o;
-    o.connection.url = TestBroker::Get().AmqpUrl();
-    o.declare = amqp::RecorderTopology();
-    o.consume = {std::string(amqp::kRecorderQueue)};
-    o.prefetch = 100;
-    consumer_ = std::make_unique<amqp::Consumer>(std::move(o), [this](amqp::Delivery d) {
-      {
-        std::lock_guard lock(mu_);
-        events_.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
-      }
-      consumer_->Settle(d, amqp::Settlement::kAck);
-    });
-    EXPECT_TRUE(consumer_->WaitConnected(10s));
-  }
-  // Waits until an event of `kind` arrived for `job_id`.
-  std::optional<JobEvent> WaitFor(const std::string& job_id, EventKind kind, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& e : events_) {
-          if (e.job_id == job_id && e.kind == kind) {
-            return e;
-          }
-        }
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<JobEvent> events_;
-  std::unique_ptr<amqp::Consumer> consumer_;
-};
-
-void PublishJob(const JobRecord& record) {
-  amqp::PublisherOptions o;
-  o.connection.url = TestBroker::Get().AmqpUrl();
-  amqp::Publisher p(o);
-  ASSERT_TRUE(p.WaitReady(10s));
-  std::promise<amqp::PublishOutcome> done;
-  p.Publish(amqp::EncodeJobMessage(record), [&](amqp::PublishOutcome r) { done.set_value(r); });
-  ASSERT_EQ(done.get_future().get(), amqp::PublishOutcome::kConfirmed);
-}
-
-JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::string& queue) {
-  JobSpec spec;
-  spec.type = type;
-  spec.queue = queue;
-  spec.args = std::move(args);
-  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  return NewJobRecord(NewJobId(now), spec, now);
 }
 
 TEST(WorkerProcess, TypedJobsReportStartedAndTheirOutcome) {

@@ -8,6 +8,7 @@
 #include "amqp/topology.hpp"
 #include "api/demo_routes.hpp"
 #include "api_test_support.hpp"
+#include "core/retry.hpp"
 
 namespace warren::api {
 namespace {
@@ -83,14 +84,22 @@ TEST_F(JobsRoutes, EveryPublishFailureIs503AndLeavesNoJob) {
   }
 }
 
-TEST_F(JobsRoutes, AScheduledJobIsStoredNotPublished) {
+TEST_F(JobsRoutes, AScheduledJobGoesThroughTheDelayTiersToItsQueue) {
   auto slot = Post("/v1/jobs", R"({"type":"report","delay":"1h"})");
   runner_.RunAll();
+  EXPECT_FALSE(slot->has_value()) << "answered before the broker confirmed";
+  ASSERT_EQ(publisher_.publishes, 1);
+  const auto message = publisher_.Messages().at(0);
+  // The longest tier that fits in the hour, never one that overshoots; the job keeps its queue as
+  // routing key, which the tier's dead-lettering uses.
+  EXPECT_EQ(message.exchange, amqp::DelayTierName(PickDelayTier(std::chrono::hours(1))));
+  EXPECT_EQ(message.routing_key, "default");
+  EXPECT_EQ(message.headers.at(std::string(amqp::kNotBeforeHeader)), "2026-11-26T13:00:00.000Z");
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
   ASSERT_TRUE(slot->has_value());
   EXPECT_EQ((*slot)->status, 202);
   EXPECT_EQ(Json(**slot)["state"], "scheduled");
   EXPECT_EQ(Json(**slot)["run_at"], "2026-11-26T13:00:00.000Z");
-  EXPECT_EQ(publisher_.publishes, 0);
   EXPECT_EQ(store_.Size(), 1U);
 }
 
@@ -283,7 +292,8 @@ TEST_F(JobsRoutes, BatchPublishesWithOneConfirmRound) {
   EXPECT_EQ(publisher_.batches, 1);
   EXPECT_EQ(publisher_.publishes, 0);
   const auto messages = publisher_.Messages();
-  ASSERT_EQ(messages.size(), 2U);  // the scheduled one is stored, not published
+  ASSERT_EQ(messages.size(), 3U);
+  EXPECT_EQ(messages[2].exchange, amqp::DelayTierName(std::chrono::milliseconds(51'200)));  // 60 s: 51.2 s first
   ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
   ASSERT_TRUE(slot->has_value());
   EXPECT_EQ((*slot)->status, 202);

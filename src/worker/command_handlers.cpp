@@ -1,0 +1,63 @@
+#include "worker/command_handlers.hpp"
+
+#include <fmt/format.h>
+
+#include "worker/command_runner.hpp"
+#include "worker/command_template.hpp"
+
+namespace warren::worker {
+
+nlohmann::json CommandInput(const Job& job) {
+  nlohmann::json input = {{"id", job.id},           {"type", job.type},
+                          {"queue", job.queue},     {"attempt", job.attempt},
+                          {"max_attempts", job.max_attempts}, {"args", job.args}};
+  if (job.deadline) {
+    input["deadline"] = FormatTime(*job.deadline);
+  }
+  return input;
+}
+
+void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::string, CommandJob>& jobs,
+                             Duration kill_grace) {
+  for (const auto& [type, spec] : jobs) {
+    registry.Register(type, [spec, kill_grace](JobContext& ctx) {
+      const Job& job = ctx.job();
+      auto argv = ExpandCommand(spec.command, CommandVars{job.id, job.type, job.queue, job.attempt, job.args});
+      if (const auto* error = std::get_if<TemplateError>(&argv)) {
+        return HandlerResult::Fatal(fmt::format("command template: {}", error->message));
+      }
+      CommandRequest request;
+      request.argv = std::move(std::get<std::vector<std::string>>(argv));
+      request.env = spec.env;
+      request.cwd = spec.cwd;
+      request.stdin_data = CommandInput(job).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      request.job_id = job.id;
+      request.job_type = job.type;
+      request.queue = job.queue;
+      request.attempt = job.attempt;
+      // The job's own timeout wins; the worker's watchdog enforces that one through the stop token too.
+      request.timeout = job.timeout ? job.timeout : spec.timeout;
+      request.kill_grace = kill_grace;
+      request.stop = ctx.stop_token();
+      request.memory_limit = spec.memory_limit;
+      request.cpu_limit = spec.cpu_limit;
+      request.on_progress = [&ctx](int percent, std::string_view note) { ctx.Progress(percent, std::string(note)); };
+      request.on_log = [&ctx](std::string_view line) { ctx.Log(line); };
+      const CommandResult result = RunCommand(request);
+      const CommandOutcome outcome = Classify(result);
+      switch (outcome.verdict) {
+        case CommandVerdict::kSuccess:
+          return HandlerResult::Success(ResultJson(result.stdout_text));
+        case CommandVerdict::kRetry:
+          return HandlerResult::Failure(outcome.message);
+        case CommandVerdict::kFailure:
+          break;
+      }
+      const bool interrupted = result.timed_out || result.cancelled || result.signal.has_value();
+      return interrupted && !result.spawn_error ? HandlerResult::Failure(outcome.message)
+                                                : HandlerResult::Fatal(outcome.message);
+    });
+  }
+}
+
+}  // namespace warren::worker

@@ -1,0 +1,385 @@
+// The worker engine against a real RabbitMQ: retries with backoff through the delay tiers, dead
+// letters with their history, delayed jobs, timeouts, cancellation, crashed workers, command jobs.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "amqp/topology.hpp"
+#include "core/command_config.hpp"
+#include "support/support.hpp"
+#include "support/worker_support.hpp"
+#include "worker/builtin_handlers.hpp"
+#include "worker/command_handlers.hpp"
+#include "worker/worker.hpp"
+
+namespace warren::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EventTap;
+using testing::PublishJob;
+using testing::TestBroker;
+using testing::TypedJob;
+using testing::WaitForCounts;
+
+using Clock = std::chrono::system_clock;
+
+TimePoint Now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now()); }
+
+WorkerOptions Options(const std::string& queue, int concurrency = 1) {
+  WorkerOptions o;
+  o.connection.url = TestBroker::Get().AmqpUrl();
+  o.connection.heartbeat = std::chrono::seconds(1);
+  o.queues = {queue};
+  o.concurrency = concurrency;
+  o.worker_id = "it-worker";
+  o.retry = RetryPolicy{300ms, 10s, 0.0};  // no jitter: the timing checks below are exact
+  o.kill_grace = 300ms;
+  return o;
+}
+
+// Jobs of the dead queue that belong to `job_id` (other tests' dead jobs are put back untouched... by
+// being taken: every test uses its own job ids, so leftovers cannot confuse another test).
+std::vector<amqp::Delivery> DeadFor(const std::string& job_id) {
+  std::vector<amqp::Delivery> mine;
+  for (auto& d : testing::TakeAll(std::string(amqp::kDeadQueue))) {
+    if (d.message_id == job_id) {
+      mine.push_back(std::move(d));
+    }
+  }
+  return mine;
+}
+
+TEST(WorkerEngine, AFailingJobIsRetriedWithBackoffUntilItSucceeds) {
+  const std::string queue = "it.engine.retry";
+  EventTap tap;
+  std::mutex mu;
+  std::vector<Clock::time_point> starts;
+  HandlerRegistry registry;
+  registry.Register("flaky", [&](JobContext& ctx) {
+    {
+      std::lock_guard lock(mu);
+      starts.push_back(Clock::now());
+    }
+    return ctx.attempt() < 3 ? HandlerResult::Failure("not yet") : HandlerResult::Success("third time");
+  });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("flaky", nullptr, queue);
+  job.spec.max_attempts = 5;
+  PublishJob(job);
+
+  auto done = tap.WaitFor(job.id, EventKind::kSucceeded, 20s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->attempt, 3);
+  EXPECT_EQ(done->result, "third time");
+  ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kRetrying, 1s));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(starts.size(), 3U);
+  // Backoff 300 ms, then 600 ms: never early, and late by little (a delay-tier hop and a delivery).
+  const auto first_wait = starts[1] - starts[0];
+  const auto second_wait = starts[2] - starts[1];
+  // (Times are kept in whole milliseconds, so "not early" allows for the truncation.)
+  EXPECT_GE(first_wait, 300ms - 2ms);
+  EXPECT_LT(first_wait, 300ms + 1s);
+  EXPECT_GE(second_wait, 600ms - 2ms);
+  EXPECT_LT(second_wait, 600ms + 1s);
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(WorkerEngine, AJobOutOfAttemptsGoesToTheDeadQueueWithItsHistory) {
+  const std::string queue = "it.engine.dead";
+  EventTap tap;
+  std::atomic<int> runs{0};
+  HandlerRegistry registry;
+  registry.Register("doomed", [&](JobContext& ctx) {
+    ++runs;
+    return HandlerResult::Failure("boom on attempt " + std::to_string(ctx.attempt()));
+  });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("doomed", {{"n", 1}}, queue);
+  job.spec.max_attempts = 3;
+  PublishJob(job);
+
+  auto dead = tap.WaitFor(job.id, EventKind::kDead, 20s);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->attempt, 3);
+  EXPECT_EQ(dead->error, "boom on attempt 3");
+  EXPECT_EQ(runs.load(), 3);
+  const auto letters = DeadFor(job.id);
+  ASSERT_EQ(letters.size(), 1U);
+  const auto& letter = letters.front();
+  EXPECT_EQ(letter.type, "doomed");
+  EXPECT_EQ(letter.body, R"({"n":1})");
+  EXPECT_EQ(letter.headers.at(std::string(amqp::kErrorHeader)), "boom on attempt 3");
+  EXPECT_EQ(letter.headers.at(std::string(amqp::kDeadReasonHeader)), "attempts_exhausted");
+  EXPECT_EQ(letter.headers.at("x-warren-queue"), queue);
+  const auto history = nlohmann::json::parse(letter.headers.at(std::string(amqp::kHistoryHeader)));
+  ASSERT_EQ(history.size(), 3U);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(history[i]["attempt"], i + 1);
+    EXPECT_EQ(history[i]["error"], "boom on attempt " + std::to_string(i + 1));
+  }
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(WorkerEngine, UnknownTypesAndFatalFailuresAreDeadAtOnce) {
+  const std::string queue = "it.engine.fatal";
+  EventTap tap;
+  HandlerRegistry registry;
+  registry.Register("picky", [](JobContext&) { return HandlerResult::Fatal("args.size must be positive"); });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  const auto unknown = TypedJob("nobody.handles.this", nullptr, queue);
+  const auto picky = TypedJob("picky", nullptr, queue);
+  PublishJob(unknown);
+  PublishJob(picky);
+  ASSERT_TRUE(tap.WaitFor(unknown.id, EventKind::kDead, 10s));
+  auto dead = tap.WaitFor(picky.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->attempt, 1) << "no retry for a fatal failure";
+  const auto letters = DeadFor(unknown.id);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].headers.at(std::string(amqp::kDeadReasonHeader)), "unknown_type");
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(WorkerEngine, ADelayedJobStartsAtItsTimeNotBefore) {
+  const std::string queue = "it.engine.delay";
+  EventTap tap;
+  HandlerRegistry registry;
+  RegisterBuiltinHandlers(registry);
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("warren.noop", nullptr, queue);
+  job.spec.run_at = Now() + 2500ms;  // three tiers: 1.6 s, 0.8 s, 0.1 s
+  PublishJob(job);
+  EXPECT_FALSE(tap.WaitFor(job.id, EventKind::kStarted, 2s));
+  auto started = tap.WaitFor(job.id, EventKind::kStarted, 5s);
+  ASSERT_TRUE(started);
+  EXPECT_GE(started->at, *job.spec.run_at);
+  EXPECT_LT(started->at, *job.spec.run_at + 1s);
+  EXPECT_TRUE(tap.WaitFor(job.id, EventKind::kSucceeded, 5s));
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(WorkerEngine, ATimeoutStopsTheHandlerAndCountsAsAFailedAttempt) {
+  const std::string queue = "it.engine.timeout";
+  EventTap tap;
+  HandlerRegistry registry;
+  RegisterBuiltinHandlers(registry);
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("warren.sleep", {{"seconds", 30}}, queue);
+  job.spec.timeout = 300ms;
+  job.spec.max_attempts = 2;
+  const auto begin = Clock::now();
+  PublishJob(job);
+  auto dead = tap.WaitFor(job.id, EventKind::kDead, 15s);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->attempt, 2);
+  EXPECT_NE(dead->error.find("timed out after 300ms"), std::string::npos) << dead->error;
+  EXPECT_LT(Clock::now() - begin, 10s) << "the 30 s sleeps were cut short";
+  EXPECT_FALSE(worker.NeedsRecycle());
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+TEST(WorkerEngine, AHandlerThatIgnoresItsTimeoutIsReportedAndTheWorkerRecycles) {
+  const std::string queue = "it.engine.runaway";
+  EventTap tap;
+  std::atomic<bool> recycle{false};
+  std::atomic<bool> release{false};
+  HandlerRegistry registry;
+  registry.Register("stubborn", [&](JobContext&) {
+    while (!release) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return HandlerResult::Success();
+  });
+  auto options = Options(queue);
+  options.on_recycle = [&] { recycle = true; };
+  Worker worker(options, registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("stubborn", nullptr, queue);
+  job.spec.timeout = 200ms;
+  job.spec.max_attempts = 1;
+  PublishJob(job);
+  auto dead = tap.WaitFor(job.id, EventKind::kDead, 15s);
+  ASSERT_TRUE(dead);
+  EXPECT_NE(dead->error.find("did not stop"), std::string::npos) << dead->error;
+  EXPECT_TRUE(recycle.load());
+  EXPECT_TRUE(worker.NeedsRecycle());
+  release = true;  // let the thread end so the test can join it
+  EXPECT_FALSE(tap.WaitFor(job.id, EventKind::kSucceeded, 300ms)) << "its late return changes nothing";
+  worker.Drain(5s);
+}
+
+TEST(WorkerEngine, CancellingARunningJobStopsItAndAQueuedOneNeverStarts) {
+  const std::string queue = "it.engine.cancel";
+  EventTap tap;
+  HandlerRegistry registry;
+  RegisterBuiltinHandlers(registry);
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  const auto running = TypedJob("warren.sleep", {{"seconds", 30}}, queue);
+  const auto queued = TypedJob("warren.noop", nullptr, queue);
+  PublishJob(running);
+  ASSERT_TRUE(tap.WaitFor(running.id, EventKind::kStarted, 10s));
+  // concurrency 1: `queued` waits behind the sleeper; cancel it first, then the sleeper.
+  PublishJob(queued);
+  testing::PublishMessage(amqp::EncodeCancelMessage(queued.id), amqp::JobTopologyWithDelays({}));
+  const auto cancel_sent = Clock::now();
+  testing::PublishMessage(amqp::EncodeCancelMessage(running.id), amqp::JobTopologyWithDelays({}));
+  auto stopped = tap.WaitFor(running.id, EventKind::kCancelled, 10s);
+  ASSERT_TRUE(stopped);
+  EXPECT_LT(Clock::now() - cancel_sent, 5s);
+  auto skipped = tap.WaitFor(queued.id, EventKind::kCancelled, 10s);
+  ASSERT_TRUE(skipped);
+  EXPECT_FALSE(tap.WaitFor(queued.id, EventKind::kStarted, 200ms)) << "a cancelled job never starts";
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s));
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+// kill -9 of a worker mid-job: the job comes back, the lost attempt counts, and the job ends in one
+// terminal state on another worker.
+TEST(WorkerEngine, AKilledWorkersJobRunsAgainElsewhereAndCountsTheLostAttempt) {
+  const std::string queue = "it.engine.kill9";
+  EventTap tap;
+  auto job = TypedJob("warren.sleep", {{"seconds", 1}}, queue);
+  job.spec.max_attempts = 3;
+  {
+    testing::Process doomed({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(),
+                             "--queue", queue, "--retry-base", "100ms"});
+    ASSERT_TRUE(doomed.WaitForOutput("consumer connected", 15s)) << doomed.Output();
+    PublishJob(job);
+    ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kStarted, 10s)) << doomed.Output();
+    doomed.Signal(SIGKILL);
+    doomed.Wait(5s);
+  }
+  testing::Process survivor({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(),
+                             "--queue", queue, "--retry-base", "100ms"});
+  auto done = tap.WaitFor(job.id, EventKind::kSucceeded, 20s);
+  ASSERT_TRUE(done) << survivor.Output();
+  EXPECT_EQ(done->attempt, 2) << "attempt 1 was lost with its worker";
+  auto lost = tap.WaitFor(job.id, EventKind::kRetrying, 1s);
+  ASSERT_TRUE(lost);
+  EXPECT_NE(lost->error.find("interrupted"), std::string::npos) << lost->error;
+  EXPECT_FALSE(tap.WaitFor(job.id, EventKind::kDead, 300ms));
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s));
+  survivor.Signal(SIGTERM);
+  EXPECT_EQ(survivor.Wait(10s), 0) << survivor.Output();
+}
+
+// ---- command jobs ------------------------------------------------------------------------------------
+
+CommandJob Command(std::vector<std::string> argv) {
+  CommandJob job;
+  job.command = std::move(argv);
+  return job;
+}
+
+TEST(WorkerEngine, CommandJobsRunTheirProgramWithTheJobOnStdinAndNothingElse) {
+  const std::string queue = "it.engine.command";
+  const auto dir = std::filesystem::temp_directory_path() / ("warren-it-cmd-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  EventTap tap;
+  HandlerRegistry registry;
+  RegisterCommandHandlers(registry,
+                          {{"say", Command({"/bin/echo", "{args.text}"})},
+                           {"stdin", Command({"/bin/cat"})},
+                           {"tempfail", Command({"/bin/sh", "-c", "exit 75"})},
+                           {"broken", Command({"/bin/sh", "-c", "echo nope >&2; exit 3"})}},
+                          300ms);
+  Worker worker(Options(queue, 2), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+
+  // Injection attempts stay one literal argument of /bin/echo: nothing else runs.
+  const std::string marker = (dir / "pwned").string();
+  const std::vector<std::string> attacks = {"; touch " + marker, "$(touch " + marker + ")",
+                                            "`touch " + marker + "`", "a\ntouch " + marker, "| touch " + marker};
+  std::vector<JobRecord> jobs;
+  for (const auto& attack : attacks) {
+    jobs.push_back(TypedJob("say", {{"text", attack}}, queue));
+    PublishJob(jobs.back());
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto done = tap.WaitFor(jobs[i].id, EventKind::kSucceeded, 10s);
+    ASSERT_TRUE(done) << attacks[i];
+    EXPECT_EQ(done->result, attacks[i]) << "echo printed its one argument verbatim";
+  }
+  EXPECT_FALSE(std::filesystem::exists(marker));
+
+  // A leading '-' could turn a value into an option: refused before spawning, and fatal.
+  const auto option = TypedJob("say", {{"text", "-n"}}, queue);
+  PublishJob(option);
+  auto refused = tap.WaitFor(option.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->error.find("command template"), std::string::npos) << refused->error;
+
+  const auto input = TypedJob("stdin", {{"k", "v"}}, queue);
+  PublishJob(input);
+  auto echoed = tap.WaitFor(input.id, EventKind::kSucceeded, 10s);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->result["id"], input.id);
+  EXPECT_EQ(echoed->result["args"], (nlohmann::json{{"k", "v"}}));
+
+  auto tempfail = TypedJob("tempfail", nullptr, queue);
+  tempfail.spec.max_attempts = 2;
+  PublishJob(tempfail);
+  auto retried_dead = tap.WaitFor(tempfail.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(retried_dead);
+  EXPECT_EQ(retried_dead->attempt, 2) << "exit 75 asks for another attempt";
+
+  const auto broken = TypedJob("broken", nullptr, queue);
+  PublishJob(broken);
+  auto failed = tap.WaitFor(broken.id, EventKind::kDead, 10s);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->attempt, 1) << "any other exit status is final";
+  EXPECT_NE(failed->error.find("nope"), std::string::npos) << failed->error;
+  EXPECT_TRUE(worker.Drain(5s));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WorkerEngine, ACommandPastItsTimeoutIsKilledWithItsProcessGroup) {
+  const std::string queue = "it.engine.command.timeout";
+  const auto pidfile = std::filesystem::temp_directory_path() / ("warren-it-pid-" + std::to_string(getpid()));
+  EventTap tap;
+  HandlerRegistry registry;
+  // The shell records the pid of a grandchild that would outlive a kill of the shell alone.
+  RegisterCommandHandlers(
+      registry, {{"hang", Command({"/bin/sh", "-c", "sleep 60 & echo $! > " + pidfile.string() + "; wait"})}},
+      300ms);
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto job = TypedJob("hang", nullptr, queue);
+  job.spec.timeout = 500ms;
+  job.spec.max_attempts = 1;
+  PublishJob(job);
+  auto dead = tap.WaitFor(job.id, EventKind::kDead, 15s);
+  ASSERT_TRUE(dead);
+  EXPECT_NE(dead->error.find("timeout"), std::string::npos) << dead->error;
+  std::ifstream in(pidfile);
+  pid_t grandchild = 0;
+  ASSERT_TRUE(in >> grandchild);
+  // Gone, or a zombie waiting for init to reap it: either way it runs no more.
+  auto running = [grandchild] {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string pid;
+    std::string comm;
+    char state = 0;
+    return static_cast<bool>(stat >> pid >> comm >> state) && state != 'Z' && state != 'X';
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(running()) << "the grandchild sleep " << grandchild << " outlived its job";
+  std::filesystem::remove(pidfile);
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+}  // namespace
+}  // namespace warren::worker
