@@ -11,6 +11,8 @@ packages=(
   rabbitmq-server
   # the PostgreSQL store tests run a real server
   postgresql
+  # time zones for periodic jobs (/usr/share/zoneinfo)
+  tzdata
   # tests and scripts
   python3 python3-pika curl procps iproute2 ca-certificates
 )
