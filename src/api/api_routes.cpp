@@ -20,7 +20,7 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
   return queues;
 }
 
-void AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
+SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   AddDemoRoutes(router, deps.publish);
   AddSystemRoutes(router, SystemApi{deps.store, deps.tasks, deps.broker_state, deps.queue_stats,
                                     KnownQueues(settings), settings.job_types});
@@ -34,7 +34,7 @@ void AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.clock = std::move(deps.clock);
   jobs.max_batch = settings.max_batch;
   jobs.job_types = settings.job_types;
-  AddJobsRoutes(router, std::move(jobs));
+  SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
   auto auth = std::make_shared<const Authenticator>(settings.tokens);
   router.SetGuard([auth](const Request& request, std::string_view pattern) -> std::optional<Response> {
@@ -45,6 +45,7 @@ void AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
     // Only POST routes take a body; a stray body on a GET is ignored, as the demo's Flask app does.
     return request.method == "POST" ? CheckBodyContentType(request) : std::nullopt;
   });
+  return submit;
 }
 
 }  // namespace warren::api

@@ -27,7 +27,8 @@ struct ApiDeps {
 // The job queues GET /v1/queues reports: the API's default queue, the demo's, then work.queues.
 std::vector<std::string> KnownQueues(const Settings& settings);
 
-// Adds every route and sets the guard. The Authenticator is shared by the guard.
-void AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps);
+// Adds every route and sets the guard. The Authenticator is shared by the guard. Returns the jobs
+// API's enqueue, for the periodic scheduler.
+SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps);
 
 }  // namespace warren::api

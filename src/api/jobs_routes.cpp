@@ -110,6 +110,8 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void Cancel(const Request& request, const Responder& respond);
   void Retry(const Request& request, const Responder& respond);
   void Delete(const Request& request, const Responder& respond);
+  // Enqueues a validated spec exactly as POST /v1/jobs does.
+  void Submit(JobSpec spec, const Responder& respond);
 
  private:
   // Runs `work` on the task runner. `fail` answers when the runner is saturated (503 overloaded) or
@@ -174,7 +176,12 @@ void JobsService::Create(const Request& request, const Responder& respond) {
     respond(std::move(*refused));
     return;
   }
-  JobRecord record = NewJobRecord(NewJobId(now), std::move(std::get<JobSpec>(spec)), now);
+  Submit(std::move(std::get<JobSpec>(spec)), respond);
+}
+
+void JobsService::Submit(JobSpec spec, const Responder& respond) {
+  const TimePoint now = api_.clock();
+  JobRecord record = NewJobRecord(NewJobId(now), std::move(spec), now);
 
   const std::optional<std::string> key = record.spec.idempotency_key;
   if (key && !keys_.Lead(*key, respond)) {
@@ -522,7 +529,7 @@ Response BusyResponse() {
       ErrorResponse(503, "overloaded", "the server has too many requests in progress; retry"));
 }
 
-void AddJobsRoutes(Router& router, JobsApi api) {
+SubmitFn AddJobsRoutes(Router& router, JobsApi api) {
   auto service = std::make_shared<JobsService>(std::move(api));
   const auto bind = [service](void (JobsService::*method)(const Request&, const Responder&)) {
     return [service, method](const Request& request, const Responder& respond) {
@@ -537,6 +544,7 @@ void AddJobsRoutes(Router& router, JobsApi api) {
   router.Add("DELETE", "/v1/jobs/{id}", bind(&JobsService::Delete));
   router.Add("POST", "/v1/jobs/{id}/cancel", bind(&JobsService::Cancel));
   router.Add("POST", "/v1/jobs/{id}/retry", bind(&JobsService::Retry));
+  return [service](JobSpec spec, const Responder& respond) { service->Submit(std::move(spec), respond); };
 }
 
 }  // namespace warren::api

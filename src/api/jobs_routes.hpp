@@ -49,7 +49,11 @@ struct JobsApi {
   std::vector<std::string> job_types;  // non-empty: POST rejects other types with 422
 };
 
-void AddJobsRoutes(Router& router, JobsApi api);
+// Enqueues a validated job as POST /v1/jobs does (store, then RabbitMQ; idempotency keys honoured),
+// for callers inside serve such as the periodic scheduler. `respond` gets what the client would.
+using SubmitFn = std::function<void(JobSpec, const Responder&)>;
+
+SubmitFn AddJobsRoutes(Router& router, JobsApi api);
 
 // The 503 for a job the publisher could not hand to RabbitMQ: the same codes as /add-job
 // (AddJobResponse), with a message that names the queue when nothing routes to it.

@@ -19,6 +19,7 @@
 #include "api/auth.hpp"
 #include "api/blocking_pool.hpp"
 #include "api/recorder.hpp"
+#include "api/scheduler.hpp"
 #include "api/http_server.hpp"
 #include "api/router.hpp"
 #include "store/pruner.hpp"
@@ -139,10 +140,16 @@ int RunServe(const Settings& settings) {
   deps.broker_state = [&publisher] { return publisher.State(); };
   // deps.queue_stats: waits for a passive queue.declare helper in src/amqp (GET /v1/queues reports
   // names only until then).
-  AddApiRoutes(router, settings, std::move(deps));
+  SubmitFn submit = AddApiRoutes(router, settings, std::move(deps));
+  PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit));
+  for (const auto& job : settings.periodic) {
+    spdlog::info("periodic job {}: type {}, cron '{}' in {}, missed runs: {}", job.name, job.type,
+                 job.cron.Expression(), job.tz.Name(), ToString(job.missed));
+  }
   server.Start(
       [&router](Request request, const Responder& respond) { router.Dispatch(std::move(request), respond); });
   spdlog::info("listening on http://{}", server.LocalEndpoint().ToString());
+  scheduler.Start();
   if (settings.tokens.empty()) {
     spdlog::info("no API tokens configured: the API is open to whoever can reach {}",
                  settings.listen.ToString());
@@ -163,6 +170,7 @@ int RunServe(const Settings& settings) {
       break;
     }
   }
+  scheduler.Stop();
   // 2. The publisher answers whatever still waits on it (kStopped → 503; an enqueue's undo goes to the
   //    pool), the pool finishes its queue, and those answers are written.
   publisher.Stop();

@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "core/names.hpp"
+#include "core/periodic.hpp"
 
 namespace warren {
 namespace {
@@ -73,9 +74,10 @@ std::vector<std::string> SplitList(const std::vector<std::string>& values) {
 }
 
 // Reads the TOML file into raw values; unknown keys are errors so typos do not pass silently.
-// [jobs] is parsed whole into `command_jobs`; [[periodic]] is left to its own parser.
+// [jobs] is parsed whole into `command_jobs`, [[periodic]] into `periodic`.
 std::map<std::string, RawValue> ReadConfigFile(const std::string& path,
-                                               std::map<std::string, CommandJob>& command_jobs) {
+                                               std::map<std::string, CommandJob>& command_jobs,
+                                               std::vector<PeriodicJob>& periodic) {
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -91,6 +93,15 @@ std::map<std::string, RawValue> ReadConfigFile(const std::string& path,
   for (const auto& [section, node] : table) {
     const std::string section_name(section.str());
     if (section_name == "periodic") {
+      const auto* entries = node.as_array();
+      if (entries == nullptr) {
+        throw ConfigError(fmt::format("config: {}: periodic jobs are [[periodic]] tables", path));
+      }
+      try {
+        periodic = ParsePeriodicJobs(*entries);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("config: {}: {}", path, e.what()));
+      }
       continue;
     }
     const auto* inner = node.as_table();
@@ -253,8 +264,9 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
   }
   std::map<std::string, RawValue> raw;
   std::map<std::string, CommandJob> command_jobs;
+  std::vector<PeriodicJob> periodic;
   if (config_path) {
-    raw = ReadConfigFile(*config_path, command_jobs);
+    raw = ReadConfigFile(*config_path, command_jobs, periodic);
   }
   for (const auto& k : kKeys) {
     if (auto e = env(k.env)) {
@@ -267,6 +279,7 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
 
   Settings s;
   s.command_jobs = std::move(command_jobs);
+  s.periodic = std::move(periodic);
   for (const auto& [key, value] : raw) {
     const std::string text = value.values.empty() ? "" : value.values.back();
     try {

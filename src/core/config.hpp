@@ -11,6 +11,7 @@
 
 #include "core/command_config.hpp"
 #include "core/duration.hpp"
+#include "core/periodic.hpp"
 #include "core/retry.hpp"
 
 namespace warren {
@@ -72,6 +73,8 @@ struct Settings {
   std::string log_format = "text";
   // [jobs.TYPE] command jobs, from the TOML file only
   std::map<std::string, CommandJob> command_jobs;
+  // [[periodic]]: cron schedules `serve` enqueues (core/periodic.hpp)
+  std::vector<PeriodicJob> periodic;
 };
 
 // One setting's definition: its TOML key (`section.name`), environment variable and flag name.

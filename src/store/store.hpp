@@ -69,6 +69,12 @@ class Store {
 
   // Deletes terminal jobs older than the policy, in small transactions. Returns how many.
   virtual size_t Prune(const RetentionPolicy& policy, TimePoint now) = 0;
+
+  // Periodic schedules: the newest tick enqueued per schedule name, so a restarted scheduler (or
+  // another replica's) knows which ticks ran. Recording keeps the maximum: a slower scheduler never
+  // moves it back.
+  virtual std::optional<TimePoint> LastPeriodicTick(const std::string& name) = 0;
+  virtual void RecordPeriodicTick(const std::string& name, TimePoint tick) = 0;
 };
 using StorePtr = std::unique_ptr<Store>;
 

@@ -232,6 +232,18 @@ TEST_P(StoreTest, RefusesASchemaNewerThanItKnows) {
 
 TEST_P(StoreTest, Ping) { EXPECT_TRUE(store_->Ping()); }
 
+TEST_P(StoreTest, PeriodicTicksKeepTheNewestPerSchedule) {
+  EXPECT_EQ(store_->LastPeriodicTick("cleanup"), std::nullopt);
+  store_->RecordPeriodicTick("cleanup", kT0 + std::chrono::minutes(5));
+  store_->RecordPeriodicTick("cleanup", kT0);  // a slower scheduler's older tick changes nothing
+  store_->RecordPeriodicTick("report", kT0 + std::chrono::hours(1));
+  EXPECT_EQ(store_->LastPeriodicTick("cleanup"), kT0 + std::chrono::minutes(5));
+  EXPECT_EQ(store_->LastPeriodicTick("report"), kT0 + std::chrono::hours(1));
+  if (Shared()) {
+    EXPECT_EQ(OpenStore(url_)->LastPeriodicTick("cleanup"), kT0 + std::chrono::minutes(5));
+  }
+}
+
 TEST_P(StoreTest, EmptyBatchesDoNothing) {
   EXPECT_TRUE(store_->InsertJobs({}).empty());
   EXPECT_TRUE(store_->ApplyEvents({}).empty());

@@ -161,6 +161,29 @@ class PostgresStore final : public Store {
     });
   }
 
+  std::optional<TimePoint> LastPeriodicTick(const std::string& name) override {
+    return Run("read periodic tick", [&](pqxx::connection& connection) -> std::optional<TimePoint> {
+      pqxx::nontransaction transaction(connection);
+      const auto rows = transaction.exec_params("SELECT last_tick FROM periodic_ticks WHERE name = $1", name);
+      if (rows.empty()) {
+        return std::nullopt;
+      }
+      return TimePoint(std::chrono::milliseconds(rows[0][0].as<int64_t>()));
+    });
+  }
+
+  void RecordPeriodicTick(const std::string& name, TimePoint tick) override {
+    Run("record periodic tick", [&](pqxx::connection& connection) {
+      pqxx::work transaction(connection);
+      transaction.exec_params(
+          "INSERT INTO periodic_ticks (name, last_tick) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+          "SET last_tick = GREATEST(periodic_ticks.last_tick, excluded.last_tick)",
+          name, static_cast<int64_t>(tick.time_since_epoch().count()));
+      transaction.commit();
+      return 0;
+    });
+  }
+
   bool Ping() override {
     try {
       return Run("ping", [](pqxx::connection& connection) {

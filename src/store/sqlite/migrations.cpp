@@ -28,6 +28,12 @@ CREATE INDEX jobs_queue_id ON jobs (queue, id);
 -- Retention: terminal jobs by state and age. Partial, so jobs still in flight are not in it.
 CREATE INDEX jobs_state_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
 )sql"},
+      {2, "periodic_ticks", R"sql(
+CREATE TABLE periodic_ticks (
+  name      TEXT NOT NULL PRIMARY KEY,  -- [[periodic]] name
+  last_tick INTEGER NOT NULL            -- milliseconds since the Unix epoch, UTC
+) STRICT;
+)sql"},
   };
   return migrations;
 }

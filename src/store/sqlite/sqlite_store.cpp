@@ -220,6 +220,27 @@ class SqliteStore final : public Store {
     return writer_.Changes() == 1;
   }
 
+  std::optional<TimePoint> LastPeriodicTick(const std::string& name) override {
+    return WithReader([&](Database& db) -> std::optional<TimePoint> {
+      auto select = db.Prepare("SELECT last_tick FROM periodic_ticks WHERE name = ?1");
+      select->Bind(1, name);
+      if (!select->Step()) {
+        return std::nullopt;
+      }
+      return TimePoint(std::chrono::milliseconds(select->Int64(0)));
+    });
+  }
+
+  void RecordPeriodicTick(const std::string& name, TimePoint tick) override {
+    std::lock_guard lock(writer_mutex_);
+    auto upsert = writer_.Prepare(
+        "INSERT INTO periodic_ticks (name, last_tick) VALUES (?1, ?2) "
+        "ON CONFLICT (name) DO UPDATE SET last_tick = max(last_tick, excluded.last_tick)");
+    upsert->Bind(1, name);
+    upsert->Bind(2, static_cast<int64_t>(tick.time_since_epoch().count()));
+    upsert->Run();
+  }
+
   bool DeleteJob(const std::string& id) override {
     std::lock_guard lock(writer_mutex_);
     auto remove = writer_.Prepare(kDeleteSql);

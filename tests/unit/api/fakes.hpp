@@ -118,6 +118,16 @@ class FakeStore final : public store::Store {
   }
 
   size_t Prune(const store::RetentionPolicy& /*policy*/, TimePoint /*now*/) override { return 0; }
+  std::optional<TimePoint> LastPeriodicTick(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    auto it = ticks_.find(name);
+    return it == ticks_.end() ? std::nullopt : std::optional<TimePoint>(it->second);
+  }
+  void RecordPeriodicTick(const std::string& name, TimePoint tick) override {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = ticks_.emplace(name, tick);
+    it->second = std::max(it->second, tick);
+  }
 
   // Test helpers.
   void Put(const JobRecord& record) {
@@ -146,7 +156,8 @@ class FakeStore final : public store::Store {
   }
 
   std::mutex mutex_;
-  std::map<std::string, JobRecord> jobs_;  // guarded by mutex_; ids sort by creation time
+  std::map<std::string, JobRecord> jobs_;
+  std::map<std::string, TimePoint> ticks_;  // guarded by mutex_; ids sort by creation time
   int fail_next_ = 0;                      // guarded by mutex_
 };
 

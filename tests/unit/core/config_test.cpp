@@ -77,6 +77,49 @@ workers = 4
   EXPECT_EQ(from_flag.queues, (std::vector<std::string>{"q1", "q2"}));
 }
 
+TEST(LoadSettings, WorkerEngineSectionsAndPeriodicJobs) {
+  TempFile file(R"(
+[work]
+kill_grace = "2s"
+[retry]
+base = "500ms"
+cap = "1m"
+jitter = 0.1
+[[periodic]]
+type = "cleanup"
+cron = "*/5 * * * *"
+missed = "once"
+[[periodic]]
+name = "nightly"
+type = "report"
+cron = "0 3 * * *"
+timezone = "Europe/Berlin"
+)");
+  const auto s = LoadSettings({{"config", {file.path()}}}, Env({}));
+  EXPECT_EQ(s.kill_grace, std::chrono::seconds(2));
+  EXPECT_EQ(s.retry.base, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.retry.cap, std::chrono::minutes(1));
+  EXPECT_DOUBLE_EQ(s.retry.jitter, 0.1);
+  ASSERT_EQ(s.periodic.size(), 2U);
+  EXPECT_EQ(s.periodic[0].name, "cleanup");
+  EXPECT_EQ(s.periodic[0].missed, MissedPolicy::kOnce);
+  EXPECT_EQ(s.periodic[1].name, "nightly");
+  EXPECT_EQ(s.periodic[1].tz.Name(), "Europe/Berlin");
+
+  TempFile bad(R"(
+[[periodic]]
+type = "cleanup"
+cron = "0 25 * * *"
+)");
+  try {
+    LoadSettings({{"config", {bad.path()}}}, Env({}));
+    FAIL() << "an hour of 25 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("periodic[0].cron"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(LoadSettings({{"retry.jitter", {"2"}}}, Env({})), ConfigError);
+}
+
 TEST(LoadSettings, ConfigFileFromEnvironment) {
   TempFile file("[work]\nconcurrency = 5\n");
   EXPECT_EQ(LoadSettings({}, Env({{"WARREN_CONFIG", file.path()}})).concurrency, 5);

@@ -22,6 +22,8 @@ class CountingStore final : public Store {
   bool DeleteJob(const std::string& /*id*/) override { return false; }
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
 
+  std::optional<TimePoint> LastPeriodicTick(const std::string& /*name*/) override { return std::nullopt; }
+  void RecordPeriodicTick(const std::string& /*name*/, TimePoint /*tick*/) override {}
   size_t Prune(const RetentionPolicy& policy, TimePoint now) override {
     std::lock_guard lock(mutex);
     ++calls;

@@ -1,0 +1,78 @@
+#include "api/scheduler.hpp"
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+namespace warren::api {
+
+PeriodicScheduler::PeriodicScheduler(std::vector<PeriodicJob> jobs, store::Store& store, SubmitFn submit,
+                                     ClockFn clock)
+    : jobs_(std::move(jobs)), store_(store), submit_(std::move(submit)), clock_(std::move(clock)) {}
+
+PeriodicScheduler::~PeriodicScheduler() { Stop(); }
+
+void PeriodicScheduler::Start(std::chrono::milliseconds interval) {
+  if (jobs_.empty()) {
+    return;
+  }
+  thread_ = std::jthread([this, interval](const std::stop_token& stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      try {
+        RunOnce();
+      } catch (const std::exception& e) {
+        spdlog::error("scheduler: {}", e.what());
+      }
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, interval, [] { return false; });
+    }
+  });
+}
+
+void PeriodicScheduler::Stop() {
+  thread_ = {};  // requests stop and joins
+}
+
+size_t PeriodicScheduler::RunOnce() {
+  size_t enqueued = 0;
+  for (const auto& job : jobs_) {
+    std::optional<TimePoint> last;
+    try {
+      last = store_.LastPeriodicTick(job.name);
+    } catch (const std::exception& e) {
+      spdlog::warn("scheduler: {}: cannot read its last tick ({}); trying again shortly", job.name, e.what());
+      continue;
+    }
+    for (const TimePoint tick : DueTicks(job, last, clock_())) {
+      auto answer = std::make_shared<std::promise<Response>>();
+      auto answered = answer->get_future();
+      submit_(TickJobSpec(job, tick), Responder([answer](Response response) { answer->set_value(std::move(response)); }));
+      const Response response = answered.get();
+      if (response.status != 200 && response.status != 202) {
+        // Not enqueued (broker or store down): this tick and the later ones wait for the next round,
+        // where DueTicks offers them again under the job's missed-run policy.
+        spdlog::warn("scheduler: {}: the tick of {} was not enqueued ({}): {}", job.name, FormatTime(tick),
+                     response.status, response.body);
+        break;
+      }
+      try {
+        store_.RecordPeriodicTick(job.name, tick);
+      } catch (const std::exception& e) {
+        // The job is enqueued; its idempotency key keeps a second try from enqueueing it again.
+        spdlog::warn("scheduler: {}: enqueued the tick of {} but could not record it: {}", job.name,
+                     FormatTime(tick), e.what());
+        break;
+      }
+      ++enqueued;
+      spdlog::info("scheduler: {}: enqueued the tick of {} ({})", job.name, FormatTime(tick),
+                   response.status == 202 ? "new job" : "already enqueued by another scheduler");
+    }
+  }
+  return enqueued;
+}
+
+}  // namespace warren::api
