@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/job.hpp"
 #include "support/support.hpp"
 
 namespace warren {
@@ -98,6 +99,50 @@ TEST_F(Pipeline, FailuresAndUnknownTypesEndDeadWithTheirError) {
   EXPECT_NE(unknown_dead["error"].get<std::string>().find("unknown_type"), std::string::npos) << unknown_dead;
 }
 
+TEST_F(Pipeline, RetriesShowEveryAttemptAndEndDead) {
+  auto r = Post("/v1/jobs", {{"type", "warren.fail"}, {"queue", queue_}, {"max_attempts", 2}, {"args", {{"error", "flaky"}}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto dead = WaitForState(json::parse(r.body)["id"], "dead", 20s);
+  ASSERT_EQ(dead["attempts"].size(), 2U) << dead;
+  EXPECT_EQ(dead["attempts"][0]["outcome"], "failed");
+  EXPECT_EQ(dead["attempts"][1]["outcome"], "dead");
+  EXPECT_EQ(dead["error"], "flaky");
+}
+
+TEST_F(Pipeline, AScheduledJobWaitsForItsTime) {
+  auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", queue_}, {"delay", "2s"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto created = json::parse(r.body);
+  EXPECT_EQ(created["state"], "scheduled");
+  const auto run_at = *ParseTime(created["run_at"].get<std::string>());
+  const auto done = WaitForState(created["id"], "succeeded", 20s);
+  const auto started = *ParseTime(done["started_at"].get<std::string>());
+  EXPECT_GE(started, run_at);
+  EXPECT_LT(started, run_at + 1s);
+}
+
+TEST_F(Pipeline, CancellingARunningJobStopsItsHandler) {
+  auto r = Post("/v1/jobs", {{"type", "warren.sleep"}, {"queue", queue_}, {"args", {{"seconds", 60}}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  WaitForState(id, "running", 20s);
+  auto cancel = testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/cancel");
+  EXPECT_EQ(cancel.status, 202) << cancel.body;
+  // The worker reports the attempt cancelled once its handler stopped: long before the 60 s sleep.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  json job;
+  while (std::chrono::steady_clock::now() < deadline) {
+    job = GetJob(id);
+    if (job["attempts"].size() == 1 && job["attempts"][0]["outcome"] == "cancelled") {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(job["state"], "cancelled") << job;
+  ASSERT_EQ(job["attempts"].size(), 1U) << job;
+  EXPECT_EQ(job["attempts"][0]["outcome"], "cancelled") << job;
+}
+
 // The acceptance run: 10,000 jobs, every one recorded succeeded, none twice.
 TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   constexpr int kBatches = 10;
@@ -147,6 +192,18 @@ TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   std::sort(succeeded.begin(), succeeded.end());
   EXPECT_EQ(std::unique(succeeded.begin(), succeeded.end()), succeeded.end()) << "no job listed twice";
   EXPECT_EQ(succeeded, ids);
+}
+
+// Delayed jobs wait in durable delay queues: a restart of the broker (and of nothing else here) loses
+// none. It restarts the broker: tests after it reconnect like any client.
+TEST_F(Pipeline, AScheduledJobSurvivesABrokerRestart) {
+  auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", queue_}, {"delay", "4s"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  TestBroker::Get().Kill();
+  TestBroker::Get().Start();
+  const auto done = WaitForState(id, "succeeded", 60s);
+  EXPECT_EQ(done["attempts"].size(), 1U) << done;
 }
 
 }  // namespace
