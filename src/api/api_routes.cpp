@@ -34,6 +34,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.clock = std::move(deps.clock);
   jobs.max_batch = settings.max_batch;
   jobs.job_types = settings.job_types;
+  jobs.type_defaults = settings.command_jobs;
   SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
   auto auth = std::make_shared<const Authenticator>(settings.tokens);

@@ -156,6 +156,25 @@ void JobsService::Undo(const std::vector<std::string>& ids) const {
   }
 }
 
+namespace {
+
+// A command type's max_attempts and timeout from the config stand in for the server's defaults when
+// the request leaves them out; a value in the request always wins.
+void ApplyTypeDefaults(const json& body, JobSpec& spec, const std::map<std::string, CommandJob>& defaults) {
+  const auto it = defaults.find(spec.type);
+  if (it == defaults.end()) {
+    return;
+  }
+  if (it->second.max_attempts && !body.contains("max_attempts")) {
+    spec.max_attempts = *it->second.max_attempts;
+  }
+  if (it->second.timeout && !body.contains("timeout")) {
+    spec.timeout = it->second.timeout;
+  }
+}
+
+}  // namespace
+
 void JobsService::Create(const Request& request, const Responder& respond) {
   auto parsed = ParseJsonBody(request.body);
   if (auto* error = std::get_if<Response>(&parsed)) {
@@ -176,6 +195,7 @@ void JobsService::Create(const Request& request, const Responder& respond) {
     respond(std::move(*refused));
     return;
   }
+  ApplyTypeDefaults(std::get<json>(parsed), std::get<JobSpec>(spec), api_.type_defaults);
   Submit(std::move(std::get<JobSpec>(spec)), respond);
 }
 
@@ -281,6 +301,7 @@ void JobsService::CreateBatch(const Request& request, const Responder& respond) 
       respond(std::move(*refused));
       return;
     }
+    ApplyTypeDefaults(jobs[i], std::get<JobSpec>(spec), api_.type_defaults);
     records.push_back(NewJobRecord(NewJobId(now), std::move(std::get<JobSpec>(spec)), now));
   }
   auto self = shared_from_this();

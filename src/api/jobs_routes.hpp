@@ -26,6 +26,7 @@
 #include "api/demo_routes.hpp"
 #include "api/http.hpp"
 #include "api/router.hpp"
+#include "core/command_config.hpp"
 #include "core/job.hpp"
 #include "store/store.hpp"
 
@@ -47,6 +48,8 @@ struct JobsApi {
   JobLimits limits;
   size_t max_batch = 1000;
   std::vector<std::string> job_types;  // non-empty: POST rejects other types with 422
+  // Per-type defaults from the config's [jobs.<type>] (command jobs), for requests that leave them out.
+  std::map<std::string, CommandJob> type_defaults;
 };
 
 // Enqueues a validated job as POST /v1/jobs does (store, then RabbitMQ; idempotency keys honoured),

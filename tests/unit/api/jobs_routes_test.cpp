@@ -239,6 +239,34 @@ TEST_F(JobsRoutes, ASaturatedPoolAnswers503Overloaded) {
   runner_.RunAll();
 }
 
+// ---- command types' defaults ---------------------------------------------------------------------------
+
+class JobsRoutesWithCommandTypes : public ApiFixture {
+ protected:
+  void SetUp() override {
+    Settings settings;
+    CommandJob resize;
+    resize.type = "resize";
+    resize.command = {"/usr/bin/convert", "{args.src}"};
+    resize.max_attempts = 7;
+    resize.timeout = std::chrono::seconds(30);
+    settings.command_jobs["resize"] = resize;
+    Build(settings);
+  }
+};
+
+TEST_F(JobsRoutesWithCommandTypes, TheTypesConfigFillsWhatTheRequestLeavesOut) {
+  Response response = Enqueue(R"({"type":"resize"})");
+  ASSERT_EQ(response.status, 202);
+  EXPECT_EQ(Json(response)["max_attempts"], 7);
+  EXPECT_EQ(publisher_.Messages().back().headers.at(std::string(amqp::kTimeoutHeader)), "30000");
+  response = Enqueue(R"({"type":"resize","max_attempts":2,"timeout":"1s"})");
+  ASSERT_EQ(response.status, 202);
+  EXPECT_EQ(Json(response)["max_attempts"], 2);
+  EXPECT_EQ(publisher_.Messages().back().headers.at(std::string(amqp::kTimeoutHeader)), "1000");
+  EXPECT_EQ(Json(Enqueue(R"({"type":"other"})"))["max_attempts"], 3) << "other types keep the default";
+}
+
 // ---- unknown job types --------------------------------------------------------------------------------
 
 class JobsRoutesWithTypes : public ApiFixture {
