@@ -537,19 +537,45 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
   return finished;
 }
 
-namespace {
-
-// Blocks SIGINT/SIGTERM in every thread created after this call; the main thread waits for them.
-sigset_t BlockStopSignals() {
+sigset_t BlockStopSignals(sigset_t* previous) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  pthread_sigmask(SIG_BLOCK, &set, previous);
   return set;
 }
 
-}  // namespace
+int WaitForStopSignal(const sigset_t& signals) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}: draining (a second signal exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return sig;
+}
+
+int DrainWatchingSignals(std::unique_ptr<Worker>& worker, const sigset_t& signals,
+                         std::chrono::milliseconds grace) {
+  auto drained = std::async(std::launch::async, [&] { return worker->Drain(grace); });
+  const timespec poll_interval{0, 100'000'000};
+  while (drained.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+    if (sigtimedwait(&signals, nullptr, &poll_interval) > 0) {
+      spdlog::warn("second signal: exiting now; unacked jobs return to their queues");
+      std::_Exit(1);
+    }
+  }
+  const bool finished = drained.get();
+  if (!finished || worker->NeedsRecycle()) {
+    // Handlers still running cannot be joined; their messages were handed back already. A recycle
+    // exits non-zero so the supervisor starts a fresh worker.
+    const int code = worker->NeedsRecycle() ? 3 : 0;
+    spdlog::info("worker stopped{}", code != 0 ? " (recycling after a runaway handler)" : "");
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  worker.reset();
+  spdlog::info("worker stopped");
+  return 0;
+}
 
 int RunWork(const Settings& settings) {
   const sigset_t stop_signals = BlockStopSignals();
@@ -582,30 +608,8 @@ int RunWork(const Settings& settings) {
                fmt::join(registry.Types(), ", "));
   auto worker = std::make_unique<Worker>(options, registry);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("received {}: draining (a second signal exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-
-  auto drained = std::async(std::launch::async, [&] { return worker->Drain(settings.grace); });
-  const timespec poll_interval{0, 100'000'000};
-  while (drained.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-    if (sigtimedwait(&stop_signals, nullptr, &poll_interval) > 0) {
-      spdlog::warn("second signal: exiting now; unacked jobs return to their queues");
-      std::_Exit(1);
-    }
-  }
-  const bool finished = drained.get();
-  if (!finished || worker->NeedsRecycle()) {
-    // Handlers still running cannot be joined; their messages were handed back already. A recycle
-    // exits non-zero so the supervisor starts a fresh worker.
-    const int code = worker->NeedsRecycle() ? 3 : 0;
-    spdlog::info("worker stopped{}", code != 0 ? " (recycling after a runaway handler)" : "");
-    std::fflush(nullptr);
-    std::_Exit(code);
-  }
-  worker.reset();
-  spdlog::info("worker stopped");
-  return 0;
+  WaitForStopSignal(stop_signals);
+  return DrainWatchingSignals(worker, stop_signals, settings.grace);
 }
 
 }  // namespace warren::worker

@@ -1,0 +1,110 @@
+#include "warren/client.hpp"
+
+#include <future>
+#include <stdexcept>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "amqp/publisher.hpp"
+#include "amqp/topology.hpp"
+#include "core/log.hpp"
+#include "sdk/enqueue_request.hpp"
+
+namespace warren {
+
+namespace {
+
+TimePoint Now() { return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
+
+std::string Explain(amqp::PublishOutcome outcome) {
+  switch (outcome) {
+    case amqp::PublishOutcome::kConfirmed:
+      return "confirmed";
+    case amqp::PublishOutcome::kRejected:
+      return "RabbitMQ refused it (nack)";
+    case amqp::PublishOutcome::kUnroutable:
+      return "RabbitMQ had no queue for it";
+    case amqp::PublishOutcome::kUnavailable:
+      return "not connected to RabbitMQ";
+    case amqp::PublishOutcome::kBlocked:
+      return "RabbitMQ blocks publishers (memory or disk alarm)";
+    case amqp::PublishOutcome::kTimeout:
+      return "RabbitMQ did not confirm it in time";
+    case amqp::PublishOutcome::kStopped:
+      return "the client is shutting down";
+  }
+  return "unknown outcome";
+}
+
+}  // namespace
+
+struct Client::Impl {
+  explicit Impl(ClientOptions o) : options(std::move(o)), publisher(PublisherOptionsFor(options)) {}
+
+  static amqp::PublisherOptions PublisherOptionsFor(const ClientOptions& o) {
+    amqp::ParseAmqpUrl(o.amqp_url);  // throws std::invalid_argument naming the problem
+    amqp::PublisherOptions p;
+    p.connection.url = o.amqp_url;
+    p.connection.name = fmt::format("warren sdk client pid {}", getpid());
+    p.confirm_timeout = o.publish_timeout;
+    // The delay tiers and warren.dead; each job's queue is declared with its first message.
+    p.declare = amqp::JobTopologyWithDelays({});
+    return p;
+  }
+
+  // Publishes and waits for the outcome (the publisher answers every request exactly once, within its
+  // confirm timeout; the margin here only guards against a bug there).
+  amqp::PublishOutcome Publish(amqp::OutgoingMessage message) {
+    if (!publisher.WaitReady(options.publish_timeout)) {
+      return amqp::PublishOutcome::kUnavailable;
+    }
+    auto done = std::make_shared<std::promise<amqp::PublishOutcome>>();
+    auto outcome = done->get_future();
+    publisher.Publish(std::move(message), [done](amqp::PublishOutcome o) { done->set_value(o); });
+    if (outcome.wait_for(options.publish_timeout + std::chrono::seconds(5)) != std::future_status::ready) {
+      return amqp::PublishOutcome::kTimeout;
+    }
+    return outcome.get();
+  }
+
+  const ClientOptions options;
+  amqp::Publisher publisher;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Client::~Client() = default;
+
+std::string Client::enqueue(const std::string& type, const nlohmann::json& args,
+                            const EnqueueOptions& options) {
+  const TimePoint now = Now();
+  const JobRecord record = sdk::NewEnqueuedJob(type, args, options, now);
+  const auto outcome = impl_->Publish(sdk::FirstMessage(record, now));
+  if (outcome != amqp::PublishOutcome::kConfirmed) {
+    throw EnqueueError(
+        amqp::ToString(outcome),
+        fmt::format("job {} ({}) for queue '{}' was not queued: {} ({})", record.id, type, record.spec.queue,
+                    Explain(outcome), RedactedUrl(impl_->options.amqp_url)));
+  }
+  return record.id;
+}
+
+void Client::cancel(const std::string& id) {
+  if (!IsJobId(id)) {
+    throw std::invalid_argument(fmt::format("Client::cancel: '{}' is not a job id", id));
+  }
+  const auto outcome = impl_->Publish(amqp::EncodeCancelMessage(id));
+  // Unroutable: no worker is connected, so none runs the job now.
+  if (outcome != amqp::PublishOutcome::kConfirmed && outcome != amqp::PublishOutcome::kUnroutable) {
+    throw EnqueueError(amqp::ToString(outcome),
+                       fmt::format("the cancel for job {} was not sent: {}", id, Explain(outcome)));
+  }
+}
+
+bool Client::wait_connected(std::chrono::milliseconds timeout) const {
+  return impl_->publisher.WaitReady(timeout);
+}
+
+}  // namespace warren
