@@ -164,7 +164,7 @@ class TempFile {
 
 std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
 
-TEST(CommandConfig, LoadSettingsReadsJobsAndLetsPeriodicThrough) {
+TEST(CommandConfig, LoadSettingsReadsJobsBesidePeriodicTables) {
   TempFile file(R"(
 [work]
 concurrency = 2
@@ -175,12 +175,13 @@ timeout = "250ms"
 
 [[periodic]]
 type = "resize"
-every = "1h"
+cron = "@hourly"
 )");
   const auto s = LoadSettings({{"config", {file.path()}}}, NoEnv);
   EXPECT_EQ(s.concurrency, 2);
   ASSERT_EQ(s.command_jobs.size(), 1u);
   EXPECT_EQ(s.command_jobs.at("resize").timeout, Duration{250});
+  EXPECT_EQ(s.periodic.size(), 1u);
   EXPECT_TRUE(LoadSettings({}, NoEnv).command_jobs.empty());
 }
 
