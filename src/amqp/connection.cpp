@@ -233,6 +233,13 @@ void Connection::DeclareQueue(const QueueSpec& spec) {
   CheckRpc(fmt::format("queue.declare {}", spec.name).c_str());
 }
 
+std::pair<uint64_t, uint32_t> Connection::InspectQueue(const std::string& queue) {
+  auto* ok = amqp_queue_declare(state_->conn, kChannel, Bytes(queue), /*passive=*/1, /*durable=*/0,
+                                /*exclusive=*/0, /*auto_delete=*/0, amqp_empty_table);
+  CheckRpc(fmt::format("queue.declare passive {}", queue).c_str());
+  return {ok->message_count, ok->consumer_count};
+}
+
 void Connection::DeclareExchange(const ExchangeSpec& spec) {
   amqp_exchange_declare(state_->conn, kChannel, Bytes(spec.name), Bytes(spec.type), /*passive=*/0, /*durable=*/1,
                         /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);

@@ -56,6 +56,8 @@ class Connection {
   void Qos(uint16_t prefetch);
   std::string Consume(const std::string& queue);  // returns the consumer tag
   void Cancel(const std::string& consumer_tag);
+  // A passive queue.declare: {messages ready, consumers}. A missing queue throws (and closes the channel).
+  std::pair<uint64_t, uint32_t> InspectQueue(const std::string& queue);
 
   // True when rabbitmq-c holds unread data or frames, so poll() on the socket would miss them.
   bool HasBuffered() const;

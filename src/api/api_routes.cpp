@@ -17,6 +17,7 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
       queues.push_back(queue);
     }
   }
+  queues.emplace_back(amqp::kDeadQueue);
   return queues;
 }
 

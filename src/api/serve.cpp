@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/publisher.hpp"
+#include "amqp/queue_inspector.hpp"
 #include "amqp/topology.hpp"
 #include "api/api_routes.hpp"
 #include "api/auth.hpp"
@@ -123,6 +124,7 @@ int RunServe(const Settings& settings) {
   // The demo's task_queue exactly as the demo declares it, the API's default queue, the delay tiers for
   // scheduled jobs, warren.dead, and the events and control exchanges.
   publisher_options.declare = amqp::JobTopologyWithDelays({"default", std::string(amqp::kDemoQueue)});
+  const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
   BlockingPool pool(kStoreThreads, kMaxPendingStoreCalls);
@@ -138,8 +140,14 @@ int RunServe(const Settings& settings) {
     publisher.PublishBatch(std::move(messages), std::move(done));
   };
   deps.broker_state = [&publisher] { return publisher.State(); };
-  // deps.queue_stats: waits for a passive queue.declare helper in src/amqp (GET /v1/queues reports
-  // names only until then).
+  amqp::ConnectionOptions inspector_options = publisher_options_connection;
+  inspector_options.heartbeat = std::chrono::seconds(0);  // idle between calls: no heartbeats to miss
+  inspector_options.name = "warren serve queue inspector";
+  auto inspector = std::make_shared<amqp::QueueInspector>(inspector_options);
+  deps.queue_stats = [inspector](const std::string& queue) -> std::optional<QueueStats> {
+    const auto counts = inspector->Inspect(queue);
+    return counts ? std::optional<QueueStats>(QueueStats{counts->ready, counts->consumers}) : std::nullopt;
+  };
   SubmitFn submit = AddApiRoutes(router, settings, std::move(deps));
   PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit));
   for (const auto& job : settings.periodic) {

@@ -33,7 +33,7 @@ struct SystemApi {
   store::Store* store = nullptr;  // outlives the routes
   TaskRunner* tasks = nullptr;    // outlives the routes
   std::function<amqp::PublisherState()> broker_state;
-  QueueStatsFn queue_stats;         // empty until src/amqp has a passive-declare helper
+  QueueStatsFn queue_stats;         // may be empty (unit tests): counts are then null
   std::vector<std::string> queues;  // the job queues to report, in order
   std::vector<std::string> job_types;
 };

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -637,13 +638,18 @@ TEST_F(JobsApiIt, HealthzReadyzQueuesOpenApi) {
 
   const auto queues = HttpGet(serve.Port(), "/v1/queues");
   EXPECT_EQ(queues.status, 200);
-  std::set<std::string> names;
+  std::map<std::string, json> by_name;
   const json listed = Body(queues);
   for (const auto& q : listed["queues"]) {
-    names.insert(q["name"].get<std::string>());
+    by_name[q["name"].get<std::string>()] = q;
   }
-  EXPECT_TRUE(names.contains("default"));
-  EXPECT_TRUE(names.contains("task_queue"));
+  ASSERT_TRUE(by_name.contains("default")) << listed;
+  ASSERT_TRUE(by_name.contains("task_queue")) << listed;
+  ASSERT_TRUE(by_name.contains("warren.dead")) << listed;
+  // Depth and consumers come from the broker (a passive declare): the queue exists, so they are numbers.
+  EXPECT_TRUE(by_name["default"]["depth"].is_number()) << listed;
+  EXPECT_TRUE(by_name["default"]["consumers"].is_number()) << listed;
+  EXPECT_EQ(by_name["task_queue"]["depth"], QueueDepth("task_queue")) << listed;
 
   const auto doc = HttpGet(serve.Port(), "/v1/openapi.json");
   EXPECT_EQ(doc.status, 200);
