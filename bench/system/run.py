@@ -468,7 +468,8 @@ class StartedEvents(threading.Thread):
                 break
             if body:
                 e = json.loads(body)
-                self.at[e["job_id"]] = parse_rfc3339(e["at"])
+                # `at` is truncated to the millisecond: +0.5 ms is the unbiased estimate
+                self.at[e["job_id"]] = parse_rfc3339(e["at"]) + 0.0005
         ch.cancel()
         conn.close()
 
@@ -549,9 +550,9 @@ class Bench:
             env["BENCH_STAMP"] = stamp
         ps = []
         for i in range(k):
-            if system == "warren":
+            if system in ("warren", "warren_c32"):
                 argv = [WARREN, "work", "--amqp-url", self.broker.url, "--queue", "default",
-                        "--concurrency", str(self.p["warren_concurrency"])]
+                        "--concurrency", "32" if system == "warren_c32" else str(self.p["warren_concurrency"])]
             elif system == "demo":
                 argv = [PY, os.path.join(BASELINES, "demo_worker.py")]
             elif system in ("celery", "celery_reliable"):
@@ -568,7 +569,7 @@ class Bench:
     def fill(self, system, n):
         """Queues n no-op jobs for `system`; returns (queue, seconds, rate)."""
         t0 = time.time()
-        if system == "warren":
+        if system in ("warren", "warren_c32"):
             queue = "default"
             self.ceiling("publish", queue, n, ["--type", "warren.noop", "--message-id-prefix", "bench-%d-" % time.time_ns()])
         elif system == "demo":
@@ -637,7 +638,7 @@ class Bench:
     def w_drain(self):
         n = self.p["drain_jobs"]
         self.amqp.declare_recorder_queue()
-        for system in ["warren", "demo", "celery", "celery_reliable", "ceiling"]:
+        for system in ["warren", "warren_c32", "demo", "celery", "celery_reliable", "ceiling"]:
             for k in self.p["workers"]:
                 for run in range(self.runs):
                     queue, fill_s, fill_rate = self.fill(system, n)
@@ -893,6 +894,8 @@ def build_report(bench, info):
         ratios["drain, %d worker(s): Warren ÷ Celery default" % k] = ratio(w, med("drain/celery/w%d" % k))
         ratios["drain, %d worker(s): Warren ÷ Celery reliable" % k] = ratio(w, med("drain/celery_reliable/w%d" % k))
         ratios["drain, %d worker(s): Warren ÷ ceiling consumer" % k] = ratio(w, med("drain/ceiling/w%d" % k))
+        ratios["drain, %d worker(s): Warren -c 32 ÷ Celery reliable" % k] = ratio(med("drain/warren_c32/w%d" % k),
+                                                                                 med("drain/celery_reliable/w%d" % k))
     ratios["sustained: Warren ÷ demo (jobs done/s)"] = ratio(med("sustained/warren", "done_per_s"),
                                                              med("sustained/demo", "done_per_s"))
     ratios["sustained: Warren ÷ ceiling publish+consume"] = ratio(med("sustained/warren", "done_per_s"),
@@ -937,6 +940,7 @@ def markdown(bench, info, agg, ratios):
     L.append("| system | " + " | ".join("%d worker%s" % (k, "s" if k > 1 else "") for k in p["workers"]) + " |")
     L.append("| --- | " + " | ".join("---:" for _ in p["workers"]) + " |")
     for sysname, label in [("warren", "Warren `work` (warren.noop, concurrency %d)" % p["warren_concurrency"]),
+                           ("warren_c32", "Warren `work` (warren.noop, concurrency 32)"),
                            ("demo", "demo pika worker (prefetch 1)"), ("celery", "Celery default (prefork -c 2)"),
                            ("celery_reliable", "Celery acks_late + prefetch 1 (prefork -c 2)"),
                            ("ceiling", "ceiling: rabbitmq-c, prefetch 1000, multiple-ack 100")]:
@@ -1021,8 +1025,8 @@ def plots(bench, agg, base):
           ("Warren /add-job", "http/warren/add-job/c%d" % max(p["http_conns"])),
           ("demo /add-job", "http/demo/add-job/c%d" % max(p["http_conns"]))]
     for k in p["workers"]:
-        for s, lab in [("warren", "Warren"), ("demo", "demo"), ("celery", "Celery"), ("celery_reliable", "Celery rel."),
-                       ("ceiling", "ceiling")]:
+        for s, lab in [("warren", "Warren"), ("warren_c32", "Warren -c32"), ("demo", "demo"), ("celery", "Celery"),
+                       ("celery_reliable", "Celery rel."), ("ceiling", "ceiling")]:
             tp.append(("drain %s w%d" % (lab, k), "drain/%s/w%d" % (s, k)))
     rows = [(l, agg[k]["jobs_per_s"]) for l, k in tp if k in agg and agg[k].get("jobs_per_s")]
     lrows = []
