@@ -257,6 +257,67 @@ class Broker:
         return "amqp://guest:guest@127.0.0.1:%d/" % self.port
 
 
+class Postgres:
+    """A throwaway PostgreSQL cluster in the temp dir (as tests/support/postgres.cpp starts one), with
+    PostgreSQL's default durability (fsync on): the store variant of the sustained and http workloads."""
+
+    def __init__(self, workdir):
+        versions = sorted((d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()), key=int) \
+            if os.path.isdir("/usr/lib/postgresql") else []
+        if not versions:
+            raise RuntimeError("no /usr/lib/postgresql/<version>/bin: install postgresql (make deps)")
+        self.bin = "/usr/lib/postgresql/%s/bin" % versions[-1]
+        self.version = versions[-1]
+        self.dir = os.path.join(workdir, "postgres")
+        os.makedirs(self.dir)
+        self.as_user = []
+        if os.geteuid() == 0:  # PostgreSQL refuses root: run it as the postgres system user
+            import pwd
+            u = pwd.getpwnam("postgres")
+            os.chmod(workdir, 0o755)
+            os.chown(self.dir, u.pw_uid, u.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.procs = Procs()
+        self.server = None
+
+    def start(self):
+        subprocess.run(self.as_user + [self.bin + "/initdb", "-D", self.dir + "/data", "-U", "postgres", "--auth=trust",
+                                       "--encoding=UTF8", "--locale=C", "--no-sync"],
+                       check=True, capture_output=True, cwd=self.dir)
+        self.server = self.procs.start("postgres", self.as_user + [
+            self.bin + "/postgres", "-D", self.dir + "/data", "-k", self.dir, "-p", str(self.port),
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"],
+            cwd=self.dir, logfile=os.path.join(self.dir, "server.log"))
+        deadline = time.time() + 60
+        while subprocess.run([self.bin + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode:
+            if time.time() > deadline or self.server.poll() is not None:
+                raise RuntimeError("postgres did not start (log: %s/server.log)" % self.dir)
+            time.sleep(0.2)
+        log("postgres %s ready on 127.0.0.1:%d" % (self.version, self.port))
+
+    def create_db(self, name):
+        subprocess.run([self.bin + "/psql", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                        "-c", "CREATE DATABASE %s" % name], check=True, capture_output=True)
+        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, name)
+
+    def count_succeeded(self, name):
+        r = subprocess.run([self.bin + "/psql", "-tA", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                            "-d", name, "-c", "SELECT count(*) FROM jobs WHERE state='succeeded'"],
+                           capture_output=True, text=True)
+        return int(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip().isdigit() else None
+
+    def stop(self):
+        if self.server and self.server.poll() is None:
+            try:
+                with open(self.dir + "/data/postmaster.pid") as f:
+                    os.kill(int(f.readline()), signal.SIGINT)  # fast shutdown, by the postmaster's pid
+                self.server.wait(30)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+            self.procs.stop(self.server)
+
+
 class Amqp:
     """The driver's own pika connection: queue depths, purges."""
 
@@ -498,6 +559,8 @@ class Bench:
         self.procs = Procs()
         self.broker = Broker(self.work)
         self.amqp = None
+        self.pg = None  # PostgreSQL for the store variant, when it starts
+        self.serial = 0
         self.results = {}
         self.p = {  # workload parameters
             "http_seconds": 5 if args.quick else 15,
@@ -519,11 +582,19 @@ class Bench:
         self.results.setdefault(key, []).append(run_value)
 
     # ---- systems
-    def start_serve(self, tag):
+    def start_serve(self, tag, postgres=False):
+        """`warren serve` on a fresh store: SQLite in the temp dir, or a new database on our PostgreSQL.
+        Returns (process, port, store) where store is the SQLite path or the database name."""
         port = free_port()
-        db = os.path.join(self.work, "warren-%s-%d.db" % (tag, time.time_ns()))
+        self.serial += 1
+        if postgres:
+            db = "warren_%s_%d" % (tag, self.serial)
+            url = self.pg.create_db(db)
+        else:
+            db = os.path.join(self.work, "warren-%s-%d.db" % (tag, self.serial))
+            url = "sqlite:" + db
         p = self.procs.start("serve", [WARREN, "serve", "--listen", "127.0.0.1:%d" % port, "--amqp-url", self.broker.url,
-                                       "--store", "sqlite:" + db],
+                                       "--store", url],
                              logfile=os.path.join(self.logs, "serve.log"))
         wait_port(port)
         # readyz: the broker and the store are reachable
@@ -618,6 +689,12 @@ class Bench:
         gun, gport = self.start_gunicorn()
         targets.append(("demo", "add-job", "http://127.0.0.1:%d/add-job/hey" % gport, None, 1))
         roots = {"warren": {"serve": serve.pid}, "demo": {"gunicorn": gun.pid}}
+        pg_serve = None
+        if self.pg:
+            pg_serve, pgport, _ = self.start_serve("http", postgres=True)
+            targets.insert(2, ("warren_pg", "v1-jobs", "http://127.0.0.1:%d/v1/jobs" % pgport,
+                               os.path.join(LUA, "post_job.lua"), 1))
+            roots["warren_pg"] = {"serve": pg_serve.pid, "postgres": self.pg.server.pid}
         for system, endpoint, url, script, per_request in targets:
             for c in self.p["http_conns"]:
                 for run in range(self.runs):
@@ -633,6 +710,8 @@ class Bench:
                                                                     r["non_2xx"], r["socket_errors"]))
         self.procs.stop(gun)
         self.procs.stop(serve)
+        if pg_serve:
+            self.procs.stop(pg_serve)
         self.amqp.purge("default", "task_queue")
 
     def w_drain(self):
@@ -690,25 +769,31 @@ class Bench:
 
     def w_sustained(self):
         secs = self.p["sustained_seconds"]
-        for system in ["warren", "demo"]:
+        for system in ["warren"] + (["warren_pg"] if self.pg else []) + ["demo"]:
             for run in range(self.runs):
                 self.amqp.purge("default", "task_queue", "warren.events.recorder")
-                if system == "warren":
-                    front, port, db = self.start_serve("sustained")
+                if system.startswith("warren"):
+                    front, port, db = self.start_serve("sustained", postgres=system == "warren_pg")
                     url, script, queue = "http://127.0.0.1:%d/v1/jobs" % port, os.path.join(LUA, "post_job.lua"), "default"
                 else:
                     front, port = self.start_gunicorn()
                     url, script, queue, db = "http://127.0.0.1:%d/add-job/hey" % port, None, "task_queue", None
-                ws = self.start_workers(system, 2)
+                ws = self.start_workers("warren" if system == "warren_pg" else system, 2)
                 self.amqp.wait_consumers(queue, 2)
                 roots = {"front": front.pid, "rabbitmq": self.broker.beam_pid()}
+                if system == "warren_pg":
+                    roots["postgres"] = self.pg.server.pid
                 roots.update({"worker%d" % i: w.pid for i, w in enumerate(ws)})
                 usage = Usage(roots)
                 r = wrk(url, 8, secs, script)
                 enq = r["ok_rps"] * secs
                 backlog = self.amqp.depth(queue)
                 rec = {"enqueue_per_s": r["ok_rps"], "done_per_s": max(0.0, enq - backlog) / secs, "backlog": backlog}
-                if system == "warren":
+                if system == "warren_pg":
+                    rec["recorder_backlog"] = self.amqp.depth("warren.events.recorder")
+                    rec["stored_succeeded"] = self.pg.count_succeeded(db)
+                    rec["stored_per_s"] = rec["stored_succeeded"] / secs if rec["stored_succeeded"] is not None else None
+                elif system == "warren":
                     rec["recorder_backlog"] = self.amqp.depth("warren.events.recorder")
                     try:
                         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
@@ -726,7 +811,7 @@ class Bench:
                 self.put(key, rec)
                 log("%s run %d: enqueue %.0f/s done %.0f/s backlog %d %s" % (
                     key, run + 1, rec["enqueue_per_s"], rec["done_per_s"], backlog,
-                    "stored %s" % rec.get("stored_per_s") if system == "warren" else ""))
+                    "stored %s/s" % fmt_num(rec.get("stored_per_s")) if system.startswith("warren") else ""))
         self.amqp.purge("default", "task_queue", "warren.events.recorder")
 
     def w_latency(self):
@@ -848,13 +933,25 @@ class Bench:
         try:
             self.broker.start()
             self.amqp = Amqp(self.broker.port)
+            if not self.args.no_postgres and set(only) & {"http", "sustained"}:
+                try:
+                    self.pg = Postgres(self.work)
+                    self.pg.start()
+                except (RuntimeError, OSError, KeyError, subprocess.CalledProcessError) as e:
+                    log("no PostgreSQL store variant: %s" % e)
+                    if self.pg:
+                        self.pg.stop()
+                    self.pg = None
             info = self.machine()
+            info["postgresql"] = self.pg.version if self.pg else None
             log("machine: %s" % json.dumps(info))
             for name in only:
                 log("workload %s" % name)
                 workloads[name]()
         finally:
             self.procs.stop_all()
+            if self.pg:
+                self.pg.stop()
             self.broker.stop()
         info["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
         info["wall_s"] = time.time() - t0
@@ -898,6 +995,8 @@ def build_report(bench, info):
                                                                                  med("drain/celery_reliable/w%d" % k))
     ratios["sustained: Warren ÷ demo (jobs done/s)"] = ratio(med("sustained/warren", "done_per_s"),
                                                              med("sustained/demo", "done_per_s"))
+    ratios["sustained: Warren PostgreSQL store ÷ SQLite store (stored/s)"] = ratio(
+        med("sustained/warren_pg", "stored_per_s"), med("sustained/warren", "stored_per_s"))
     ratios["sustained: Warren ÷ ceiling publish+consume"] = ratio(med("sustained/warren", "done_per_s"),
                                                                  med("ceiling/both"))
     ratios["http enqueue: Warren POST /v1/jobs c%d ÷ ceiling publish" % c] = ratio(med("http/warren/v1-jobs/c%d" % c),
@@ -927,10 +1026,13 @@ def markdown(bench, info, agg, ratios):
     L.append("| system | endpoint | " + " | ".join("c=%d" % c for c in p["http_conns"]) + " |")
     L.append("| --- | --- | " + " | ".join("---:" for _ in p["http_conns"]) + " |")
     for sysname, ep, label in [("warren", "add-job", "GET /add-job/<cmd>"), ("warren", "v1-jobs", "POST /v1/jobs"),
+                               ("warren_pg", "v1-jobs", "POST /v1/jobs, PostgreSQL store"),
                                ("warren", "v1-jobs-batch", "POST /v1/jobs/batch (%d jobs)" % p["batch_size"]),
                                ("demo", "add-job", "Flask GET /add-job/<cmd> (gunicorn -w 4)")]:
         cells = [fmt_summary(agg.get("http/%s/%s/c%d" % (sysname, ep, c), {}).get("jobs_per_s")) for c in p["http_conns"]]
-        L.append("| %s | %s | %s |" % ("Warren" if sysname == "warren" else "demo", label, " | ".join(cells)))
+        if all(c == "n/a" for c in cells):
+            continue
+        L.append("| %s | %s | %s |" % ("demo" if sysname == "demo" else "Warren", label, " | ".join(cells)))
     if "enqueue/celery/delay" in agg:
         L.append("| Celery | `.delay()` from one Python process (no HTTP) | %s | |" %
                  fmt_summary(agg["enqueue/celery/delay"]["jobs_per_s"]))
@@ -956,12 +1058,15 @@ def markdown(bench, info, agg, ratios):
     L.append("| system | enqueued/s | done/s | queue backlog at end | stored succeeded/s | recorder backlog |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     for sysname, label in [("warren", "Warren: POST /v1/jobs, 2 × work -c %d, recorder → SQLite" % p["warren_concurrency"]),
+                           ("warren_pg", "Warren, the same with the PostgreSQL store"),
                            ("demo", "demo: Flask /add-job, 2 pika workers")]:
+        if "sustained/%s" % sysname not in agg:
+            continue
         a = agg.get("sustained/%s" % sysname, {})
         L.append("| %s | %s | %s | %s | %s | %s |" % (
             label, fmt_summary(a.get("enqueue_per_s")), fmt_summary(a.get("done_per_s")), fmt_summary(a.get("backlog")),
-            fmt_summary(a.get("stored_per_s")) if sysname == "warren" else "–",
-            fmt_summary(a.get("recorder_backlog")) if sysname == "warren" else "–"))
+            fmt_summary(a.get("stored_per_s")) if sysname != "demo" else "–",
+            fmt_summary(a.get("recorder_backlog")) if sysname != "demo" else "–"))
     L.append("")
     L.append("## Enqueue-to-start latency, ms (open loop, %d s per rate)" % p["latency_seconds"])
     L.append("")
@@ -991,9 +1096,11 @@ def markdown(bench, info, agg, ratios):
             rows.append(("drain/%s/w%d" % (sysname, k), "drain %s, 1 worker" % sysname))
     c = max(p["http_conns"])
     rows += [("http/warren/v1-jobs/c%d" % c, "HTTP POST /v1/jobs c=%d" % c),
+             ("http/warren_pg/v1-jobs/c%d" % c, "HTTP POST /v1/jobs c=%d, PostgreSQL" % c),
              ("http/warren/add-job/c%d" % c, "HTTP Warren /add-job c=%d" % c),
              ("http/demo/add-job/c%d" % c, "HTTP demo /add-job c=%d" % c),
-             ("sustained/warren", "sustained Warren"), ("sustained/demo", "sustained demo")]
+             ("sustained/warren", "sustained Warren"), ("sustained/warren_pg", "sustained Warren, PostgreSQL"),
+             ("sustained/demo", "sustained demo")]
     for key, label in rows:
         runs = bench.results.get(key)
         if not runs or not runs[0].get("usage"):
@@ -1034,7 +1141,7 @@ def plots(bench, agg, base):
         for rate in p["latency_rates"]:
             a = agg.get("latency/%s/r%d" % (s, rate))
             if a and a.get("p50"):
-                lrows.append(("%s @%d/s" % (lab, rate), a["p50"], a["p99"]))
+                lrows.append(("%s @%d/s" % (lab, rate), a["p50"], a["p99"], a["p999"]))
     if rows:
         dat = base + "-throughput.dat"
         with open(dat, "w") as f:
@@ -1050,13 +1157,14 @@ def plots(bench, agg, base):
     if lrows:
         dat = base + "-latency.dat"
         with open(dat, "w") as f:
-            for i, (l, p50, p99) in enumerate(lrows):
-                f.write('%d "%s" %f %f\n' % (i, l, p50["median"], p99["median"] if p99 else 0))
+            for i, (l, p50, p99, p999) in enumerate(lrows):
+                f.write('%d "%s" %f %f %f\n' % (i, l, p50["median"], p99["median"] if p99 else 0,
+                                                 p999["median"] if p999 else 0))
         png = base + "-latency.png"
         script = ('set terminal pngcairo size 1100,600 noenhanced; set output "%s"; set title "Enqueue-to-start latency '
                   '(ms, median of runs)"; set style data histograms; set style histogram clustered; set style fill '
-                  'solid 0.6; set xtics rotate by -40 font ",9"; set logscale y; set grid ytics; '
-                  'plot "%s" using 3:xtic(2) title "p50", "" using 4 title "p99"\n' % (png, dat))
+                  'solid 0.6; set xtics rotate by -40 font ",9"; set logscale y; set grid ytics; set key top left; '
+                  'plot "%s" using 3:xtic(2) title "p50", "" using 4 title "p99", "" using 5 title "p99.9"\n' % (png, dat))
         if subprocess.run(["gnuplot"], input=script, text=True).returncode == 0:
             made.append(png)
     return made
@@ -1068,6 +1176,7 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per figure (default 3, quick 1)")
     ap.add_argument("--only", help="comma-separated subset of http,drain,sustained,latency")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL store variant")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs) for inspection")
     args = ap.parse_args()
     for path in (WARREN, CEILING):
