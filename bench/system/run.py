@@ -1088,6 +1088,8 @@ def markdown(bench, info, agg, ratios):
     L.append("")
     L.append("## Resources (peak RSS summed over the process tree; CPU seconds per 10,000 jobs; medians)")
     L.append("")
+    L.append("rabbitmq's and postgres's peak RSS is their peak since they started for the run, not per workload.")
+    L.append("")
     L.append("| workload | process | peak RSS MB | CPU s / 10k jobs |")
     L.append("| --- | --- | ---: | ---: |")
     rows = []
