@@ -5,7 +5,7 @@ PRESET ?= release
 JOBS ?= $(shell nproc)
 WARREN := $(BUILD_DIR)/bin/warren
 
-.PHONY: all deps configure build up test test-unit test-asan test-tsan bench format tidy clean
+.PHONY: all deps configure build up test test-unit test-asan test-tsan bench bench-quick bench-build format tidy clean
 
 all: build
 
@@ -35,8 +35,17 @@ test-tsan: deps
 	cmake --preset tsan && cmake --build build/tsan -j $(JOBS)
 	ctest --test-dir build/tsan --output-on-failure $(CTEST_ARGS)
 
-bench: build
+# micro-benchmarks + the side-by-side system benchmarks (Warren vs the demo, Celery, raw RabbitMQ)
+bench: bench-build
 	bench/run.sh
+
+# the same, short: one run per figure, smaller workloads (under 10 minutes on a 2-core machine)
+bench-quick: bench-build
+	bench/run.sh --quick
+
+# only what the benchmarks run (not the tests): keeps bench-quick short on a fresh checkout
+bench-build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target warren warren_bench_ceiling warren_micro_bench
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

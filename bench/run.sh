@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# `make bench`: runs the micro-benchmarks and writes their JSON under bench/results/.
-# The side-by-side system benchmarks (Warren vs the demo, Celery and the raw broker) grow here next.
+# `make bench`: the micro-benchmarks, then the side-by-side system benchmarks (bench/system/run.py:
+# Warren vs the Flask+pika demo, Celery 5 and raw rabbitmq-c, against one RabbitMQ started for the run).
+# `make bench-quick` (bench/run.sh --quick): micro with a short min_time, system in quick mode.
+# Results: bench/results/micro-*.json, bench/results/system-*.{md,json,png}. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=""
+if [ "${1:-}" = "--quick" ]; then quick="--quick"; shift; fi
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-build/bin/warren_micro_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+if [ -n "$quick" ]; then
+  micro_args=(--benchmark_min_time=0.05)
+else
+  micro_args=(--benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
+fi
+build/bin/warren_micro_bench "${micro_args[@]}" \
   --benchmark_out="bench/results/micro-$stamp.json" --benchmark_out_format=json
-echo "bench: results in bench/results/micro-$stamp.json"
+echo "bench: micro results in bench/results/micro-$stamp.json"
+/usr/bin/python3 bench/system/run.py $quick "$@"
