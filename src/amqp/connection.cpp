@@ -269,13 +269,13 @@ void Connection::ConfirmSelect() {
   CheckRpc("confirm.select");
 }
 
-void Connection::Qos(uint16_t prefetch) {
-  // Per consumer, and (for classic queues) per channel too: a worker consuming several queues then
-  // holds no more unacked jobs than it has slots. Quorum queues ignore the channel-wide limit.
-  amqp_basic_qos(state_->conn, kChannel, 0, prefetch, /*global=*/0);
+void Connection::Qos(uint16_t per_consumer, uint16_t per_channel) {
+  amqp_basic_qos(state_->conn, kChannel, 0, per_consumer, /*global=*/0);
   CheckRpc("basic.qos");
-  amqp_basic_qos(state_->conn, kChannel, 0, prefetch, /*global=*/1);
-  CheckRpc("basic.qos global");
+  if (per_channel != 0) {
+    amqp_basic_qos(state_->conn, kChannel, 0, per_channel, /*global=*/1);
+    CheckRpc("basic.qos global");
+  }
 }
 
 std::string Connection::Consume(const std::string& queue) {

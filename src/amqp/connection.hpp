@@ -53,7 +53,9 @@ class Connection {
   void Bind(const BindingSpec& spec);
   void Declare(const Topology& topology);
   void ConfirmSelect();
-  void Qos(uint16_t prefetch);
+  // basic.qos per consumer (global=false) and, when non-zero, per channel (global=true). Classic
+  // queues apply both; quorum queues only the first.
+  void Qos(uint16_t per_consumer, uint16_t per_channel);
   std::string Consume(const std::string& queue);  // returns the consumer tag
   void Cancel(const std::string& consumer_tag);
   // A passive queue.declare: {messages ready, consumers}. A missing queue throws (and closes the channel).

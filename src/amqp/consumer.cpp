@@ -60,6 +60,14 @@ class Consumer::Impl {
     waker_.Wake();
   }
 
+  void SetPrefetch(uint16_t prefetch) {
+    {
+      std::lock_guard lock(mu_);
+      wanted_prefetch_ = prefetch;
+    }
+    waker_.Wake();
+  }
+
   void StopConsuming() {
     {
       std::lock_guard lock(mu_);
@@ -97,7 +105,14 @@ class Consumer::Impl {
   void Connect() {
     auto conn = std::make_unique<Connection>(options_.connection);
     conn->Declare(options_.declare);
-    conn->Qos(options_.prefetch);
+    uint16_t channel_prefetch = options_.prefetch;
+    if (options_.max_prefetch != 0) {
+      std::lock_guard lock(mu_);
+      channel_prefetch = wanted_prefetch_ != 0 ? wanted_prefetch_ : options_.prefetch;
+    }
+    // Fixed: the same limit per consumer and per channel (several queues share it).
+    conn->Qos(options_.max_prefetch != 0 ? options_.max_prefetch : options_.prefetch, channel_prefetch);
+    channel_prefetch_ = channel_prefetch;
     consumer_tags_.clear();
     queue_by_tag_.clear();
     {
@@ -134,6 +149,28 @@ class Consumer::Impl {
         case Settlement::kReject: status = amqp_basic_reject(state, Connection::kChannel, s.tag, 0); break;
       }
       CheckStatus(status, "basic.ack");
+    }
+  }
+
+  // One basic.qos when the wanted channel prefetch changed; rabbitmq-c keeps deliveries that arrive
+  // before qos-ok queued for the next amqp_consume_message.
+  void MaybeSetPrefetch() {
+    if (options_.max_prefetch == 0) {
+      return;
+    }
+    uint16_t wanted = 0;
+    {
+      std::lock_guard lock(mu_);
+      wanted = wanted_prefetch_;
+    }
+    if (wanted != 0 && wanted != channel_prefetch_) {
+      amqp_basic_qos(static_cast<amqp_connection_state_t>(conn_->Native()), Connection::kChannel, 0, wanted,
+                     /*global=*/1);
+      const auto reply = amqp_get_rpc_reply(static_cast<amqp_connection_state_t>(conn_->Native()));
+      if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+        throw AmqpError("basic.qos failed");
+      }
+      channel_prefetch_ = wanted;
     }
   }
 
@@ -265,6 +302,7 @@ class Consumer::Impl {
       try {
         MaybeCancel();
         FlushSettles();
+        MaybeSetPrefetch();
         if (DoneStopping()) {
           break;
         }
@@ -298,6 +336,8 @@ class Consumer::Impl {
   mutable std::condition_variable cv_;
   std::vector<PendingSettle> settles_;  // guarded by mu_
   bool stop_consuming_ = false;         // guarded by mu_
+  uint16_t wanted_prefetch_ = 0;        // guarded by mu_; 0: none asked for yet
+  uint16_t channel_prefetch_ = 0;       // consumer thread: what the broker was last told
   bool stopping_ = false;               // guarded by mu_
   std::atomic<bool> connected_{false};
 
@@ -312,6 +352,8 @@ class Consumer::Impl {
 Consumer::Consumer(ConsumerOptions options, DeliveryCallback on_delivery)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(on_delivery))) {}
 Consumer::~Consumer() = default;
+
+void Consumer::SetPrefetch(uint16_t prefetch) { impl_->SetPrefetch(prefetch); }
 
 void Consumer::Settle(const Delivery& delivery, Settlement settlement) { impl_->Settle(delivery, settlement); }
 void Consumer::StopConsuming() { impl_->StopConsuming(); }

@@ -24,6 +24,11 @@ struct ConsumerOptions {
   Topology declare;                 // declared on every (re)connect
   std::vector<std::string> consume;  // queues consumed after declaring
   uint16_t prefetch = 1;
+  // 0: `prefetch` is fixed. Otherwise each consumer may hold up to `max_prefetch` unacked deliveries,
+  // and the channel as a whole `prefetch`, which SetPrefetch moves at run time (a worker lends the
+  // slots of finished jobs still waiting for their outcome's confirm). A worker consuming several
+  // classic queues thus holds no more than the channel limit in all.
+  uint16_t max_prefetch = 0;
   std::chrono::milliseconds reconnect_max{5000};
 };
 
@@ -41,6 +46,8 @@ class Consumer {
   // Thread-safe. A delivery from a connection that has since been lost is not settled: the broker has
   // already requeued it.
   void Settle(const Delivery& delivery, Settlement settlement);
+  // The channel-wide prefetch (see ConsumerOptions::max_prefetch), applied soon after; thread-safe.
+  void SetPrefetch(uint16_t prefetch);
   // Cancels the subscriptions (no new deliveries); settlements still go out. Thread-safe.
   void StopConsuming();
   // Waits for queued settlements to go out (bounded), closes the connection, joins the thread.

@@ -57,6 +57,8 @@ std::string AppendHistory(nlohmann::json history, int attempt, const std::string
 }
 
 constexpr size_t kMaxRememberedCancels = 100'000;
+// At most this many deliveries awaiting their confirm lend their slot to a new one.
+constexpr int kMaxLentSlots = 1000;
 
 }  // namespace
 
@@ -71,6 +73,7 @@ struct Worker::Running {
   bool in_handler = false;                      // guarded by Worker::mu_: the watchdog's to judge
   std::atomic<bool> settled{false};             // its delivery has been (or is being) settled
   std::atomic<bool> reported{false};            // its attempt's outcome has been reported
+  bool awaiting = false;  // guarded by Worker::mu_: finished, waiting for its replacement's confirm
 };
 
 Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
@@ -97,7 +100,11 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   consumer_options.connection = options_.connection;
   consumer_options.declare = amqp::JobTopology(options_.queues);
   consumer_options.consume = options_.queues;
+  // Prefetch follows the free slots: `concurrency`, plus one for each finished job whose delivery waits
+  // for its outcome's confirm (it holds no executor, but stays unacked). So the next job arrives while
+  // the last one's confirm is on its way, and a worker busy with long jobs still hoards none.
   consumer_options.prefetch = static_cast<uint16_t>(options_.concurrency);
+  consumer_options.max_prefetch = static_cast<uint16_t>(std::min(options_.concurrency + kMaxLentSlots, 65535));
   consumer_options.reconnect_max = options_.reconnect_max;
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
                                                [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
@@ -467,6 +474,14 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
     spdlog::error("job {}: {} published for a delivery that is not running", run.job.id, what);
     return;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (!keep->awaiting) {
+      keep->awaiting = true;
+      ++awaiting_;
+      UpdatePrefetchLocked();
+    }
+  }
   auto done = [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
       Settle(*keep, amqp::Settlement::kAck);
@@ -484,9 +499,18 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
   }
 }
 
+void Worker::UpdatePrefetchLocked() {
+  consumer_->SetPrefetch(static_cast<uint16_t>(options_.concurrency + std::min(awaiting_, kMaxLentSlots)));
+}
+
 void Worker::Settle(Running& run, amqp::Settlement settlement) {
   {
     std::lock_guard lock(mu_);
+    if (run.awaiting) {
+      run.awaiting = false;
+      --awaiting_;
+      UpdatePrefetchLocked();
+    }
     if (abandoned_) {
       return;  // Drain already handed every running job back; a second settlement would be refused
     }

@@ -1,5 +1,5 @@
-// A worker: one consumer connection feeding `concurrency` executor threads. Prefetch equals the
-// number of executors, so a busy worker never hoards messages another worker could run.
+// A worker: one consumer connection feeding `concurrency` executor threads. Prefetch follows the free
+// executors, so a busy worker never hoards messages another worker could run.
 //
 // Every typed job ends its delivery in exactly one of these ways, and the delivery is acked only once
 // what replaces it is confirmed by the broker: an outcome event (succeeded, cancelled, expired), the
@@ -76,6 +76,7 @@ class Worker {
   void FinishWith(Running& run, JobEvent event);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
+  void UpdatePrefetchLocked();  // with mu_ held
   bool IsCancelled(const std::string& job_id);
   static std::string Key(const amqp::Delivery& d);
 
@@ -91,6 +92,7 @@ class Worker {
   std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
   std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
+  int awaiting_ = 0;  // guarded by mu_: finished jobs whose deliveries wait for a confirm
   std::atomic<bool> recycle_{false};
 
   std::vector<std::thread> executors_;
