@@ -158,6 +158,29 @@ OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
   return m;
 }
 
+OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat) {
+  OutgoingMessage m;
+  m.exchange = std::string(kEventsExchange);
+  m.routing_key = "worker.heartbeat";
+  m.body = heartbeat.dump();
+  m.content_type = "application/json";
+  m.type = std::string(kWorkerHeartbeatType);
+  m.persistent = false;
+  return m;
+}
+
+Topology WorkerHeartbeatTopology(const std::string& queue) {
+  Topology t;
+  t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
+  QueueSpec spec{queue, {}, {}};
+  spec.durable = false;
+  spec.exclusive = true;
+  spec.auto_delete = true;
+  t.queues.push_back(spec);
+  t.bindings.push_back(BindingSpec{queue, std::string(kEventsExchange), "worker.#"});
+  return t;
+}
+
 OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& queue, const std::string& type) {
   OutgoingMessage m;
   m.exchange = std::string(kEventsExchange);

@@ -85,6 +85,13 @@ void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration 
 // hold the job anyway).
 OutgoingMessage EncodeCancelMessage(const std::string& job_id);
 
+// Worker heartbeats, every few seconds on kEventsExchange under `worker.heartbeat`: who the worker is,
+// what it consumes and handles, how busy it is. Not persistent: a lost one is replaced by the next.
+inline constexpr std::string_view kWorkerHeartbeatType = "warren.worker";
+OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat);
+// A private queue (deleted with its connection) bound to every worker heartbeat.
+Topology WorkerHeartbeatTopology(const std::string& queue);
+
 // An event as published to kEventsExchange.
 OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& queue, const std::string& type);
 

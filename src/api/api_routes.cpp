@@ -24,7 +24,7 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
 SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   AddDemoRoutes(router, deps.publish);
   AddSystemRoutes(router, SystemApi{deps.store, deps.tasks, deps.broker_state, deps.queue_stats,
-                                    KnownQueues(settings), settings.job_types});
+                                    KnownQueues(settings), settings.job_types, deps.workers});
   AddOpenApiRoute(router);
 
   JobsApi jobs;

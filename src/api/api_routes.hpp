@@ -21,6 +21,7 @@ struct ApiDeps {
   PublishBatchFn publish_batch;
   std::function<amqp::PublisherState()> broker_state;
   QueueStatsFn queue_stats;  // may be empty
+  const WorkerRegistry* workers = nullptr;  // may be null
   ClockFn clock = SystemNow;
 };
 

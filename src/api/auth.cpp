@@ -35,6 +35,7 @@ constexpr auto kRouteRules = std::to_array<RouteRule>({
     {"DELETE", "/v1/jobs/{id}", Access::kAdmin},
     {"GET", "/v1/queues", Access::kRead},
     {"GET", "/v1/job-types", Access::kRead},
+    {"GET", "/v1/workers", Access::kRead},
 });
 
 const RouteRule* FindRule(std::string_view method, std::string_view pattern) {

@@ -165,7 +165,27 @@ json Schemas() {
       {"properties",
        {{"job_types", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"any",
-         {{"type", "boolean"}, {"description", "true: no list is configured, any type is accepted"}}}}}};
+         {{"type", "boolean"}, {"description", "true: no list is configured, any type is accepted"}}},
+        {"handled",
+         {{"type", "object"},
+          {"additionalProperties", {{"type", "integer"}}},
+          {"description", "the types running workers handle, with how many workers handle each"}}}}}};
+  schemas["Worker"] = {
+      {"type", "object"},
+      {"properties",
+       {{"id", {{"type", "string"}}},
+        {"host", {{"type", "string"}}},
+        {"pid", {{"type", "integer"}}},
+        {"queues", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"concurrency", {{"type", "integer"}}},
+        {"busy", {{"type", "integer"}, {"description", "jobs running now"}}},
+        {"jobs_done", {{"type", "integer"}}},
+        {"types", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"started_at", {{"type", "string"}, {"format", "date-time"}}},
+        {"last_seen", {{"type", "string"}, {"format", "date-time"}}},
+        {"state", {{"type", "string"}, {"enum", {"running", "draining", "stopped", "gone"}}}}}}};
+  schemas["WorkerList"] = {{"type", "object"},
+                           {"properties", {{"workers", {{"type", "array"}, {"items", Ref("Worker")}}}}}};
   schemas["Status"] = {{"type", "object"},
                        {"properties", {{"status", {{"type", "string"}}}, {"checks", {{"type", "object"}}}}}};
   return schemas;
@@ -343,6 +363,14 @@ std::vector<Operation> Operations() {
        "listJobTypes",
        "The job types POST /v1/jobs accepts",
        {{200, "job types", Ref("JobTypes")}},
+       nullptr,
+       json::array(),
+       false},
+      {"GET",
+       "/v1/workers",
+       "listWorkers",
+       "The workers that announced themselves, with their heartbeats; silent ones are shown as gone",
+       {{200, "workers", Ref("WorkerList")}},
        nullptr,
        json::array(),
        false},

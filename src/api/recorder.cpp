@@ -66,6 +66,9 @@ void Recorder::Loop() {
     std::vector<JobEvent> events;
     events.reserve(batch.size());
     for (const auto& d : batch) {
+      if (d.type == amqp::kWorkerHeartbeatType) {
+        continue;  // worker heartbeats share the exchange; the worker registry reads its own copy
+      }
       try {
         events.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
       } catch (const std::exception& e) {

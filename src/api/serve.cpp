@@ -9,10 +9,13 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <random>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "amqp/consumer.hpp"
 #include "amqp/publisher.hpp"
 #include "amqp/queue_inspector.hpp"
 #include "amqp/topology.hpp"
@@ -21,6 +24,7 @@
 #include "api/blocking_pool.hpp"
 #include "api/recorder.hpp"
 #include "api/scheduler.hpp"
+#include "api/worker_registry.hpp"
 #include "api/http_server.hpp"
 #include "api/router.hpp"
 #include "store/pruner.hpp"
@@ -144,6 +148,22 @@ int RunServe(const Settings& settings) {
   inspector_options.heartbeat = std::chrono::seconds(0);  // idle between calls: no heartbeats to miss
   inspector_options.name = "warren serve queue inspector";
   auto inspector = std::make_shared<amqp::QueueInspector>(inspector_options);
+  // Every worker heartbeat, on a private queue: each replica knows every worker.
+  WorkerRegistry workers;
+  amqp::ConsumerOptions heartbeat_options;
+  heartbeat_options.connection = publisher_options_connection;
+  heartbeat_options.connection.name = "warren serve workers";
+  const std::string heartbeat_queue = fmt::format("warren.workers.serve.{}.{}", getpid(), std::random_device{}());
+  heartbeat_options.declare = amqp::WorkerHeartbeatTopology(heartbeat_queue);
+  heartbeat_options.consume = {heartbeat_queue};
+  heartbeat_options.prefetch = 100;
+  heartbeat_options.reconnect_max = settings.reconnect_max;
+  std::unique_ptr<amqp::Consumer> heartbeats;
+  heartbeats = std::make_unique<amqp::Consumer>(std::move(heartbeat_options), [&workers, &heartbeats](amqp::Delivery d) {
+    workers.Observe(nlohmann::json::parse(d.body, nullptr, /*allow_exceptions=*/false));
+    heartbeats->Settle(d, amqp::Settlement::kAck);
+  });
+  deps.workers = &workers;
   deps.queue_stats = [inspector](const std::string& queue) -> std::optional<QueueStats> {
     const auto counts = inspector->Inspect(queue);
     return counts ? std::optional<QueueStats>(QueueStats{counts->ready, counts->consumers}) : std::nullopt;

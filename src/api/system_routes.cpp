@@ -101,8 +101,20 @@ void AddSystemRoutes(Router& router, SystemApi api) {
   });
 
   router.Add("GET", "/v1/job-types", [shared](const Request& /*request*/, const Responder& respond) {
-    respond(
-        JsonResponse(200, Dump(json{{"job_types", shared->job_types}, {"any", shared->job_types.empty()}})));
+    json handled = json::object();
+    if (shared->workers != nullptr) {
+      for (const auto& [type, count] : shared->workers->HandledTypes()) {
+        handled[type] = count;
+      }
+    }
+    respond(JsonResponse(200, Dump(json{{"job_types", shared->job_types},
+                                        {"any", shared->job_types.empty()},
+                                        {"handled", std::move(handled)}})));
+  });
+
+  router.Add("GET", "/v1/workers", [shared](const Request& /*request*/, const Responder& respond) {
+    respond(JsonResponse(
+        200, Dump(json{{"workers", shared->workers != nullptr ? shared->workers->List() : json::array()}})));
   });
 }
 

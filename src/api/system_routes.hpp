@@ -15,6 +15,7 @@
 #include "amqp/publisher.hpp"
 #include "api/blocking_pool.hpp"
 #include "api/router.hpp"
+#include "api/worker_registry.hpp"
 #include "store/store.hpp"
 
 namespace warren::api {
@@ -36,6 +37,7 @@ struct SystemApi {
   QueueStatsFn queue_stats;         // may be empty (unit tests): counts are then null
   std::vector<std::string> queues;  // the job queues to report, in order
   std::vector<std::string> job_types;
+  const WorkerRegistry* workers = nullptr;  // may be null (unit tests): no workers known
 };
 
 void AddSystemRoutes(Router& router, SystemApi api);

@@ -77,7 +77,10 @@ struct Worker::Running {
 };
 
 Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
-    : options_(std::move(options)), registry_(registry) {
+    : options_(std::move(options)), registry_(registry), started_at_(Now()) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  host_ = host;
   for (int i = 0; i < options_.concurrency; ++i) {
     executors_.emplace_back([this] { ExecutorLoop(); });
   }
@@ -221,6 +224,7 @@ void Worker::ExecutorLoop() {
     {
       std::lock_guard lock(mu_);
       running_.erase(Key(run->delivery));
+      ++jobs_done_;
     }
     cv_.notify_all();
   }
@@ -230,9 +234,14 @@ void Worker::ExecutorLoop() {
 void Worker::WatchdogLoop(const std::stop_token& stop) {
   // A command handler needs the kill grace to TERM and then KILL its process group: allow a margin.
   const auto hard_limit = options_.kill_grace + std::chrono::seconds(2);
+  auto next_heartbeat = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const auto now = std::chrono::steady_clock::now();
+    if (now >= next_heartbeat && publisher_->State() == amqp::PublisherState::kReady) {
+      PublishHeartbeat("running");
+      next_heartbeat = now + options_.heartbeat_interval;
+    }
     std::vector<std::shared_ptr<Running>> runaways;
     {
       std::lock_guard lock(mu_);
@@ -521,7 +530,28 @@ void Worker::Settle(Running& run, amqp::Settlement settlement) {
   consumer_->Settle(run.delivery, settlement);
 }
 
+nlohmann::json Worker::Heartbeat(std::string_view state) {
+  std::lock_guard lock(mu_);
+  return {{"id", options_.worker_id},
+          {"host", host_},
+          {"pid", static_cast<int64_t>(getpid())},
+          {"queues", options_.queues},
+          {"concurrency", options_.concurrency},
+          {"busy", running_.size()},
+          {"jobs_done", jobs_done_},
+          {"types", registry_.Types()},
+          {"started_at", FormatTime(started_at_)},
+          {"at", FormatTime(Now())},
+          {"interval_ms", options_.heartbeat_interval.count()},
+          {"state", state}};
+}
+
+void Worker::PublishHeartbeat(std::string_view state) {
+  publisher_->Publish(amqp::EncodeWorkerHeartbeat(Heartbeat(state)), [](amqp::PublishOutcome) {});
+}
+
 bool Worker::Drain(std::chrono::milliseconds grace) {
+  PublishHeartbeat("draining");
   consumer_->StopConsuming();
   std::deque<amqp::Delivery> not_started;
   {
@@ -554,6 +584,13 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
     }
   }
   watchdog_ = {};
+  {
+    // The last word, so GET /v1/workers says "stopped" rather than "gone" later; worth a short wait.
+    auto said = std::make_shared<std::promise<void>>();
+    publisher_->Publish(amqp::EncodeWorkerHeartbeat(Heartbeat("stopped")),
+                        [said](amqp::PublishOutcome) { said->set_value(); });
+    said->get_future().wait_for(std::chrono::seconds(1));
+  }
   // Outcome events still in flight settle their deliveries when confirmed (or hand them back).
   publisher_->Stop();
   control_->Stop();

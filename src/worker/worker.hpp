@@ -42,6 +42,8 @@ struct WorkerOptions {
   // Called (once) when a handler ignored its stop past the kill grace: the attempt has been reported
   // failed, and the process should drain and restart rather than run on beside a runaway thread.
   std::function<void()> on_recycle;
+  // How often the worker announces itself (GET /v1/workers; gone after three missed heartbeats).
+  std::chrono::milliseconds heartbeat_interval{5000};
 };
 
 class Worker {
@@ -78,6 +80,8 @@ class Worker {
   void Settle(Running& run, amqp::Settlement settlement);
   void UpdatePrefetchLocked();  // with mu_ held
   bool IsCancelled(const std::string& job_id);
+  nlohmann::json Heartbeat(std::string_view state);
+  void PublishHeartbeat(std::string_view state);
   static std::string Key(const amqp::Delivery& d);
 
   const WorkerOptions options_;
@@ -92,6 +96,9 @@ class Worker {
   std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
   std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
+  const TimePoint started_at_;
+  std::string host_;
+  uint64_t jobs_done_ = 0;  // guarded by mu_
   int awaiting_ = 0;  // guarded by mu_: finished jobs whose deliveries wait for a confirm
   std::atomic<bool> recycle_{false};
 

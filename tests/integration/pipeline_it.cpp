@@ -143,6 +143,45 @@ TEST_F(Pipeline, CancellingARunningJobStopsItsHandler) {
   EXPECT_EQ(job["attempts"][0]["outcome"], "cancelled") << job;
 }
 
+TEST_F(Pipeline, WorkersAnnounceThemselvesAndTheTypesTheyHandle) {
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  json workers;
+  while (std::chrono::steady_clock::now() < deadline) {
+    workers = json::parse(testing::HttpGet(port_, "/v1/workers").body)["workers"];
+    if (workers.size() >= 2) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  std::vector<json> mine;
+  for (const auto& w : workers) {
+    if (w["queues"] == json::array({queue_})) {
+      mine.push_back(w);
+    }
+  }
+  ASSERT_EQ(mine.size(), 2U) << workers;
+  EXPECT_EQ(mine[0]["state"], "running");
+  EXPECT_EQ(mine[0]["concurrency"], 4);
+  EXPECT_TRUE(mine[0]["pid"].is_number());
+  const auto types = json::parse(testing::HttpGet(port_, "/v1/job-types").body);
+  EXPECT_GE(types["handled"]["warren.noop"].get<int>(), 2) << types;
+
+  const std::string stopped_id = std::to_string(workers_[0]->Pid());
+  workers_[0]->Signal(SIGTERM);
+  EXPECT_EQ(workers_[0]->Wait(15s), 0);
+  bool seen_stopped = false;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!seen_stopped && std::chrono::steady_clock::now() < until) {
+    const json listed = json::parse(testing::HttpGet(port_, "/v1/workers").body);  // named: see above
+    for (const auto& w : listed["workers"]) {
+      seen_stopped = seen_stopped || (std::to_string(w["pid"].get<int64_t>()) == stopped_id && w["state"] == "stopped");
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(seen_stopped) << "a drained worker says so: pid " << stopped_id << " " << testing::HttpGet(port_, "/v1/workers").body
+                            << workers_[0]->Output();
+}
+
 // The acceptance run: 10,000 jobs, every one recorded succeeded, none twice.
 TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   constexpr int kBatches = 10;

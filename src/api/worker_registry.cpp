@@ -1,0 +1,67 @@
+#include "api/worker_registry.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace warren::api {
+namespace {
+
+constexpr int kMissedHeartbeats = 3;
+constexpr std::chrono::hours kForgetAfter{1};
+constexpr int64_t kDefaultIntervalMs = 5000;
+
+}  // namespace
+
+void WorkerRegistry::Observe(const nlohmann::json& heartbeat) {
+  if (!heartbeat.is_object() || !heartbeat.contains("id") || !heartbeat["id"].is_string()) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  workers_[heartbeat["id"].get<std::string>()] = Entry{heartbeat, clock_()};
+}
+
+bool WorkerRegistry::Live(const Entry& entry, TimePoint now) const {
+  const auto& interval = entry.heartbeat.contains("interval_ms") && entry.heartbeat["interval_ms"].is_number_integer()
+                             ? entry.heartbeat["interval_ms"].get<int64_t>()
+                             : kDefaultIntervalMs;
+  const bool stopped = entry.heartbeat.value("state", "") == "stopped";
+  return !stopped && now - entry.last_seen <= std::chrono::milliseconds(interval * kMissedHeartbeats);
+}
+
+nlohmann::json WorkerRegistry::List() const {
+  const TimePoint now = clock_();
+  std::lock_guard lock(mu_);
+  std::erase_if(workers_, [&](const auto& item) { return now - item.second.last_seen > kForgetAfter; });
+  std::vector<nlohmann::json> out;
+  for (const auto& [id, entry] : workers_) {
+    nlohmann::json worker = entry.heartbeat;
+    worker["last_seen"] = FormatTime(entry.last_seen);
+    if (!Live(entry, now) && worker.value("state", "") != "stopped") {
+      worker["state"] = "gone";
+    }
+    out.push_back(std::move(worker));
+  }
+  std::sort(out.begin(), out.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a.value("started_at", "") > b.value("started_at", "");
+  });
+  return out;
+}
+
+std::map<std::string, int> WorkerRegistry::HandledTypes() const {
+  const TimePoint now = clock_();
+  std::map<std::string, int> types;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, entry] : workers_) {
+    if (!Live(entry, now) || !entry.heartbeat.contains("types") || !entry.heartbeat["types"].is_array()) {
+      continue;
+    }
+    for (const auto& type : entry.heartbeat["types"]) {
+      if (type.is_string()) {
+        ++types[type.get<std::string>()];
+      }
+    }
+  }
+  return types;
+}
+
+}  // namespace warren::api
