@@ -158,6 +158,41 @@ OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
   return m;
 }
 
+OutgoingMessage EncodeEventBatchMessage(const std::vector<std::string>& event_bodies) {
+  OutgoingMessage m;
+  m.exchange = std::string(kEventsExchange);
+  m.routing_key = "job.batch";
+  m.body.reserve(2 + event_bodies.size() * 200);
+  m.body += '[';
+  for (size_t i = 0; i < event_bodies.size(); ++i) {
+    if (i > 0) {
+      m.body += ',';
+    }
+    m.body += event_bodies[i];
+  }
+  m.body += ']';
+  m.content_type = "application/json";
+  m.type = std::string(kEventBatchType);
+  return m;
+}
+
+std::vector<JobEvent> DecodeEvents(const std::string& body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    throw std::invalid_argument("not JSON");
+  }
+  std::vector<JobEvent> events;
+  if (json.is_array()) {
+    events.reserve(json.size());
+    for (const auto& e : json) {
+      events.push_back(JobEventFromJson(e));
+    }
+  } else {
+    events.push_back(JobEventFromJson(json));
+  }
+  return events;
+}
+
 OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat) {
   OutgoingMessage m;
   m.exchange = std::string(kEventsExchange);

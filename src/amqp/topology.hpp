@@ -92,6 +92,13 @@ OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat);
 // A private queue (deleted with its connection) bound to every worker heartbeat.
 Topology WorkerHeartbeatTopology(const std::string& queue);
 
+// Several events as one message: a JSON array of event bodies, routing key `job.batch`, type
+// kEventBatchType. Readers of kEventsExchange accept both forms (DecodeEvents).
+inline constexpr std::string_view kEventBatchType = "warren.events";
+OutgoingMessage EncodeEventBatchMessage(const std::vector<std::string>& event_bodies);
+// The events in a message of either form. Throws std::invalid_argument for anything else.
+std::vector<JobEvent> DecodeEvents(const std::string& body);
+
 // An event as published to kEventsExchange.
 OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& queue, const std::string& type);
 

@@ -70,7 +70,9 @@ void Recorder::Loop() {
         continue;  // worker heartbeats share the exchange; the worker registry reads its own copy
       }
       try {
-        events.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
+        for (auto& event : amqp::DecodeEvents(d.body)) {
+          events.push_back(std::move(event));
+        }
       } catch (const std::exception& e) {
         // Acked with the batch: requeueing a message no recorder can read would loop forever.
         spdlog::error("recorder: dropping an event that is not a Warren event ({}): {:.200}", e.what(), d.body);

@@ -98,6 +98,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   declare.queues.insert(declare.queues.end(), jobs.queues.begin(), jobs.queues.end());
   declare.bindings.insert(declare.bindings.end(), jobs.bindings.begin(), jobs.bindings.end());
   publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
+  events_ = std::make_unique<EventBatcher>(*publisher_);
 
   amqp::ConsumerOptions consumer_options;
   consumer_options.connection = options_.connection;
@@ -369,8 +370,7 @@ void Worker::RunTypedJob(Running& run) {
   }
   // `started` needs no confirm of its own: the outcome settles the delivery, and the recorder
   // converges whichever order the two arrive in.
-  publisher_->Publish(amqp::EncodeEventMessage(MakeEvent(job, EventKind::kStarted), job.queue, job.type),
-                      [](amqp::PublishOutcome) {});
+  events_->Send(MakeEvent(job, EventKind::kStarted), job.queue, job.type, {});
   spdlog::debug("job {} ({}) attempt {} started", job.id, job.type, job.attempt);
   {
     std::lock_guard lock(mu_);
@@ -385,7 +385,7 @@ void Worker::RunTypedJob(Running& run) {
     auto event = MakeEvent(job, EventKind::kProgress);
     event.percent = percent;
     event.note = note;
-    publisher_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type), [](amqp::PublishOutcome) {});
+    events_->Send(event, job.queue, job.type, {});
   };
   hooks.log = [&job](std::string_view line) {
     spdlog::info("job {} attempt {}: {}", job.id, job.attempt, line);
@@ -435,7 +435,7 @@ void Worker::Fail(Running& run, const std::string& error, bool retryable, const 
   event.error = error;
   // The retry itself carries the job on, so only its confirm settles the delivery; the event is the
   // store's news and converges even if it arrives after the next attempt's.
-  publisher_->Publish(amqp::EncodeEventMessage(event, job.queue, job.type), [](amqp::PublishOutcome) {});
+  events_->Send(event, job.queue, job.type, {});
   auto message = amqp::CopyOf(run.delivery);
   message.headers[std::string(amqp::kAttemptHeader)] = std::to_string(job.attempt + 1);
   message.headers[std::string(amqp::kHistoryHeader)] =
@@ -465,12 +465,25 @@ void Worker::Dead(Running& run, const std::string& error, const std::string& rea
 
 void Worker::FinishWith(Running& run, JobEvent event) {
   const auto& job = run.job;
-  std::vector<amqp::OutgoingMessage> messages;
-  messages.push_back(amqp::EncodeEventMessage(event, job.queue, job.type));
-  PublishThenAck(run, std::move(messages), fmt::format("the {} event", ToString(event.kind)));
+  auto done = AckWhenConfirmed(run, fmt::format("the {} event", ToString(event.kind)));
+  if (done) {
+    events_->Send(event, job.queue, job.type, std::move(done));
+  }
 }
 
 void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what) {
+  auto done = AckWhenConfirmed(run, std::move(what));
+  if (!done) {
+    return;
+  }
+  if (messages.size() == 1) {
+    publisher_->Publish(std::move(messages.front()), std::move(done));
+  } else {
+    publisher_->PublishBatch(std::move(messages), std::move(done));
+  }
+}
+
+amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what) {
   // The callback may run after the executor moved on: keep the run alive until then.
   std::shared_ptr<Running> keep;
   {
@@ -481,7 +494,7 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
   }
   if (!keep) {
     spdlog::error("job {}: {} published for a delivery that is not running", run.job.id, what);
-    return;
+    return {};
   }
   {
     std::lock_guard lock(mu_);
@@ -491,7 +504,7 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
       UpdatePrefetchLocked();
     }
   }
-  auto done = [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
+  return [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
       Settle(*keep, amqp::Settlement::kAck);
       return;
@@ -501,11 +514,6 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
                  amqp::ToString(outcome));
     Settle(*keep, amqp::Settlement::kRequeue);
   };
-  if (messages.size() == 1) {
-    publisher_->Publish(std::move(messages.front()), std::move(done));
-  } else {
-    publisher_->PublishBatch(std::move(messages), std::move(done));
-  }
 }
 
 void Worker::UpdatePrefetchLocked() {

@@ -25,6 +25,7 @@
 #include "amqp/consumer.hpp"
 #include "amqp/publisher.hpp"
 #include "core/retry.hpp"
+#include "worker/event_batcher.hpp"
 #include "worker/handler_registry.hpp"
 
 namespace warren::worker {
@@ -75,6 +76,9 @@ class Worker {
   void Dead(Running& run, const std::string& error, const std::string& reason);
   // Publishes `messages` (all-or-nothing) and acks the delivery once all are confirmed.
   void PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what);
+  // The callback that acks the delivery once confirmed (and hands it back otherwise); empty when the
+  // delivery is no longer running. Counts the delivery as awaiting its confirm (see prefetch).
+  amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what);
   void FinishWith(Running& run, JobEvent event);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
@@ -104,6 +108,7 @@ class Worker {
 
   std::vector<std::thread> executors_;
   std::unique_ptr<amqp::Publisher> publisher_;  // events and republished jobs, on a connection of their own
+  std::unique_ptr<EventBatcher> events_;        // lifecycle events through publisher_, grouped
   std::unique_ptr<amqp::Consumer> consumer_;    // its callback uses the members above
   std::unique_ptr<amqp::Consumer> control_;     // cancels, on a private queue bound to warren.control
   std::jthread watchdog_;                       // timeouts and runaway handlers; stopped first

@@ -52,7 +52,11 @@ EventTap::EventTap() {
   consumer_ = std::make_unique<amqp::Consumer>(std::move(o), [this](amqp::Delivery d) {
     {
       std::lock_guard lock(mu_);
-      events_.push_back(JobEventFromJson(nlohmann::json::parse(d.body)));
+      if (d.type != amqp::kWorkerHeartbeatType) {
+        for (auto& event : amqp::DecodeEvents(d.body)) {
+          events_.push_back(std::move(event));
+        }
+      }
     }
     consumer_->Settle(d, amqp::Settlement::kAck);
   });

@@ -1,0 +1,59 @@
+#include "worker/event_batcher.hpp"
+
+#include <memory>
+#include <vector>
+
+#include "amqp/topology.hpp"
+
+namespace warren::worker {
+
+void EventBatcher::Send(const JobEvent& event, const std::string& queue, const std::string& type,
+                        amqp::PublishCallback done) {
+  std::unique_lock lock(mu_);
+  pending_.push_back(Pending{amqp::EncodeEventMessage(event, queue, type), std::move(done)});
+  if (!in_flight_) {
+    FlushLocked(lock);
+  }
+}
+
+void EventBatcher::FlushLocked(std::unique_lock<std::mutex>& lock) {
+  if (pending_.empty()) {
+    in_flight_ = false;
+    return;
+  }
+  auto batch = std::make_shared<std::vector<Pending>>();
+  size_t bytes = 0;
+  while (!pending_.empty() && batch->size() < kMaxEvents &&
+         (batch->empty() || bytes + pending_.front().message.body.size() <= kMaxBytes)) {
+    bytes += pending_.front().message.body.size();
+    batch->push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  in_flight_ = true;
+  amqp::OutgoingMessage message;
+  if (batch->size() == 1) {
+    message = batch->front().message;
+  } else {
+    message = amqp::EncodeEventBatchMessage([&] {
+      std::vector<std::string> bodies;
+      bodies.reserve(batch->size());
+      for (const auto& p : *batch) {
+        bodies.push_back(p.message.body);
+      }
+      return bodies;
+    }());
+  }
+  lock.unlock();
+  publisher_.Publish(std::move(message), [this, batch](amqp::PublishOutcome outcome) {
+    for (auto& p : *batch) {
+      if (p.done) {
+        p.done(outcome);
+      }
+    }
+    std::unique_lock relock(mu_);
+    FlushLocked(relock);
+  });
+  lock.lock();
+}
+
+}  // namespace warren::worker

@@ -1,0 +1,42 @@
+// Lifecycle events, grouped: while one batch waits for its confirm, the events that arrive meanwhile
+// gather into the next, which goes out as one message the moment the first is confirmed (group
+// commit, no timer). A lone event is published as itself; a batch as a JSON array under the routing
+// key `job.batch`. The recorder reads both. At 5,000 jobs/s this turns ~10,000 event messages a second
+// into a few hundred, each a broker write and fsync fewer.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "amqp/publisher.hpp"
+#include "core/job.hpp"
+
+namespace warren::worker {
+
+class EventBatcher {
+ public:
+  explicit EventBatcher(amqp::Publisher& publisher) : publisher_(publisher) {}
+
+  // Thread-safe, non-blocking. `done` (may be empty) runs once with the outcome of the batch that
+  // carried the event.
+  void Send(const JobEvent& event, const std::string& queue, const std::string& type, amqp::PublishCallback done);
+
+  static constexpr size_t kMaxEvents = 500;
+  static constexpr size_t kMaxBytes = 1 << 20;
+
+ private:
+  struct Pending {
+    amqp::OutgoingMessage message;  // the event as a message of its own
+    amqp::PublishCallback done;
+  };
+  void FlushLocked(std::unique_lock<std::mutex>& lock);
+
+  amqp::Publisher& publisher_;
+  std::mutex mu_;
+  std::deque<Pending> pending_;  // guarded by mu_
+  bool in_flight_ = false;       // guarded by mu_
+};
+
+}  // namespace warren::worker
