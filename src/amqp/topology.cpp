@@ -158,6 +158,12 @@ OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
   return m;
 }
 
+OutgoingMessage EncodeCancelReplayMessage(const std::vector<std::string>& job_ids) {
+  OutgoingMessage m = EncodeCancelMessage("");
+  m.body = nlohmann::json{{"cancelled", job_ids}}.dump();
+  return m;
+}
+
 OutgoingMessage EncodeEventBatchMessage(const std::vector<std::string>& event_bodies) {
   OutgoingMessage m;
   m.exchange = std::string(kEventsExchange);

@@ -84,6 +84,9 @@ void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration 
 // {"cancel": "<job id>"} to kControlExchange: not persistent (a worker that is not connected cannot
 // hold the job anyway).
 OutgoingMessage EncodeCancelMessage(const std::string& job_id);
+// {"cancelled": [ids]}: recent cancels, replayed by `serve` when a worker it did not know announces
+// itself, so a worker that connected after a cancel still skips the job.
+OutgoingMessage EncodeCancelReplayMessage(const std::vector<std::string>& job_ids);
 
 // Worker heartbeats, every few seconds on kEventsExchange under `worker.heartbeat`: who the worker is,
 // what it consumes and handles, how busy it is. Not persistent: a lost one is replaced by the next.

@@ -33,6 +33,38 @@
 namespace warren::api {
 namespace {
 
+// The newest jobs cancelled before any attempt started, at most this many, go to a new worker.
+constexpr size_t kMaxReplayedCancels = 5000;
+
+void ReplayCancels(store::Store& store, amqp::Publisher& publisher) {
+  try {
+    std::vector<std::string> ids;
+    store::ListQuery query;
+    query.state = JobState::kCancelled;
+    query.limit = 1000;
+    while (ids.size() < kMaxReplayedCancels) {
+      const auto page = store.ListJobs(query);
+      for (const auto& job : page.jobs) {
+        if (job.attempts.empty()) {
+          ids.push_back(job.id);
+        }
+      }
+      if (!page.next_cursor) {
+        break;
+      }
+      query.cursor = page.next_cursor;
+    }
+    // Sent even when empty: a new worker waits for it before its first job.
+    publisher.Publish(amqp::EncodeCancelReplayMessage(ids), [](amqp::PublishOutcome) {});
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot replay cancels to a new worker: {}", e.what());
+  }
+}
+
+}  // namespace
+
+namespace {
+
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
@@ -159,10 +191,16 @@ int RunServe(const Settings& settings) {
   heartbeat_options.prefetch = 100;
   heartbeat_options.reconnect_max = settings.reconnect_max;
   std::unique_ptr<amqp::Consumer> heartbeats;
-  heartbeats = std::make_unique<amqp::Consumer>(std::move(heartbeat_options), [&workers, &heartbeats](amqp::Delivery d) {
-    workers.Observe(nlohmann::json::parse(d.body, nullptr, /*allow_exceptions=*/false));
-    heartbeats->Settle(d, amqp::Settlement::kAck);
-  });
+  heartbeats = std::make_unique<amqp::Consumer>(
+      std::move(heartbeat_options), [&workers, &heartbeats, &pool, &publisher, &store](amqp::Delivery d) {
+        const bool new_worker = workers.Observe(nlohmann::json::parse(d.body, nullptr, /*allow_exceptions=*/false));
+        heartbeats->Settle(d, amqp::Settlement::kAck);
+        if (new_worker) {
+          // A worker that connected after a cancel did not hear it: tell it (and the others, harmlessly)
+          // which jobs were cancelled before they started.
+          (void)pool.TryPost([&store, &publisher] { ReplayCancels(*store, publisher); });
+        }
+      });
   deps.workers = &workers;
   deps.queue_stats = [inspector](const std::string& queue) -> std::optional<QueueStats> {
     const auto counts = inspector->Inspect(queue);

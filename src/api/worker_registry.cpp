@@ -12,12 +12,13 @@ constexpr int64_t kDefaultIntervalMs = 5000;
 
 }  // namespace
 
-void WorkerRegistry::Observe(const nlohmann::json& heartbeat) {
+bool WorkerRegistry::Observe(const nlohmann::json& heartbeat) {
   if (!heartbeat.is_object() || !heartbeat.contains("id") || !heartbeat["id"].is_string()) {
-    return;
+    return false;
   }
   std::lock_guard lock(mu_);
-  workers_[heartbeat["id"].get<std::string>()] = Entry{heartbeat, clock_()};
+  const auto [it, inserted] = workers_.insert_or_assign(heartbeat["id"].get<std::string>(), Entry{heartbeat, clock_()});
+  return inserted;
 }
 
 bool WorkerRegistry::Live(const Entry& entry, TimePoint now) const {

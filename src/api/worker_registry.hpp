@@ -17,8 +17,9 @@ class WorkerRegistry {
  public:
   explicit WorkerRegistry(ClockFn clock = SystemNow) : clock_(std::move(clock)) {}
 
-  // Thread-safe. Ignores anything that is not a heartbeat with an id.
-  void Observe(const nlohmann::json& heartbeat);
+  // Thread-safe. Ignores anything that is not a heartbeat with an id. True for the first heartbeat of a
+  // worker this registry did not know.
+  bool Observe(const nlohmann::json& heartbeat);
   // Every known worker, newest start first: its last heartbeat, `last_seen`, and `state` ("running",
   // "draining", "stopped", or "gone" when it fell silent).
   nlohmann::json List() const;

@@ -77,7 +77,10 @@ struct Worker::Running {
 };
 
 Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
-    : options_(std::move(options)), registry_(registry), started_at_(Now()) {
+    : options_(std::move(options)),
+      registry_(registry),
+      replay_deadline_(std::chrono::steady_clock::now() + options_.cancel_replay_wait),
+      started_at_(Now()) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   host_ = host;
@@ -176,19 +179,32 @@ void Worker::OnDelivery(amqp::Delivery delivery) {
 void Worker::OnControl(const amqp::Delivery& delivery) {
   control_->Settle(delivery, amqp::Settlement::kAck);
   const auto body = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
+  std::lock_guard lock(mu_);
+  auto remember = [this](const std::string& id) {
+    if (cancelled_.insert(id).second) {
+      cancel_order_.push_back(id);
+      if (cancel_order_.size() > kMaxRememberedCancels) {
+        cancelled_.erase(cancel_order_.front());
+        cancel_order_.pop_front();
+      }
+    }
+  };
+  if (body.is_object() && body.contains("cancelled") && body["cancelled"].is_array()) {
+    for (const auto& id : body["cancelled"]) {
+      if (id.is_string()) {
+        remember(id.get<std::string>());
+      }
+    }
+    replay_heard_ = true;
+    cv_.notify_all();
+    return;  // a replay of cancels for jobs that never started: nothing of them runs here
+  }
   if (!body.is_object() || !body.contains("cancel") || !body["cancel"].is_string()) {
-    spdlog::warn("control: ignoring a message that is not {{\"cancel\": \"<job id>\"}}");
+    spdlog::warn("control: ignoring a message that is neither a cancel nor a replay of cancels");
     return;
   }
   const std::string id = body["cancel"].get<std::string>();
-  std::lock_guard lock(mu_);
-  if (cancelled_.insert(id).second) {
-    cancel_order_.push_back(id);
-    if (cancel_order_.size() > kMaxRememberedCancels) {
-      cancelled_.erase(cancel_order_.front());
-      cancel_order_.pop_front();
-    }
-  }
+  remember(id);
   for (auto& [key, run] : running_) {
     if (run->job.id == id && !run->stop_requested_at) {
       spdlog::info("job {} attempt {}: cancelled while running; stopping it", id, run->job.attempt);
@@ -323,6 +339,11 @@ void Worker::RunTypedJob(Running& run) {
   // Every typed job ends in a publish; right after start-up (or a reconnect) the job consumer can be
   // quicker than the publisher, and a job handed back for that would count as a lost attempt.
   publisher_->WaitReady(options_.publish_timeout);
+  {
+    // A worker that connected after a cancel learns of it from serve's replay: give that a moment.
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
+  }
   if (job.not_before) {
     // Early: a delayed, scheduled or retried job between delay tiers. Send it on to the next tier; the
     // last stretch, shorter than any tier, is waited out here.
@@ -664,7 +685,8 @@ int RunWork(const Settings& settings) {
   options.concurrency = settings.concurrency;
   options.reconnect_max = settings.reconnect_max;
   options.publish_timeout = settings.publish_timeout;
-  options.on_recycle = [] { kill(getpid(), SIGTERM); };  // the main thread's sigwait starts the drain
+  options.on_recycle = [] { kill(getpid(), SIGTERM); };
+  options.cancel_replay_wait = std::chrono::seconds(2);  // the main thread's sigwait starts the drain
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   options.worker_id = fmt::format("{}:{}", host, getpid());

@@ -43,6 +43,9 @@ struct WorkerOptions {
   // Called (once) when a handler ignored its stop past the kill grace: the attempt has been reported
   // failed, and the process should drain and restart rather than run on beside a runaway thread.
   std::function<void()> on_recycle;
+  // Typed jobs wait (once, at start-up) up to this long for `serve`'s replay of recent cancels, which
+  // answers a new worker's first heartbeat; 0: no wait. `warren work` waits 2 s at most.
+  std::chrono::milliseconds cancel_replay_wait{0};
   // How often the worker announces itself (GET /v1/workers; gone after three missed heartbeats).
   std::chrono::milliseconds heartbeat_interval{5000};
 };
@@ -98,6 +101,8 @@ class Worker {
   bool draining_ = false;                                  // guarded by mu_
   bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
   std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
+  bool replay_heard_ = false;              // guarded by mu_: a replay of cancels arrived
+  std::chrono::steady_clock::time_point replay_deadline_;  // typed jobs wait for a replay until then
   std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
   const TimePoint started_at_;

@@ -182,6 +182,23 @@ TEST_F(Pipeline, WorkersAnnounceThemselvesAndTheTypesTheyHandle) {
                             << workers_[0]->Output();
 }
 
+TEST_F(Pipeline, AWorkerThatStartsAfterTheCancelStillSkipsTheJob) {
+  const std::string late_queue = queue_ + ".late";
+  auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", late_queue}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  ASSERT_EQ(testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/cancel").status, 200);
+  // No worker consumed the queue when the cancel went out; this one starts afterwards.
+  testing::Process late({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue",
+                         late_queue});
+  ASSERT_TRUE(late.WaitForOutput("cancelled; not starting it", 15s)) << late.Output();
+  const auto job = GetJob(id);
+  EXPECT_EQ(job["state"], "cancelled") << job;
+  EXPECT_TRUE(job["attempts"].empty()) << "it never started: " << job;
+  late.Signal(SIGTERM);
+  EXPECT_EQ(late.Wait(10s), 0);
+}
+
 // The acceptance run: 10,000 jobs, every one recorded succeeded, none twice.
 TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   constexpr int kBatches = 10;
