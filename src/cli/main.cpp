@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   FlagValues work_flags;
   auto* work = app.add_subcommand("work", "Run a worker that consumes jobs and runs their handlers");
   AddCommonFlags(work, work_flags);
-  AddSettingFlags(work, work_flags, {"amqp.url", "work.queues", "work.concurrency", "work.grace",
+  AddSettingFlags(work, work_flags, {"amqp.url", "work.queues", "work.concurrency", "work.type_limits", "work.grace",
                                      "work.kill_grace", "retry.base", "retry.cap", "retry.jitter",
                                      "amqp.heartbeat", "amqp.reconnect_max"});
 

@@ -28,6 +28,8 @@ const std::vector<SettingKey> kKeys = {
     {"amqp.reconnect_max", "WARREN_RECONNECT_MAX", "reconnect-max", "cap of the reconnect backoff"},
     {"work.queues", "WARREN_QUEUES", "queue", "queues a worker consumes (repeat or comma-separate)"},
     {"work.concurrency", "WARREN_CONCURRENCY", "concurrency", "jobs a worker runs at once"},
+    {"work.type_limits", "WARREN_TYPE_LIMITS", "type-limit",
+     "TYPE=N: at most N jobs of TYPE at once in a worker (repeat or comma-separate)"},
     {"work.grace", "WARREN_GRACE", "grace", "how long SIGTERM waits for running jobs"},
     {"work.kill_grace", "WARREN_KILL_GRACE", "kill-grace",
      "after a timeout or cancel: how long a job has to stop before it is killed"},
@@ -321,6 +323,20 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.queues = std::move(queues);
       } else if (key == "work.concurrency") {
         s.concurrency = ParseInt<int>(text, 1, 1024);
+      } else if (key == "work.type_limits") {
+        std::map<std::string, int> limits;
+        for (const auto& item : SplitList(value.values)) {
+          const size_t eq = item.find('=');
+          if (eq == std::string::npos) {
+            throw std::invalid_argument(fmt::format("'{}' is not TYPE=N", item));
+          }
+          const std::string type = item.substr(0, eq);
+          if (auto why = InvalidTypeName(type)) {
+            throw std::invalid_argument(*why);
+          }
+          limits[type] = ParseInt<int>(item.substr(eq + 1), 1, 1024);
+        }
+        s.type_limits = std::move(limits);
       } else if (key == "work.grace") {
         s.grace = ParseDurationOrThrow(text);
       } else if (key == "work.kill_grace") {

@@ -46,6 +46,7 @@ struct Settings {
   // [work]
   std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
+  std::map<std::string, int> type_limits;  // at most N jobs of a type at once in one worker
   Duration grace{30000};
   Duration kill_grace{10000};
   // [retry]

@@ -111,10 +111,16 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   // for its outcome's confirm (it holds no executor, but stays unacked). So the next job arrives while
   // the last one's confirm is on its way, and a worker busy with long jobs still hoards none.
   consumer_options.prefetch = static_cast<uint16_t>(options_.concurrency);
-  consumer_options.max_prefetch = static_cast<uint16_t>(std::min(options_.concurrency + kMaxLentSlots, 65535));
+  consumer_options.max_prefetch =
+      static_cast<uint16_t>(std::min(2 * options_.concurrency + kMaxLentSlots, 65535));
   consumer_options.reconnect_max = options_.reconnect_max;
-  consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
-                                               [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+  {
+    // The callbacks take mu_ before they touch consumer_ or control_: holding it here makes the first
+    // delivery wait until the pointer is set.
+    std::lock_guard lock(mu_);
+    consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
+                                                 [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+  }
 
   // Control messages need a consumer of their own: job deliveries use up the job consumer's prefetch
   // while every slot is busy, and a cancel for a running job must still get through.
@@ -134,8 +140,11 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   control_options.consume = {control_queue};
   control_options.prefetch = 100;
   control_options.reconnect_max = options_.reconnect_max;
-  control_ = std::make_unique<amqp::Consumer>(std::move(control_options),
-                                              [this](amqp::Delivery d) { OnControl(d); });
+  {
+    std::lock_guard lock(mu_);
+    control_ = std::make_unique<amqp::Consumer>(std::move(control_options),
+                                                [this](amqp::Delivery d) { OnControl(d); });
+  }
   watchdog_ = std::jthread([this](const std::stop_token& stop) { WatchdogLoop(stop); });
 }
 
@@ -163,23 +172,56 @@ bool Worker::WaitConnected(std::chrono::milliseconds timeout) const {
   return consumer_->WaitConnected(timeout) && control_->WaitConnected(timeout) && publisher_->WaitReady(timeout);
 }
 
+std::string Worker::TypeOf(const amqp::Delivery& delivery) {
+  return delivery.type.empty() ? delivery.body : delivery.type;  // seed-style: the body names the job
+}
+
+bool Worker::MayStartLocked(const amqp::Delivery& delivery) const {
+  if (options_.type_limits.empty()) {
+    return true;
+  }
+  const std::string type = TypeOf(delivery);
+  const auto limit = options_.type_limits.find(type);
+  if (limit == options_.type_limits.end()) {
+    return true;
+  }
+  const auto running = running_by_type_.find(type);
+  return running == running_by_type_.end() || running->second < limit->second;
+}
+
+size_t Worker::HeldLocked() const {
+  if (options_.type_limits.empty()) {
+    return 0;
+  }
+  size_t held = 0;
+  for (const auto& d : ready_) {
+    held += MayStartLocked(d) ? 0 : 1;
+  }
+  return held;
+}
+
 void Worker::OnDelivery(amqp::Delivery delivery) {
   {
     std::lock_guard lock(mu_);
     if (!draining_) {
       ready_.push_back(std::move(delivery));
-      cv_.notify_one();
+      if (!options_.type_limits.empty()) {
+        UpdatePrefetchLocked();
+        cv_.notify_all();  // the one woken must be able to take it: any idle executor will do
+      } else {
+        cv_.notify_one();
+      }
       return;
     }
+    consumer_->Settle(delivery, amqp::Settlement::kRequeue);
   }
-  consumer_->Settle(delivery, amqp::Settlement::kRequeue);
 }
 
 // {"cancel": "<job id>"}: a queued job with this id never starts here, a running one is stopped.
 void Worker::OnControl(const amqp::Delivery& delivery) {
-  control_->Settle(delivery, amqp::Settlement::kAck);
   const auto body = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
   std::lock_guard lock(mu_);
+  control_->Settle(delivery, amqp::Settlement::kAck);
   auto remember = [this](const std::string& id) {
     if (cancelled_.insert(id).second) {
       cancel_order_.push_back(id);
@@ -223,14 +265,23 @@ bool Worker::IsCancelled(const std::string& job_id) {
 void Worker::ExecutorLoop() {
   for (;;) {
     auto run = std::make_shared<Running>();
+    std::string limited_type;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return draining_ || !ready_.empty(); });
-      if (ready_.empty()) {
-        return;  // draining and nothing left to run
+      auto startable = ready_.end();
+      cv_.wait(lock, [this, &startable] {
+        startable = std::find_if(ready_.begin(), ready_.end(), [this](const auto& d) { return MayStartLocked(d); });
+        return draining_ || startable != ready_.end();
+      });
+      if (startable == ready_.end()) {
+        return;  // draining and nothing left to run (held deliveries were handed back by Drain)
       }
-      run->delivery = std::move(ready_.front());
-      ready_.pop_front();
+      run->delivery = std::move(*startable);
+      ready_.erase(startable);
+      if (options_.type_limits.contains(TypeOf(run->delivery))) {
+        limited_type = TypeOf(run->delivery);
+        ++running_by_type_[limited_type];
+      }
       running_.emplace(Key(run->delivery), run);
       if (abandoned_) {
         running_.erase(Key(run->delivery));
@@ -242,6 +293,10 @@ void Worker::ExecutorLoop() {
       std::lock_guard lock(mu_);
       running_.erase(Key(run->delivery));
       ++jobs_done_;
+      if (!limited_type.empty()) {
+        --running_by_type_[limited_type];
+        UpdatePrefetchLocked();
+      }
     }
     cv_.notify_all();
   }
@@ -538,7 +593,10 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what) {
 }
 
 void Worker::UpdatePrefetchLocked() {
-  consumer_->SetPrefetch(static_cast<uint16_t>(options_.concurrency + std::min(awaiting_, kMaxLentSlots)));
+  // Held deliveries (their type at its limit) lend their slot too, up to `concurrency` of them, so a
+  // burst of one limited type neither starves the other types nor drains the queue into this worker.
+  const auto held = static_cast<int>(std::min(HeldLocked(), static_cast<size_t>(options_.concurrency)));
+  consumer_->SetPrefetch(static_cast<uint16_t>(options_.concurrency + std::min(awaiting_, kMaxLentSlots) + held));
 }
 
 void Worker::Settle(Running& run, amqp::Settlement settlement) {
@@ -683,6 +741,7 @@ int RunWork(const Settings& settings) {
   options.connection.name = fmt::format("warren work pid {}", getpid());
   options.queues = settings.queues;
   options.concurrency = settings.concurrency;
+  options.type_limits = settings.type_limits;
   options.reconnect_max = settings.reconnect_max;
   options.publish_timeout = settings.publish_timeout;
   options.on_recycle = [] { kill(getpid(), SIGTERM); };

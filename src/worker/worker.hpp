@@ -34,6 +34,9 @@ struct WorkerOptions {
   amqp::ConnectionOptions connection;
   std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
+  // At most N jobs of a type at once. Deliveries of a type at its limit wait in the worker while
+  // other types run; up to `concurrency` of them are held without taking a slot from the others.
+  std::map<std::string, int> type_limits;
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds publish_timeout{5000};
   std::string worker_id;  // host:pid; named in attempt history
@@ -86,6 +89,10 @@ class Worker {
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
   void UpdatePrefetchLocked();  // with mu_ held
+  // With mu_ held: whether a delivery may start now (its type is under its limit).
+  bool MayStartLocked(const amqp::Delivery& delivery) const;
+  size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
+  static std::string TypeOf(const amqp::Delivery& delivery);
   bool IsCancelled(const std::string& job_id);
   nlohmann::json Heartbeat(std::string_view state);
   void PublishHeartbeat(std::string_view state);
@@ -109,6 +116,7 @@ class Worker {
   std::string host_;
   uint64_t jobs_done_ = 0;  // guarded by mu_
   int awaiting_ = 0;  // guarded by mu_: finished jobs whose deliveries wait for a confirm
+  std::map<std::string, int> running_by_type_;  // guarded by mu_; only types with a limit
   std::atomic<bool> recycle_{false};
 
   std::vector<std::thread> executors_;

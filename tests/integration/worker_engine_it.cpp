@@ -243,6 +243,56 @@ TEST(WorkerEngine, CancellingARunningJobStopsItAndAQueuedOneNeverStarts) {
   EXPECT_TRUE(worker.Drain(5s));
 }
 
+TEST(WorkerEngine, APerTypeLimitCapsThatTypeWithoutStarvingOthers) {
+  const std::string queue = "it.engine.typelimit";
+  EventTap tap;
+  std::mutex mu;
+  int slow_now = 0;
+  int slow_max = 0;
+  std::atomic<int> fast_done{0};
+  std::atomic<int> slow_done{0};
+  int fast_done_before_last_slow = -1;
+  HandlerRegistry registry;
+  registry.Register("slow", [&](JobContext& ctx) {
+    {
+      std::lock_guard lock(mu);
+      slow_max = std::max(slow_max, ++slow_now);
+    }
+    ctx.SleepFor(300ms);
+    std::lock_guard lock(mu);
+    --slow_now;
+    if (++slow_done == 4) {
+      fast_done_before_last_slow = fast_done.load();
+    }
+    return HandlerResult::Success();
+  });
+  registry.Register("fast", [&](JobContext&) {
+    ++fast_done;
+    return HandlerResult::Success();
+  });
+  auto options = Options(queue, 3);
+  options.type_limits = {{"slow", 1}};
+  Worker worker(options, registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(TypedJob("slow", nullptr, queue));
+  }
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(TypedJob("fast", nullptr, queue));  // queued behind every slow one
+  }
+  for (const auto& job : jobs) {
+    PublishJob(job);
+  }
+  for (const auto& job : jobs) {
+    ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kSucceeded, 20s)) << job.spec.type;
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(slow_max, 1) << "never two slow jobs at once";
+  EXPECT_EQ(fast_done_before_last_slow, 4) << "the fast jobs behind them did not wait for all slow ones";
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
 // kill -9 of a worker mid-job: the job comes back, the lost attempt counts, and the job ends in one
 // terminal state on another worker.
 TEST(WorkerEngine, AKilledWorkersJobRunsAgainElsewhereAndCountsTheLostAttempt) {

@@ -118,6 +118,13 @@ cron = "0 25 * * *"
     EXPECT_NE(std::string(e.what()).find("periodic[0].cron"), std::string::npos) << e.what();
   }
   EXPECT_THROW(LoadSettings({{"retry.jitter", {"2"}}}, Env({})), ConfigError);
+
+  const auto limited = LoadSettings({{"work.type_limits", {"resize=2", "report=1"}}}, Env({}));
+  EXPECT_EQ(limited.type_limits, (std::map<std::string, int>{{"resize", 2}, {"report", 1}}));
+  EXPECT_EQ(LoadSettings({}, Env({{"WARREN_TYPE_LIMITS", "a=3,b=4"}})).type_limits.size(), 2U);
+  EXPECT_THROW(LoadSettings({{"work.type_limits", {"resize"}}}, Env({})), ConfigError);
+  EXPECT_THROW(LoadSettings({{"work.type_limits", {"resize=0"}}}, Env({})), ConfigError);
+  EXPECT_THROW(LoadSettings({{"work.type_limits", {"bad type=1"}}}, Env({})), ConfigError);
 }
 
 TEST(LoadSettings, ConfigFileFromEnvironment) {
