@@ -24,7 +24,8 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
 SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   AddDemoRoutes(router, deps.publish);
   AddSystemRoutes(router, SystemApi{deps.store, deps.tasks, deps.broker_state, deps.queue_stats,
-                                    KnownQueues(settings), settings.job_types, deps.workers});
+                                    KnownQueues(settings), settings.job_types, deps.workers,
+                                    deps.metrics});
   AddOpenApiRoute(router);
 
   JobsApi jobs;
@@ -36,6 +37,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.max_batch = settings.max_batch;
   jobs.job_types = settings.job_types;
   jobs.type_defaults = settings.command_jobs;
+  jobs.metrics = deps.metrics;
   SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
   auto auth = std::make_shared<const Authenticator>(settings.tokens);

@@ -22,6 +22,7 @@ struct ApiDeps {
   std::function<amqp::PublisherState()> broker_state;
   QueueStatsFn queue_stats;  // may be empty
   const WorkerRegistry* workers = nullptr;  // may be null
+  Metrics* metrics = nullptr;               // may be null
   ClockFn clock = SystemNow;
 };
 

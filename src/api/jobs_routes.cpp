@@ -246,6 +246,9 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
   auto self = shared_from_this();
   api_.publish(FirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
+      if (self->api_.metrics != nullptr) {
+        self->api_.metrics->CountEnqueued(record.spec.queue, record.spec.type);
+      }
       done(Accepted(record), JobResponse(200, record));
       return;
     }
@@ -329,6 +332,12 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
     inserted.push_back(result.record.id);
     messages.push_back(FirstMessage(result.record, api_.clock()));
   }
+  std::map<std::pair<std::string, std::string>, size_t> counts;  // (queue, type) of the new jobs
+  for (const auto& result : results) {
+    if (result.inserted) {
+      ++counts[{result.record.spec.queue, result.record.spec.type}];
+    }
+  }
   Response ok = JsonResponse(inserted.empty() ? 200 : 202,
                              Dump(json{{"jobs", std::move(jobs)}, {"existing", std::move(existing)}}));
   if (messages.empty()) {
@@ -337,8 +346,13 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
   }
   auto self = shared_from_this();
   api_.publish_batch(std::move(messages), [self, ok = std::move(ok), inserted = std::move(inserted),
-                                           respond](PublishOutcome outcome) {
+                                           counts = std::move(counts), respond](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
+      if (self->api_.metrics != nullptr) {
+        for (const auto& [key, n] : counts) {
+          self->api_.metrics->CountEnqueued(key.first, key.second, n);
+        }
+      }
       respond(ok);
       return;
     }

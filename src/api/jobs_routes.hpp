@@ -25,6 +25,7 @@
 #include "api/blocking_pool.hpp"
 #include "api/demo_routes.hpp"
 #include "api/http.hpp"
+#include "api/metrics.hpp"
 #include "api/router.hpp"
 #include "core/command_config.hpp"
 #include "core/job.hpp"
@@ -50,6 +51,7 @@ struct JobsApi {
   std::vector<std::string> job_types;  // non-empty: POST rejects other types with 422
   // Per-type defaults from the config's [jobs.<type>] (command jobs), for requests that leave them out.
   std::map<std::string, CommandJob> type_defaults;
+  Metrics* metrics = nullptr;  // may be null (unit tests)
 };
 
 // Enqueues a validated job as POST /v1/jobs does (store, then RabbitMQ; idempotency keys honoured),

@@ -79,7 +79,10 @@ void Recorder::Loop() {
       }
     }
     try {
-      store_.ApplyEvents(events);
+      const auto changed = store_.ApplyEvents(events);
+      if (options_.metrics != nullptr) {
+        options_.metrics->CountEvents(events, changed);
+      }
       applied_ += events.size();
       backoff = std::chrono::milliseconds(100);
       for (const auto& d : batch) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "amqp/consumer.hpp"
+#include "api/metrics.hpp"
 #include "store/store.hpp"
 
 namespace warren::api {
@@ -19,6 +20,7 @@ struct RecorderOptions {
   amqp::ConnectionOptions connection;
   std::chrono::milliseconds reconnect_max{5000};
   size_t max_batch = 500;   // events per store transaction
+  Metrics* metrics = nullptr;  // counts what was applied; may be null
   uint16_t prefetch = 1000;  // events the broker may have in flight to us
 };
 

@@ -22,6 +22,7 @@
 #include "api/api_routes.hpp"
 #include "api/auth.hpp"
 #include "api/blocking_pool.hpp"
+#include "api/metrics.hpp"
 #include "api/recorder.hpp"
 #include "api/scheduler.hpp"
 #include "api/worker_registry.hpp"
@@ -148,6 +149,8 @@ int RunServe(const Settings& settings) {
   recorder_options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
   recorder_options.connection.name = "warren serve";
   recorder_options.reconnect_max = settings.reconnect_max;
+  Metrics metrics;
+  recorder_options.metrics = &metrics;
   Recorder recorder(std::move(recorder_options), *store);
 
   amqp::PublisherOptions publisher_options;
@@ -169,8 +172,14 @@ int RunServe(const Settings& settings) {
   ApiDeps deps;
   deps.store = store.get();
   deps.tasks = &pool;
-  deps.publish = [&publisher](amqp::OutgoingMessage message, amqp::PublishCallback done) {
-    publisher.Publish(std::move(message), std::move(done));
+  deps.publish = [&publisher, &metrics](amqp::OutgoingMessage message, amqp::PublishCallback done) {
+    const auto sent = std::chrono::steady_clock::now();
+    publisher.Publish(std::move(message), [&metrics, sent, done = std::move(done)](amqp::PublishOutcome outcome) {
+      if (outcome == amqp::PublishOutcome::kConfirmed) {
+        metrics.ObserveConfirm(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+      }
+      done(outcome);
+    });
   };
   deps.publish_batch = [&publisher](std::vector<amqp::OutgoingMessage> messages, amqp::PublishCallback done) {
     publisher.PublishBatch(std::move(messages), std::move(done));
@@ -202,6 +211,7 @@ int RunServe(const Settings& settings) {
         }
       });
   deps.workers = &workers;
+  deps.metrics = &metrics;
   deps.queue_stats = [inspector](const std::string& queue) -> std::optional<QueueStats> {
     const auto counts = inspector->Inspect(queue);
     return counts ? std::optional<QueueStats>(QueueStats{counts->ready, counts->consumers}) : std::nullopt;
@@ -212,8 +222,14 @@ int RunServe(const Settings& settings) {
     spdlog::info("periodic job {}: type {}, cron '{}' in {}, missed runs: {}", job.name, job.type,
                  job.cron.Expression(), job.tz.Name(), ToString(job.missed));
   }
-  server.Start(
-      [&router](Request request, const Responder& respond) { router.Dispatch(std::move(request), respond); });
+  server.Start([&router, &metrics](Request request, const Responder& respond) {
+    // Counted by route pattern, not raw path, so the label set stays bounded.
+    Responder counted([&metrics, respond, method = request.method, path = request.target](Response response) {
+      metrics.CountRequest(Metrics::RouteLabel(method, path, response.status), response.status);
+      respond(std::move(response));
+    });
+    router.Dispatch(std::move(request), counted);
+  });
   spdlog::info("listening on http://{}", server.LocalEndpoint().ToString());
   scheduler.Start();
   if (settings.tokens.empty()) {

@@ -112,6 +112,65 @@ void AddSystemRoutes(Router& router, SystemApi api) {
                                         {"handled", std::move(handled)}})));
   });
 
+  // Prometheus text format: the counters and histograms, then gauges read now (the queues from the
+  // broker, hence on the TaskRunner).
+  router.Add("GET", "/metrics", [shared](const Request& /*request*/, const Responder& respond) {
+    auto task = [shared, respond] {
+      std::string gauges;
+      gauges += "# HELP warren_queue_depth Messages ready in the queue.\n# TYPE warren_queue_depth gauge\n";
+      std::string consumers =
+          "# HELP warren_queue_consumers Consumers of the queue.\n# TYPE warren_queue_consumers gauge\n";
+      for (const auto& name : shared->queues) {
+        std::optional<QueueStats> stats;
+        if (shared->queue_stats) {
+          try {
+            stats = shared->queue_stats(name);
+          } catch (const std::exception&) {
+          }
+        }
+        if (stats) {
+          gauges += fmt::format("warren_queue_depth{{queue=\"{}\"}} {}\n", name, stats->ready);
+          consumers += fmt::format("warren_queue_consumers{{queue=\"{}\"}} {}\n", name, stats->consumers);
+        }
+      }
+      gauges += consumers;
+      int live = 0;
+      int64_t busy = 0;
+      int64_t slots = 0;
+      if (shared->workers != nullptr) {
+        for (const auto& w : shared->workers->List()) {
+          const std::string state = w.value("state", "");
+          if (state == "running" || state == "draining") {
+            ++live;
+            busy += w.value("busy", int64_t{0});
+            slots += w.value("concurrency", int64_t{0});
+          }
+        }
+      }
+      gauges += fmt::format(
+          "# HELP warren_workers Workers heard from in the last three heartbeats.\n# TYPE warren_workers gauge\n"
+          "warren_workers {}\n"
+          "# HELP warren_worker_busy_slots Jobs running on those workers.\n# TYPE warren_worker_busy_slots gauge\n"
+          "warren_worker_busy_slots {}\n"
+          "# HELP warren_worker_slots Their concurrency, summed.\n# TYPE warren_worker_slots gauge\n"
+          "warren_worker_slots {}\n",
+          live, busy, slots);
+      const bool connected = shared->broker_state && shared->broker_state() == amqp::PublisherState::kReady;
+      gauges += fmt::format(
+          "# HELP warren_broker_connected 1 while the API's publisher is connected and not blocked.\n"
+          "# TYPE warren_broker_connected gauge\nwarren_broker_connected {}\n",
+          connected ? 1 : 0);
+      Response response;
+      response.status = 200;
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      response.body = shared->metrics != nullptr ? shared->metrics->Render(gauges) : gauges;
+      respond(std::move(response));
+    };
+    if (!shared->tasks->TryPost(std::move(task))) {
+      respond(BusyResponse());
+    }
+  });
+
   router.Add("GET", "/v1/workers", [shared](const Request& /*request*/, const Responder& respond) {
     respond(JsonResponse(
         200, Dump(json{{"workers", shared->workers != nullptr ? shared->workers->List() : json::array()}})));

@@ -14,6 +14,7 @@
 
 #include "amqp/publisher.hpp"
 #include "api/blocking_pool.hpp"
+#include "api/metrics.hpp"
 #include "api/router.hpp"
 #include "api/worker_registry.hpp"
 #include "store/store.hpp"
@@ -38,6 +39,7 @@ struct SystemApi {
   std::vector<std::string> queues;  // the job queues to report, in order
   std::vector<std::string> job_types;
   const WorkerRegistry* workers = nullptr;  // may be null (unit tests): no workers known
+  const Metrics* metrics = nullptr;         // may be null: GET /metrics then shows the gauges only
 };
 
 void AddSystemRoutes(Router& router, SystemApi api);

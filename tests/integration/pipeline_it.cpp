@@ -86,6 +86,20 @@ TEST_F(Pipeline, AJobIsReadableAtOnceAndEndsWithItsResult) {
   EXPECT_EQ(done["attempts"][0]["outcome"], "succeeded");
   EXPECT_FALSE(done["attempts"][0]["worker"].is_null());
   EXPECT_FALSE(done["finished_at"].is_null());
+
+  // The same story in /metrics, scraped as Prometheus would.
+  const auto scrape = testing::HttpGet(port_, "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  const std::string& text = scrape.body;
+  const std::string labels = "{queue=\"" + queue_ + "\",type=\"warren.echo\"}";
+  EXPECT_NE(text.find("warren_jobs_enqueued_total" + labels + " 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("warren_jobs_succeeded_total" + labels + " 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("warren_job_run_seconds_count" + labels + " 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("warren_http_requests_total{route=\"POST /v1/jobs\",status=\"202\"}"), std::string::npos)
+      << text.substr(0, 600);
+  EXPECT_NE(text.find("warren_queue_depth{queue=\"default\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("warren_broker_connected 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("warren_publish_confirm_seconds_count"), std::string::npos) << text;
 }
 
 TEST_F(Pipeline, FailuresAndUnknownTypesEndDeadWithTheirError) {
