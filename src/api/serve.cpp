@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/consumer.hpp"
+#include "amqp/management.hpp"
 #include "amqp/publisher.hpp"
 #include "amqp/queue_inspector.hpp"
 #include "amqp/topology.hpp"
@@ -212,9 +213,32 @@ int RunServe(const Settings& settings) {
       });
   deps.workers = &workers;
   deps.metrics = &metrics;
-  deps.queue_stats = [inspector](const std::string& queue) -> std::optional<QueueStats> {
+  // Unacked messages and rates only the management plugin knows: on the broker's host, at
+  // broker.management_port (0: not asked), with the AMQP URL's credentials and vhost.
+  amqp::ManagementOptions management_options;
+  try {
+    const auto url = amqp::ParseAmqpUrl(settings.amqp_url);
+    management_options.host = url.host;
+    management_options.user = url.user;
+    management_options.password = url.password;
+    management_options.vhost = url.vhost;
+  } catch (const std::exception&) {
+  }
+  management_options.port = settings.management_port;
+  auto management = std::make_shared<amqp::ManagementClient>(management_options);
+  deps.queue_stats = [inspector, management](const std::string& queue) -> std::optional<QueueStats> {
     const auto counts = inspector->Inspect(queue);
-    return counts ? std::optional<QueueStats>(QueueStats{counts->ready, counts->consumers}) : std::nullopt;
+    if (!counts) {
+      return std::nullopt;
+    }
+    QueueStats stats{counts->ready, counts->consumers, {}, {}, {}, {}};
+    if (const auto more = management->Queue(queue)) {
+      stats.unacked = more->unacked;
+      stats.publish_rate = more->publish_rate;
+      stats.deliver_rate = more->deliver_rate;
+      stats.ack_rate = more->ack_rate;
+    }
+    return stats;
   };
   SubmitFn submit = AddApiRoutes(router, settings, std::move(deps));
   PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit));

@@ -86,12 +86,21 @@ void AddSystemRoutes(Router& router, SystemApi api) {
         }
         // ready and consumers come from a passive queue.declare; unacked and rates need the
         // management API, which Warren does not use: null, not a guess.
+        auto optional = [](const auto& value) { return value ? json(*value) : json(); };
+        json rates;
+        if (stats && (stats->publish_rate || stats->deliver_rate || stats->ack_rate)) {
+          rates = {{"publish", optional(stats->publish_rate)},
+                   {"deliver", optional(stats->deliver_rate)},
+                   {"ack", optional(stats->ack_rate)}};
+        }
+        // depth = ready + unacked when the plugin told us unacked; ready alone otherwise.
+        const json depth = stats ? json(stats->ready + stats->unacked.value_or(0)) : json();
         queues.push_back({{"name", name},
-                          {"depth", stats ? json(stats->ready) : json()},
+                          {"depth", depth},
                           {"ready", stats ? json(stats->ready) : json()},
-                          {"unacked", nullptr},
+                          {"unacked", stats ? optional(stats->unacked) : json()},
                           {"consumers", stats ? json(stats->consumers) : json()},
-                          {"rates", nullptr}});
+                          {"rates", rates}});
       }
       respond(JsonResponse(200, Dump(json{{"queues", std::move(queues)}})));
     };

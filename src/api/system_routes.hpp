@@ -26,6 +26,11 @@ namespace warren::api {
 struct QueueStats {
   uint64_t ready = 0;
   uint32_t consumers = 0;
+  // From the management plugin when it answers (amqp::ManagementClient), else unknown.
+  std::optional<uint64_t> unacked;
+  std::optional<double> publish_rate;
+  std::optional<double> deliver_rate;
+  std::optional<double> ack_rate;
 };
 // Blocking (it talks to the broker): runs on the TaskRunner. nullopt when the queue does not exist or
 // the broker cannot say.

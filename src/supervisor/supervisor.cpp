@@ -45,7 +45,7 @@ std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& opt
   std::vector<ChildSpec> out;
   ChildSpec serve{"serve",
                   {"serve", "--amqp-url", amqp_url, "--listen", settings.listen.ToString(), "--store",
-                   StoreUrlFor(settings)},
+                   StoreUrlFor(settings), "--management-port", std::to_string(settings.management_port)},
                   false};
   serve.args.insert(serve.args.end(), common.begin(), common.end());
   out.push_back(std::move(serve));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "support/support.hpp"
 
@@ -180,6 +181,25 @@ TEST_F(UpTest, ManagementConsoleAnswersOnLoopback) {
   const auto page = HttpGet(management, "/", 10s);
   EXPECT_EQ(page.status, 200) << up.Output();
   EXPECT_NE(page.body.find("RabbitMQ"), std::string::npos);
+  // serve asks the plugin what a passive declare cannot tell: unacked messages and rates.
+  ASSERT_TRUE(WaitForHttp(http, "/readyz", 30s)) << up.Output();
+  // The plugin collects queue statistics every few seconds: a new queue has none at first.
+  nlohmann::json task_queue;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto queues = nlohmann::json::parse(HttpGet(http, "/v1/queues", 10s).body, nullptr, false);
+    for (const auto& q : queues.value("queues", nlohmann::json::array())) {
+      if (q["name"] == "task_queue") {
+        task_queue = q;
+      }
+    }
+    if (task_queue.is_object() && task_queue["unacked"].is_number()) {
+      break;
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_TRUE(task_queue["unacked"].is_number()) << task_queue;
+  EXPECT_TRUE(task_queue["rates"].is_object()) << task_queue;
   // epmd, rabbitmq-server, beam.smp, serve
   StopAndCheckNothingLeft(up, 4);
 }

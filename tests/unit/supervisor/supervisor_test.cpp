@@ -23,7 +23,7 @@ TEST(ChildSpecs, ServeThenWorkersWithResolvedSettings) {
   EXPECT_FALSE(specs[0].is_worker);
   EXPECT_EQ(specs[0].args,
             (std::vector<std::string>{"serve", "--amqp-url", "amqp://guest:guest@127.0.0.1:5673/", "--listen",
-                                      "127.0.0.1:5001", "--store", "postgresql://db/warren", "--config",
+                                      "127.0.0.1:5001", "--store", "postgresql://db/warren", "--management-port", "15672", "--config",
                                       "/etc/warren.toml", "--log-level", "info", "--log-format", "text"}));
   EXPECT_EQ(specs[1].name, "work.1");
   EXPECT_EQ(specs[2].name, "work.2");
