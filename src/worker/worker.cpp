@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
+#include "amqp/queue_inspector.hpp"
 #include "amqp/topology.hpp"
 #include "worker/builtin_handlers.hpp"
 #include "worker/command_handlers.hpp"
@@ -257,6 +258,32 @@ void Worker::OnControl(const amqp::Delivery& delivery) {
   }
 }
 
+// A worker that connected after a cancel learns of it from serve's replay: give that a moment, but
+// only when a `serve` runs (its recorder consumes warren.events.recorder); with none, no replay comes.
+void Worker::WaitForCancelReplay() {
+  {
+    std::lock_guard lock(mu_);
+    if (replay_heard_ || std::chrono::steady_clock::now() >= replay_deadline_) {
+      return;
+    }
+  }
+  bool serve_runs = true;
+  if (!replay_checked_.exchange(true)) {
+    amqp::ConnectionOptions inspect = options_.connection;
+    inspect.heartbeat = std::chrono::seconds(0);
+    inspect.name += " inspector";
+    const auto recorder = amqp::QueueInspector(inspect).Inspect(std::string(amqp::kRecorderQueue));
+    serve_runs = !recorder || recorder->consumers > 0;  // unknown: wait as if one did
+    if (!serve_runs) {
+      std::lock_guard lock(mu_);
+      replay_heard_ = true;  // nobody to replay anything: nothing cancelled can be waiting for us
+      cv_.notify_all();
+    }
+  }
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
+}
+
 bool Worker::IsCancelled(const std::string& job_id) {
   std::lock_guard lock(mu_);
   return cancelled_.contains(job_id);
@@ -310,7 +337,9 @@ void Worker::WatchdogLoop(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const auto now = std::chrono::steady_clock::now();
-    if (now >= next_heartbeat && publisher_->State() == amqp::PublisherState::kReady) {
+    // Not before the control queue is bound: serve answers a new worker's first heartbeat with the
+    // cancel replay, which must find the queue there.
+    if (now >= next_heartbeat && publisher_->State() == amqp::PublisherState::kReady && control_->Connected()) {
       PublishHeartbeat("running");
       next_heartbeat = now + options_.heartbeat_interval;
     }
@@ -394,11 +423,7 @@ void Worker::RunTypedJob(Running& run) {
   // Every typed job ends in a publish; right after start-up (or a reconnect) the job consumer can be
   // quicker than the publisher, and a job handed back for that would count as a lost attempt.
   publisher_->WaitReady(options_.publish_timeout);
-  {
-    // A worker that connected after a cancel learns of it from serve's replay: give that a moment.
-    std::unique_lock lock(mu_);
-    cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
-  }
+  WaitForCancelReplay();
   if (job.not_before) {
     // Early: a delayed, scheduled or retried job between delay tiers. Send it on to the next tier; the
     // last stretch, shorter than any tier, is waited out here.

@@ -94,6 +94,7 @@ class Worker {
   size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
   static std::string TypeOf(const amqp::Delivery& delivery);
   bool IsCancelled(const std::string& job_id);
+  void WaitForCancelReplay();
   nlohmann::json Heartbeat(std::string_view state);
   void PublishHeartbeat(std::string_view state);
   static std::string Key(const amqp::Delivery& d);
@@ -109,6 +110,7 @@ class Worker {
   bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
   std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
   bool replay_heard_ = false;              // guarded by mu_: a replay of cancels arrived
+  std::atomic<bool> replay_checked_{false};  // whether a serve runs was asked once
   std::chrono::steady_clock::time_point replay_deadline_;  // typed jobs wait for a replay until then
   std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
