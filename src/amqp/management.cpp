@@ -13,29 +13,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/unique_fd.hpp"
+
 namespace warren::amqp {
 namespace {
 
 constexpr size_t kMaxResponse = 1 << 20;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 int MillisLeft(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
@@ -44,8 +31,9 @@ std::optional<double> Rate(const nlohmann::json& stats, const char* name) {
     return 0.0;  // no such traffic yet: the plugin omits the entry
   }
   const auto& details = stats[name];
-  return details.contains("rate") && details["rate"].is_number() ? std::optional<double>(details["rate"].get<double>())
-                                                                 : std::nullopt;
+  return details.contains("rate") && details["rate"].is_number()
+             ? std::optional<double>(details["rate"].get<double>())
+             : std::nullopt;
 }
 
 }  // namespace
@@ -67,7 +55,8 @@ std::string Base64(const std::string& text) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < text.size(); i += 3) {
-    const uint32_t n = (static_cast<unsigned char>(text[i]) << 16) | (static_cast<unsigned char>(text[i + 1]) << 8) |
+    const uint32_t n = (static_cast<unsigned char>(text[i]) << 16) |
+                       (static_cast<unsigned char>(text[i + 1]) << 8) |
                        static_cast<unsigned char>(text[i + 2]);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
@@ -80,7 +69,8 @@ std::string Base64(const std::string& text) {
     out += kAlphabet[(n >> 12) & 63];
     out += "==";
   } else if (i + 2 == text.size()) {
-    const uint32_t n = (static_cast<unsigned char>(text[i]) << 16) | (static_cast<unsigned char>(text[i + 1]) << 8);
+    const uint32_t n =
+        (static_cast<unsigned char>(text[i]) << 16) | (static_cast<unsigned char>(text[i + 1]) << 8);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];
@@ -99,32 +89,32 @@ std::optional<std::pair<int, std::string>> ManagementClient::Get(const std::stri
     return std::nullopt;
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
-  Fd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) {
+  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.Get() < 0) {
     return std::nullopt;
   }
-  if (::connect(fd.get(), found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+  if (::connect(fd.Get(), found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
     return std::nullopt;
   }
-  pollfd p{fd.get(), POLLOUT, 0};
+  pollfd p{fd.Get(), POLLOUT, 0};
   if (::poll(&p, 1, MillisLeft(deadline)) != 1) {
     return std::nullopt;
   }
   int error = 0;
   socklen_t len = sizeof error;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) {
+  if (::getsockopt(fd.Get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) {
     return std::nullopt;
   }
-  const std::string request =
-      fmt::format("GET {} HTTP/1.0\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nAccept: application/json\r\n\r\n",
-                  path, options_.host, options_.port, Base64(options_.user + ":" + options_.password));
+  const std::string request = fmt::format(
+      "GET {} HTTP/1.0\r\nHost: {}:{}\r\nAuthorization: Basic {}\r\nAccept: application/json\r\n\r\n", path,
+      options_.host, options_.port, Base64(options_.user + ":" + options_.password));
   size_t sent = 0;
   while (sent < request.size()) {
-    p = {fd.get(), POLLOUT, 0};
+    p = {fd.Get(), POLLOUT, 0};
     if (::poll(&p, 1, MillisLeft(deadline)) != 1) {
       return std::nullopt;
     }
-    const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd.Get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) {
       return std::nullopt;
     }
@@ -133,11 +123,11 @@ std::optional<std::pair<int, std::string>> ManagementClient::Get(const std::stri
   std::string response;
   char buffer[16384];
   for (;;) {
-    p = {fd.get(), POLLIN, 0};
+    p = {fd.Get(), POLLIN, 0};
     if (::poll(&p, 1, MillisLeft(deadline)) != 1) {
       return std::nullopt;
     }
-    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    const ssize_t n = ::recv(fd.Get(), buffer, sizeof buffer, 0);
     if (n < 0) {
       return std::nullopt;
     }

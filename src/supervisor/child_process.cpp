@@ -15,24 +15,10 @@
 
 #include <fmt/format.h>
 
+#include "core/spawn_attrs.hpp"
+
 namespace warren::supervisor {
 namespace {
-
-// RAII for the two posix_spawn attribute objects.
-struct SpawnAttrs {
-  posix_spawnattr_t attr{};
-  posix_spawn_file_actions_t actions{};
-  SpawnAttrs() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnAttrs() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnAttrs(const SpawnAttrs&) = delete;
-  SpawnAttrs& operator=(const SpawnAttrs&) = delete;
-};
 
 std::vector<std::string> BuildEnvironment(const SpawnOptions& options) {
   std::map<std::string, std::string> vars;

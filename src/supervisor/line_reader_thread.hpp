@@ -8,7 +8,7 @@
 #include <string_view>
 #include <thread>
 
-#include "supervisor/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 
 namespace warren::supervisor {
 

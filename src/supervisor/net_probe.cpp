@@ -8,7 +8,7 @@
 #include <array>
 #include <cerrno>
 
-#include "supervisor/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 
 namespace warren::supervisor {
 namespace {

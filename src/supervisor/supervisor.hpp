@@ -16,7 +16,7 @@
 #include "supervisor/line_splitter.hpp"
 #include "supervisor/managed_broker.hpp"
 #include "supervisor/restart_backoff.hpp"
-#include "supervisor/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 #include "supervisor/up.hpp"
 
 namespace warren::supervisor {

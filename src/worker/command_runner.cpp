@@ -19,6 +19,9 @@
 
 #include <fmt/format.h>
 
+#include "core/spawn_attrs.hpp"
+#include "core/unique_fd.hpp"
+
 namespace warren::worker {
 namespace {
 
@@ -37,62 +40,18 @@ constexpr int kTempFail = 75;  // EX_TEMPFAIL from <sysexits.h>
 constexpr size_t kMaxMessageLine = 500;
 constexpr int kMaxResultDepth = 64;
 
-// An owned descriptor (the supervisor has its own; the worker does not depend on the supervisor).
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int Get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // O_CLOEXEC from the start: another thread's posix_spawn must never inherit our ends.
-bool MakePipe(Fd& read_end, Fd& write_end) {
+bool MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
   std::array<int, 2> fds{};
   if (pipe2(fds.data(), O_CLOEXEC) != 0) {
     return false;
   }
-  read_end = Fd(fds[0]);
-  write_end = Fd(fds[1]);
+  read_end = UniqueFd(fds[0]);
+  write_end = UniqueFd(fds[1]);
   return true;
 }
 
-void SetNonBlocking(const Fd& fd) { fcntl(fd.Get(), F_SETFL, fcntl(fd.Get(), F_GETFL) | O_NONBLOCK); }
-
-struct SpawnAttrs {
-  posix_spawnattr_t attr{};
-  posix_spawn_file_actions_t actions{};
-  SpawnAttrs() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnAttrs() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnAttrs(const SpawnAttrs&) = delete;
-  SpawnAttrs& operator=(const SpawnAttrs&) = delete;
-};
+void SetNonBlocking(const UniqueFd& fd) { fcntl(fd.Get(), F_SETFL, fcntl(fd.Get(), F_GETFL) | O_NONBLOCK); }
 
 // Writing the job to a child that stopped reading raises SIGPIPE, which would kill the whole worker
 // unless blocked. Blocks it in this thread only (no process-wide state), and on the way out takes
@@ -365,7 +324,7 @@ bool ShallowEnough(std::string_view text) {
 }
 
 // Reads what is there (one chunk) from an output pipe. False at end of file or on an error.
-bool ReadChunk(const Fd& fd, std::array<char, 65536>& buffer, std::string_view& chunk) {
+bool ReadChunk(const UniqueFd& fd, std::array<char, 65536>& buffer, std::string_view& chunk) {
   while (true) {
     const ssize_t n = read(fd.Get(), buffer.data(), buffer.size());
     if (n > 0) {
@@ -392,12 +351,12 @@ CommandResult RunCommand(const CommandRequest& request) {
   }
   const std::string& program = request.argv[0];
 
-  Fd in_read;
-  Fd in_write;
-  Fd out_read;
-  Fd out_write;
-  Fd err_read;
-  Fd err_write;
+  UniqueFd in_read;
+  UniqueFd in_write;
+  UniqueFd out_read;
+  UniqueFd out_write;
+  UniqueFd err_read;
+  UniqueFd err_write;
   if (!MakePipe(in_read, in_write) || !MakePipe(out_read, out_write) || !MakePipe(err_read, err_write)) {
     result.spawn_error = fmt::format("cannot start {}: pipe: {}", program, std::strerror(errno));
     return result;
@@ -472,7 +431,7 @@ CommandResult RunCommand(const CommandRequest& request) {
   }
 
   // A pidfd turns the exit into a poll event; without one (old kernels) the tick finds it.
-  Fd exit_fd(PidFd(child.pid));
+  UniqueFd exit_fd(PidFd(child.pid));
 
   SigpipeBlock sigpipe_block;
   size_t stdin_offset = 0;
@@ -552,7 +511,7 @@ CommandResult RunCommand(const CommandRequest& request) {
     }
     std::array<pollfd, 4> fds{};
     nfds_t count = 0;
-    auto add = [&](const Fd& fd, short events) -> pollfd* {
+    auto add = [&](const UniqueFd& fd, short events) -> pollfd* {
       if (!fd) {
         return nullptr;
       }

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "supervisor/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 #include "support/support.hpp"
 
 namespace warren::testing {
@@ -80,7 +80,7 @@ HttpResponse HttpRequest(unsigned short port, const std::string& method, const s
                          std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   HttpResponse response;
-  supervisor::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
     return response;
   }

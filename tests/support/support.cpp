@@ -14,7 +14,7 @@
 
 #include "supervisor/child_process.hpp"
 #include "supervisor/line_reader_thread.hpp"
-#include "supervisor/unique_fd.hpp"
+#include "core/unique_fd.hpp"
 #include "support/support.hpp"
 
 namespace warren::testing {
@@ -22,7 +22,6 @@ namespace warren::testing {
 using supervisor::ChildProcess;
 using supervisor::LineReaderThread;
 using supervisor::SpawnOptions;
-using supervisor::UniqueFd;
 
 struct Process::Impl {
   ChildProcess child;

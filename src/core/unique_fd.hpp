@@ -1,11 +1,12 @@
-// An owned file descriptor: closed exactly once, movable, not copyable.
+// An owned file descriptor: closed exactly once, movable, not copyable. Shared by the supervisor,
+// the command runner and the management client.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace warren::supervisor {
+namespace warren {
 
 class UniqueFd {
  public:
@@ -36,4 +37,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace warren::supervisor
+}  // namespace warren
