@@ -57,12 +57,9 @@ Topology DelayTopology() {
 
 Topology JobTopologyWithDelays(const std::vector<std::string>& queues) {
   Topology t = JobTopology(queues);
-  Topology delays = DelayTopology();
   t.exchanges.push_back(ExchangeSpec{std::string(kControlExchange), "fanout"});
-  t.exchanges.insert(t.exchanges.end(), delays.exchanges.begin(), delays.exchanges.end());
   t.queues.push_back(JobQueueSpec(std::string(kDeadQueue)));
-  t.queues.insert(t.queues.end(), delays.queues.begin(), delays.queues.end());
-  t.bindings.insert(t.bindings.end(), delays.bindings.begin(), delays.bindings.end());
+  Append(t, DelayTopology());
   return t;
 }
 

@@ -37,4 +37,11 @@ struct Topology {
   std::vector<BindingSpec> bindings;
 };
 
+// Appends `more`'s declarations to `into`, keeping their order.
+inline void Append(Topology& into, const Topology& more) {
+  into.exchanges.insert(into.exchanges.end(), more.exchanges.begin(), more.exchanges.end());
+  into.queues.insert(into.queues.end(), more.queues.begin(), more.queues.end());
+  into.bindings.insert(into.bindings.end(), more.bindings.begin(), more.bindings.end());
+}
+
 }  // namespace warren::amqp

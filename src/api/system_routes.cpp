@@ -33,6 +33,23 @@ std::string_view BrokerStateName(amqp::PublisherState state) {
 
 }  // namespace
 
+namespace {
+
+// What the broker tells of a queue, for /v1/queues and /metrics alike; nullopt when it cannot say.
+std::optional<QueueStats> StatsOf(const SystemApi& api, const std::string& queue) {
+  if (!api.queue_stats) {
+    return std::nullopt;
+  }
+  try {
+    return api.queue_stats(queue);
+  } catch (const std::exception& e) {
+    spdlog::warn("queues: {}: {}", queue, e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
 void AddSystemRoutes(Router& router, SystemApi api) {
   auto shared = std::make_shared<const SystemApi>(std::move(api));
 
@@ -76,14 +93,7 @@ void AddSystemRoutes(Router& router, SystemApi api) {
     auto task = [shared, respond] {
       json queues = json::array();
       for (const auto& name : shared->queues) {
-        std::optional<QueueStats> stats;
-        if (shared->queue_stats) {
-          try {
-            stats = shared->queue_stats(name);
-          } catch (const std::exception& e) {
-            spdlog::warn("queues: {}: {}", name, e.what());
-          }
-        }
+        const std::optional<QueueStats> stats = StatsOf(*shared, name);
         // ready and consumers come from a passive queue.declare; unacked and rates need the
         // management API, which Warren does not use: null, not a guess.
         auto optional = [](const auto& value) { return value ? json(*value) : json(); };
@@ -130,13 +140,7 @@ void AddSystemRoutes(Router& router, SystemApi api) {
       std::string consumers =
           "# HELP warren_queue_consumers Consumers of the queue.\n# TYPE warren_queue_consumers gauge\n";
       for (const auto& name : shared->queues) {
-        std::optional<QueueStats> stats;
-        if (shared->queue_stats) {
-          try {
-            stats = shared->queue_stats(name);
-          } catch (const std::exception&) {
-          }
-        }
+        const std::optional<QueueStats> stats = StatsOf(*shared, name);
         if (stats) {
           gauges += fmt::format("warren_queue_depth{{queue=\"{}\"}} {}\n", name, stats->ready);
           consumers += fmt::format("warren_queue_consumers{{queue=\"{}\"}} {}\n", name, stats->consumers);

@@ -96,11 +96,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   publisher_options.confirm_timeout = options_.publish_timeout;
   publisher_options.reconnect_max = options_.reconnect_max;
   publisher_options.declare = amqp::RecorderTopology();
-  const amqp::Topology jobs = amqp::JobTopologyWithDelays({});
-  auto& declare = publisher_options.declare;
-  declare.exchanges.insert(declare.exchanges.end(), jobs.exchanges.begin(), jobs.exchanges.end());
-  declare.queues.insert(declare.queues.end(), jobs.queues.begin(), jobs.queues.end());
-  declare.bindings.insert(declare.bindings.end(), jobs.bindings.begin(), jobs.bindings.end());
+  amqp::Append(publisher_options.declare, amqp::JobTopologyWithDelays({}));
   publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
   events_ = std::make_unique<EventBatcher>(*publisher_);
 
