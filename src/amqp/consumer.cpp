@@ -88,6 +88,8 @@ class Consumer::Impl {
 
   bool Connected() const { return connected_.load(); }
 
+  bool IsLive(const Delivery& d) const { return d.connection_generation == live_generation_.load(); }
+
   bool WaitConnected(std::chrono::milliseconds timeout) const {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [this] { return connected_.load(); });
@@ -128,6 +130,7 @@ class Consumer::Impl {
     cancelled_ = false;
     conn_ = std::move(conn);
     ++generation_;
+    live_generation_.store(generation_);
   }
 
   // Sends queued settlements for the current connection; drops those of lost connections.
@@ -310,6 +313,7 @@ class Consumer::Impl {
         ReadAvailable();  // also lets rabbitmq-c send a heartbeat that is due
       } catch (const AmqpError& e) {
         spdlog::warn("consumer lost the broker: {}; unacked deliveries return to their queues", e.what());
+        live_generation_.store(0);
         conn_.reset();
         SetConnected(false);
       }
@@ -340,6 +344,7 @@ class Consumer::Impl {
   uint16_t channel_prefetch_ = 0;       // consumer thread: what the broker was last told
   bool stopping_ = false;               // guarded by mu_
   std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> live_generation_{0};  // generation_ while its connection is up, else 0
 
   // Owned by the I/O thread.
   std::unique_ptr<Connection> conn_;
@@ -356,6 +361,7 @@ Consumer::~Consumer() = default;
 void Consumer::SetPrefetch(uint16_t prefetch) { impl_->SetPrefetch(prefetch); }
 
 void Consumer::Settle(const Delivery& delivery, Settlement settlement) { impl_->Settle(delivery, settlement); }
+bool Consumer::IsLive(const Delivery& delivery) const { return impl_->IsLive(delivery); }
 void Consumer::StopConsuming() { impl_->StopConsuming(); }
 void Consumer::Stop() { impl_->Stop(); }
 bool Consumer::Connected() const { return impl_->Connected(); }

@@ -46,6 +46,9 @@ class Consumer {
   // Thread-safe. A delivery from a connection that has since been lost is not settled: the broker has
   // already requeued it.
   void Settle(const Delivery& delivery, Settlement settlement);
+  // False once the delivery's connection is lost: the broker has requeued it and hands it out again
+  // (marked redelivered), so whoever still holds it must not start it. Thread-safe.
+  bool IsLive(const Delivery& delivery) const;
   // The channel-wide prefetch (see ConsumerOptions::max_prefetch), applied soon after; thread-safe.
   void SetPrefetch(uint16_t prefetch);
   // Cancels the subscriptions (no new deliveries); settlements still go out. Thread-safe.

@@ -162,8 +162,17 @@ int RunServe(const Settings& settings) {
   publisher_options.confirm_timeout = settings.publish_timeout;
   publisher_options.reconnect_max = settings.reconnect_max;
   // The demo's task_queue exactly as the demo declares it, the API's default queue, the delay tiers for
-  // scheduled jobs, warren.dead, and the events and control exchanges.
-  publisher_options.declare = amqp::JobTopologyWithDelays({"default", std::string(amqp::kDemoQueue)});
+  // scheduled jobs, warren.dead, and the events and control exchanges. Every queue the config names is
+  // declared up front too: RabbitMQ persists a new queue's declaration lazily, and a queue created in
+  // the moments before a broker crash can vanish with the jobs confirmed into it (docs/architecture.md).
+  std::vector<std::string> known_queues{"default", std::string(amqp::kDemoQueue)};
+  known_queues.insert(known_queues.end(), settings.queues.begin(), settings.queues.end());
+  for (const auto& periodic : settings.periodic) {
+    known_queues.push_back(periodic.queue);
+  }
+  std::sort(known_queues.begin(), known_queues.end());
+  known_queues.erase(std::unique(known_queues.begin(), known_queues.end()), known_queues.end());
+  publisher_options.declare = amqp::JobTopologyWithDelays(known_queues);
   const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));

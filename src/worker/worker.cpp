@@ -280,6 +280,16 @@ void Worker::WaitForCancelReplay() {
   cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
 }
 
+// Deliveries of a connection that was lost while they waited here are already back in their queue
+// (the broker requeued them): starting them too would run the job twice.
+void Worker::DropLostDeliveriesLocked() {
+  const auto dropped = std::erase_if(ready_, [this](const amqp::Delivery& d) { return !consumer_->IsLive(d); });
+  if (dropped > 0) {
+    spdlog::info("{} waiting deliveries belonged to a lost connection; the broker hands them out again", dropped);
+    UpdatePrefetchLocked();
+  }
+}
+
 bool Worker::IsCancelled(const std::string& job_id) {
   std::lock_guard lock(mu_);
   return cancelled_.contains(job_id);
@@ -293,6 +303,7 @@ void Worker::ExecutorLoop() {
       std::unique_lock lock(mu_);
       auto startable = ready_.end();
       cv_.wait(lock, [this, &startable] {
+        DropLostDeliveriesLocked();
         startable = std::find_if(ready_.begin(), ready_.end(), [this](const auto& d) { return MayStartLocked(d); });
         return draining_ || startable != ready_.end();
       });
@@ -414,6 +425,17 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
   return e;
 }
 
+// An outcome reached before the attempt started. A first attempt that never started is no attempt:
+// the event is a stage-0 fact (as the API's cancel of a queued job), so the record shows no attempts.
+// A later attempt keeps its number: the attempts before it did run, and their outcomes stand.
+JobEvent Worker::MakeNotStartedEvent(const Job& job, EventKind kind) const {
+  auto event = MakeEvent(job, kind);
+  if (job.attempt <= 1) {
+    event.attempt = 0;
+  }
+  return event;
+}
+
 void Worker::RunTypedJob(Running& run) {
   const Job& job = run.job;
   // Every typed job ends in a publish; right after start-up (or a reconnect) the job consumer can be
@@ -435,14 +457,14 @@ void Worker::RunTypedJob(Running& run) {
     }
   }
   if (job.deadline && Now() > *job.deadline) {
-    auto event = MakeEvent(job, EventKind::kExpired);
+    auto event = MakeNotStartedEvent(job, EventKind::kExpired);
     event.error = fmt::format("deadline {} passed before the job started", FormatTime(*job.deadline));
     spdlog::info("job {} ({}) expired: {}", job.id, job.type, event.error);
     FinishWith(run, std::move(event));
     return;
   }
   if (IsCancelled(job.id)) {
-    auto event = MakeEvent(job, EventKind::kCancelled);
+    auto event = MakeNotStartedEvent(job, EventKind::kCancelled);
     event.error = "cancelled before it started";
     spdlog::info("job {} ({}) was cancelled; not starting it", job.id, job.type);
     FinishWith(run, std::move(event));

@@ -87,8 +87,10 @@ class Worker {
   amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what);
   void FinishWith(Running& run, JobEvent event);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
+  JobEvent MakeNotStartedEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
   void UpdatePrefetchLocked();  // with mu_ held
+  void DropLostDeliveriesLocked();  // with mu_ held
   // With mu_ held: whether a delivery may start now (its type is under its limit).
   bool MayStartLocked(const amqp::Delivery& delivery) const;
   size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
