@@ -207,15 +207,27 @@ OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat) {
   return m;
 }
 
-Topology WorkerHeartbeatTopology(const std::string& queue) {
+OutgoingMessage EncodeChangesMessage(const nlohmann::json& changes) {
+  OutgoingMessage m;
+  m.exchange = std::string(kChangesExchange);
+  m.body = changes.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  m.content_type = "application/json";
+  m.type = std::string(kChangesType);
+  m.persistent = false;
+  return m;
+}
+
+Topology ServeFeedTopology(const std::string& queue) {
   Topology t;
   t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
+  t.exchanges.push_back(ExchangeSpec{std::string(kChangesExchange), "fanout"});
   QueueSpec spec{queue, {}, {}};
   spec.durable = false;
   spec.exclusive = true;
   spec.auto_delete = true;
   t.queues.push_back(spec);
   t.bindings.push_back(BindingSpec{queue, std::string(kEventsExchange), "worker.#"});
+  t.bindings.push_back(BindingSpec{queue, std::string(kChangesExchange), ""});
   return t;
 }
 

@@ -92,8 +92,16 @@ OutgoingMessage EncodeCancelReplayMessage(const std::vector<std::string>& job_id
 // what it consumes and handles, how busy it is. Not persistent: a lost one is replaced by the next.
 inline constexpr std::string_view kWorkerHeartbeatType = "warren.worker";
 OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat);
-// A private queue (deleted with its connection) bound to every worker heartbeat.
-Topology WorkerHeartbeatTopology(const std::string& queue);
+// Job changes for the live event streams: every `serve` publishes what its recorder and its API changed
+// to this fanout (one message per batch, a JSON array of {"kind", "data"}, not persistent), and every
+// `serve` reads all of it, so a stream on any replica sees every job.
+inline constexpr std::string_view kChangesExchange = "warren.changes";
+inline constexpr std::string_view kChangesType = "warren.changes";
+OutgoingMessage EncodeChangesMessage(const nlohmann::json& changes);
+
+// A `serve`'s private queue (deleted with its connection), bound to every worker heartbeat and to
+// kChangesExchange.
+Topology ServeFeedTopology(const std::string& queue);
 
 // Several events as one message: a JSON array of event bodies, routing key `job.batch`, type
 // kEventBatchType. Readers of kEventsExchange accept both forms (DecodeEvents).

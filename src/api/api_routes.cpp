@@ -5,6 +5,7 @@
 
 #include "amqp/topology.hpp"
 #include "api/demo_routes.hpp"
+#include "api/events_routes.hpp"
 #include "api/openapi.hpp"
 #include "api/request_validation.hpp"
 
@@ -27,6 +28,9 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
                                     KnownQueues(settings), settings.job_types, deps.workers,
                                     deps.metrics});
   AddOpenApiRoute(router);
+  if (deps.events != nullptr) {
+    AddEventRoutes(router, *deps.events);
+  }
 
   JobsApi jobs;
   jobs.store = deps.store;
@@ -38,6 +42,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.job_types = settings.job_types;
   jobs.type_defaults = settings.command_jobs;
   jobs.metrics = deps.metrics;
+  jobs.on_change = std::move(deps.on_change);
   SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
   auto auth = std::make_shared<const Authenticator>(settings.tokens);

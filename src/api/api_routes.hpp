@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "api/auth.hpp"
+#include "api/event_hub.hpp"
 #include "api/jobs_routes.hpp"
 #include "api/router.hpp"
 #include "api/system_routes.hpp"
@@ -23,6 +24,8 @@ struct ApiDeps {
   QueueStatsFn queue_stats;  // may be empty
   const WorkerRegistry* workers = nullptr;  // may be null
   Metrics* metrics = nullptr;               // may be null
+  ChangeFn on_change;                       // may be empty
+  EventHub* events = nullptr;               // GET /v1/events streams from it; may be null (no route)
   ClockFn clock = SystemNow;
 };
 

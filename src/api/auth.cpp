@@ -36,6 +36,7 @@ constexpr auto kRouteRules = std::to_array<RouteRule>({
     {"GET", "/v1/queues", Access::kRead},
     {"GET", "/v1/job-types", Access::kRead},
     {"GET", "/v1/workers", Access::kRead},
+    {"GET", "/v1/events", Access::kRead},
     {"GET", "/metrics", Access::kRead},
 });
 

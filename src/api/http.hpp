@@ -33,6 +33,16 @@ struct Request {
   [[nodiscard]] const std::string& Header(std::string_view lower_name) const;
 };
 
+// The writing end of a streamed response body (Server-Sent Events). Thread-safe, and Send never
+// blocks: it queues the bytes on the connection, which writes them in order. Send returns false once
+// the client has gone, the server is shutting down, or the client fell more than the server's stream
+// backlog behind (its connection is then closed): the producer should forget the stream then.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual bool Send(std::string bytes) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type{kTextPlain};
@@ -41,6 +51,10 @@ struct Response {
   // The server closes the connection after this response (used after errors that leave the
   // request stream unusable, such as an unread oversized body).
   bool close = false;
+  // When set, the body is a stream: the server sends the status and headers without a length and with
+  // `Connection: close`, then calls this with the stream's writer (once, on the connection's thread;
+  // it must not block). The body ends when the client or the server closes the connection.
+  std::function<void(std::shared_ptr<BodyStream>)> stream;
 };
 
 Response TextResponse(int status, std::string body);

@@ -74,6 +74,67 @@ bool IsMalformedRequest(const beast::error_code& ec) {
 
 class Session;
 
+// The BodyStream of one streamed response: bytes queue here (any thread) and the session writes them
+// on its strand. `kick_` posts that write; it holds the session weakly, so a stream outliving its
+// connection only answers false.
+class StreamWriter : public BodyStream {
+ public:
+  StreamWriter(size_t backlog, std::function<void()> kick) : backlog_(backlog), kick_(std::move(kick)) {}
+
+  bool Send(std::string bytes) override {
+    bool start = false;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return false;
+      }
+      if (queued_ + bytes.size() > backlog_) {
+        closed_ = true;  // too far behind: the session closes the connection on its next turn
+        start = true;
+      } else {
+        queued_ += bytes.size();
+        pending_ += bytes;
+        start = !writing_;
+        writing_ = true;
+      }
+    }
+    if (start) {
+      kick_();
+    }
+    std::lock_guard lock(mu_);
+    return !closed_;
+  }
+
+  // On the session's strand: the bytes to write next (empty when none), or nullopt when closed.
+  std::optional<std::string> Take() {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return std::nullopt;
+    }
+    if (pending_.empty()) {
+      writing_ = false;
+    }
+    return std::exchange(pending_, {});
+  }
+  void Written(size_t n) {
+    std::lock_guard lock(mu_);
+    queued_ -= std::min(queued_, n);
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  const size_t backlog_;
+  const std::function<void()> kick_;
+  std::mutex mu_;
+  std::string pending_;   // guarded by mu_
+  size_t queued_ = 0;     // guarded by mu_: pending plus being written
+  bool writing_ = false;  // guarded by mu_: a write turn is posted or running
+  bool closed_ = false;   // guarded by mu_
+};
+
 }  // namespace
 
 class HttpServer::Impl {
@@ -152,6 +213,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void RequestShutdown() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->shutdown_requested_ = true;
+      if (self->phase_ == Phase::kStreaming) {
+        self->Close();
+        return;
+      }
       if (self->phase_ == Phase::kIdle) {
         self->stream_.cancel();  // the pending wait ends with operation_aborted: the session ends
       }
@@ -159,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  enum class Phase { kIdle, kReading, kHandling, kWriting, kClosing };
+  enum class Phase { kIdle, kReading, kHandling, kWriting, kStreaming, kClosing };
 
   bool ShouldClose() const { return shutdown_requested_ || server_.Stopping(); }
 
@@ -310,6 +375,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(Response response) {
+    if (response.stream && method_ != "HEAD") {
+      WriteStreamHead(std::move(response));
+      return;
+    }
     phase_ = Phase::kWriting;
     const bool close = response.close || !keep_alive_ || ShouldClose();
 
@@ -351,6 +420,82 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A streamed body: the head without a length, then whatever the producer sends until either side
+  // closes. Reads go to the raw socket, outside the stream's timer, and only watch for the client
+  // leaving; writes are bounded by the write timeout.
+  void WriteStreamHead(Response response) {
+    phase_ = Phase::kWriting;
+    stream_head_ = {};
+    stream_head_.version(version_);
+    stream_head_.result(static_cast<unsigned>(response.status));
+    stream_head_.set(http::field::server, options_.server_name);
+    stream_head_.set(http::field::date, HttpDate());
+    stream_head_.set(http::field::content_type, response.content_type);
+    stream_head_.set(http::field::cache_control, "no-cache");
+    for (auto& [name, value] : response.headers) {
+      stream_head_.insert(name, value);
+    }
+    stream_head_.keep_alive(false);
+    stream_.expires_after(options_.write_timeout);
+    http::async_write(
+        stream_, stream_head_,
+        [self = shared_from_this(), start = std::move(response.stream)](beast::error_code ec, size_t) {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->StartStreaming(start);
+        });
+  }
+
+  void StartStreaming(const std::function<void(std::shared_ptr<BodyStream>)>& start) {
+    phase_ = Phase::kStreaming;
+    stream_.expires_never();
+    std::weak_ptr<Session> weak = shared_from_this();
+    writer_ = std::make_shared<StreamWriter>(options_.stream_backlog, [weak] {
+      if (auto self = weak.lock()) {
+        asio::post(self->stream_.get_executor(), [self] { self->WriteStreamed(); });
+      }
+    });
+    if (ShouldClose()) {
+      Close();
+      return;
+    }
+    stream_.socket().async_read_some(
+        asio::buffer(discard_), [self = shared_from_this()](beast::error_code, size_t) {
+          self->Close();  // the client sent more (not allowed here) or, usually, left
+        });
+    start(writer_);
+  }
+
+  void WriteStreamed() {
+    if (phase_ != Phase::kStreaming || stream_writing_) {
+      return;
+    }
+    auto bytes = writer_->Take();
+    if (!bytes) {
+      Close();  // the producer's backlog overflowed
+      return;
+    }
+    if (bytes->empty()) {
+      return;
+    }
+    stream_out_ = std::move(*bytes);
+    stream_writing_ = true;
+    stream_.expires_after(options_.write_timeout);
+    asio::async_write(stream_, asio::buffer(stream_out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t n) {
+                        self->stream_writing_ = false;
+                        self->stream_.expires_never();
+                        if (ec) {
+                          self->Close();
+                          return;
+                        }
+                        self->writer_->Written(n);
+                        self->WriteStreamed();
+                      });
+  }
+
   // Half-close, then read and discard what the client still sends until it closes or the linger
   // timeout passes. Bounded in time, constant in memory.
   void Linger() {
@@ -374,6 +519,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     phase_ = Phase::kClosing;
+    if (writer_) {
+      writer_->Close();
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -386,6 +534,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   http::response<http::empty_body> continue_;
+  http::response<http::empty_body> stream_head_;
+  std::shared_ptr<StreamWriter> writer_;  // a streamed body's queue, from StartStreaming on
+  std::string stream_out_;                // the streamed bytes being written
+  bool stream_writing_ = false;
   std::array<char, kReadChunk> discard_{};
   Phase phase_ = Phase::kIdle;
   bool shutdown_requested_ = false;

@@ -35,6 +35,8 @@ struct ServerOptions {
   // reset, which can destroy the error response before the client has read it.
   std::chrono::milliseconds linger_timeout{2'000};
   std::string server_name = "warren";
+  // A streamed body (SSE) whose client reads slower than it is fed is cut off past this many unsent bytes.
+  size_t stream_backlog = size_t{1024} * 1024;
 };
 
 // Binding failed: the message is the one line to show, e.g.

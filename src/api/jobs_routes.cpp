@@ -122,7 +122,12 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void CancelNow(const std::string& id, const Responder& respond);
   void RetryNow(const std::string& id, const Responder& respond);
   // Deletes the records of an enqueue that RabbitMQ did not take. Never throws.
-  void Undo(const std::vector<std::string>& ids) const;
+  void Undo(const std::vector<JobRecord>& records) const;
+  void Changed(std::string_view kind, const JobRecord& record) const {
+    if (api_.on_change) {
+      api_.on_change(kind, record);
+    }
+  }
 
   const JobsApi api_;
   InFlightKeys keys_;
@@ -145,13 +150,14 @@ void JobsService::Blocking(const Fail& fail, std::function<void()> work) const {
   }
 }
 
-void JobsService::Undo(const std::vector<std::string>& ids) const {
-  for (const auto& id : ids) {
+void JobsService::Undo(const std::vector<JobRecord>& records) const {
+  for (const auto& record : records) {
     try {
-      api_.store->DeleteJob(id);
+      api_.store->DeleteJob(record.id);
+      Changed("deleted", record);
     } catch (const std::exception& e) {
       // The job stays recorded as queued although RabbitMQ never took it: say so loudly.
-      spdlog::error("api: job {} was not queued, and deleting its record failed: {}", id, e.what());
+      spdlog::error("api: job {} was not queued, and deleting its record failed: {}", record.id, e.what());
     }
   }
 }
@@ -243,6 +249,8 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
     done(existing, existing);
     return;
   }
+  // Told now, before the publish, so the stream shows it before anything a worker reports of it.
+  Changed("enqueued", record);
   auto self = shared_from_this();
   api_.publish(FirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
@@ -254,7 +262,7 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
     }
     // On the publisher's thread: the store call goes back to the task runner.
     self->api_.tasks->Post([self, record, outcome, done] {
-      self->Undo({record.id});
+      self->Undo({record});
       const Response failure = PublishFailureResponse(outcome, record.spec.queue);
       done(failure, failure);
     });
@@ -320,7 +328,7 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
   }
   json jobs = json::array();
   json existing = json::array();
-  std::vector<std::string> inserted;
+  std::vector<JobRecord> inserted;
   std::vector<amqp::OutgoingMessage> messages;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& result = results[i];
@@ -329,7 +337,8 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
       existing.push_back(i);
       continue;
     }
-    inserted.push_back(result.record.id);
+    inserted.push_back(result.record);
+    Changed("enqueued", result.record);  // before the publish: see Enqueue
     messages.push_back(FirstMessage(result.record, api_.clock()));
   }
   std::map<std::pair<std::string, std::string>, size_t> counts;  // (queue, type) of the new jobs
@@ -448,6 +457,7 @@ void JobsService::CancelNow(const std::string& id, const Responder& respond) {
           spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(outcome));
         }
       });
+      Changed("cancelled", changed.front());
       respond(JobResponse(running ? 202 : 200, changed.front()));
       return;
     }
@@ -490,6 +500,7 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next,
                                                               respond](PublishOutcome outcome) {
       if (outcome == PublishOutcome::kConfirmed) {
+        self->Changed("retried", next);
         respond(Accepted(next));
         return;
       }
@@ -528,6 +539,7 @@ void JobsService::Delete(const Request& request, const Responder& respond) {
       respond(NotFound(id));
       return;
     }
+    self->Changed("deleted", *record);
     respond(JsonResponse(200, Dump(json{{"id", id}, {"deleted", true}})));
   });
 }

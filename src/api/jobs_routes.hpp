@@ -40,6 +40,10 @@ using ClockFn = std::function<TimePoint()>;
 // The wall clock, at millisecond resolution.
 TimePoint SystemNow();
 
+// Told of every change the API makes to a job, after it is durable: "enqueued" (after the confirm),
+// "cancelled", "retried" (after the confirm), "deleted". Feeds the live event stream. Must not block.
+using ChangeFn = std::function<void(std::string_view kind, const JobRecord& record)>;
+
 struct JobsApi {
   store::Store* store = nullptr;  // outlives the routes
   TaskRunner* tasks = nullptr;    // outlives the routes
@@ -52,6 +56,7 @@ struct JobsApi {
   // Per-type defaults from the config's [jobs.<type>] (command jobs), for requests that leave them out.
   std::map<std::string, CommandJob> type_defaults;
   Metrics* metrics = nullptr;  // may be null (unit tests)
+  ChangeFn on_change;          // may be empty
 };
 
 // Enqueues a validated job as POST /v1/jobs does (store, then RabbitMQ; idempotency keys honoured),

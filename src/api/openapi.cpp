@@ -28,8 +28,8 @@ json ErrorReply(std::string_view description) {
 struct Reply {
   int status;
   std::string description;
-  json schema;  // null: no body described; a string schema with text/plain when text is set
-  bool text = false;
+  json schema;                  // null: no body described; a string schema with `media_type` when that is set
+  std::string_view media_type;  // empty: JSON
 };
 
 struct Operation {
@@ -164,8 +164,7 @@ json Schemas() {
       {"type", "object"},
       {"properties",
        {{"job_types", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-        {"any",
-         {{"type", "boolean"}, {"description", "true: no list is configured, any type is accepted"}}},
+        {"any", {{"type", "boolean"}, {"description", "true: no list is configured, any type is accepted"}}},
         {"handled",
          {{"type", "object"},
           {"additionalProperties", {{"type", "integer"}}},
@@ -227,7 +226,7 @@ std::vector<Operation> Operations() {
        "/",
        "demoRoot",
        "The demo's health answer: OK",
-       {{200, "OK", text, true}},
+       {{200, "OK", text, "text/plain"}},
        nullptr,
        json::array(),
        false},
@@ -251,7 +250,7 @@ std::vector<Operation> Operations() {
        "/add-job/{cmd}",
        "demoAddJob",
        "Queue a seed-style job to task_queue, as the demo's Flask producer does",
-       {{200, " [x] Sent: <cmd>", text, true}, bad, broker},
+       {{200, " [x] Sent: <cmd>", text, "text/plain"}, bad, broker},
        nullptr,
        json::array(),
        false},
@@ -370,9 +369,23 @@ std::vector<Operation> Operations() {
        "/metrics",
        "metrics",
        "Prometheus metrics in the text exposition format",
-       {{200, "metrics", {{"type", "string"}}, true}},
+       {{200, "metrics", {{"type", "string"}}, "text/plain"}},
        nullptr,
        json::array(),
+       false},
+      {"GET",
+       "/v1/events",
+       "streamEvents",
+       "Live job changes as Server-Sent Events (event: enqueued, started, progress, succeeded, failed, "
+       "retrying, dead, cancelled, expired, retried, deleted, or reset when a resume cannot be gapless); "
+       "data: JSON with job_id, queue, type, state, attempt, at",
+       {{200, "an event stream that stays open", {{"type", "string"}}, "text/event-stream"}, bad},
+       nullptr,
+       json::array({query("queue", {{"type", "string"}}, "only changes of jobs in this queue"),
+                    query("type", {{"type", "string"}}, "only changes of jobs of this type"),
+                    query("job", {{"type", "string"}}, "only changes of this job"),
+                    query("last_event_id", {{"type", "string"}},
+                          "resume after this event id (the Last-Event-ID header wins when both are given)")}),
        false},
       {"GET",
        "/v1/workers",
@@ -411,8 +424,8 @@ json Build() {
     json responses = json::object();
     for (const auto& reply : op.replies) {
       json r = {{"description", reply.description}};
-      if (reply.text) {
-        r["content"] = {{"text/plain", {{"schema", reply.schema}}}};
+      if (!reply.media_type.empty()) {
+        r["content"] = {{std::string(reply.media_type), {{"schema", reply.schema}}}};
       } else if (!reply.schema.is_null()) {
         r["content"] = JsonContent(reply.schema);
       } else if (reply.status >= 400) {

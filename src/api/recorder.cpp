@@ -83,6 +83,9 @@ void Recorder::Loop() {
       if (options_.metrics != nullptr) {
         options_.metrics->CountEvents(events, changed);
       }
+      if (options_.on_applied && !changed.empty()) {
+        options_.on_applied(events, changed);
+      }
       applied_ += events.size();
       backoff = std::chrono::milliseconds(100);
       for (const auto& d : batch) {

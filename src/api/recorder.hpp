@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,8 @@ struct RecorderOptions {
   size_t max_batch = 500;   // events per store transaction
   Metrics* metrics = nullptr;  // counts what was applied; may be null
   uint16_t prefetch = 1000;  // events the broker may have in flight to us
+  // After each committed batch: its events and the records they changed (the live event stream).
+  std::function<void(const std::vector<JobEvent>&, const std::vector<JobRecord>&)> on_applied;
 };
 
 class Recorder {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/url.hpp"
+#include "core/names.hpp"
 
 namespace warren::api {
 namespace {
@@ -202,19 +203,77 @@ std::optional<QueryParams> ParseQueryString(std::string_view query) {
   return out;
 }
 
-std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query) {
-  const auto params = ParseQueryString(query);
+namespace {
+
+// The query's parameters, each at most once.
+std::variant<QueryParams, Response> ParseUniqueParams(std::string_view query) {
+  auto params = ParseQueryString(query);
   if (!params) {
     return BadParameter("bad_query", "the query string has an invalid percent-encoding or is not UTF-8");
   }
-  store::ListQuery out;
   std::vector<std::string_view> seen;
   for (const auto& [name, value] : *params) {
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
       return BadParameter("invalid_parameter",
-                          fmt::format("query parameter '{}' is given more than once", name));
+                          fmt::format("query parameter '{}' is given more than once", name.substr(0, 40)));
     }
     seen.push_back(name);
+  }
+  return std::move(*params);
+}
+
+}  // namespace
+
+std::variant<EventQuery, Response> ParseEventQuery(std::string_view query,
+                                                   std::string_view last_event_id_header) {
+  auto parsed = ParseUniqueParams(query);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    return std::move(*error);
+  }
+  EventQuery out;
+  if (!last_event_id_header.empty()) {
+    out.last_event_id = std::string(last_event_id_header);
+  }
+  for (const auto& [name, value] : std::get<QueryParams>(parsed)) {
+    if (value.empty()) {
+      continue;
+    }
+    std::optional<std::string> invalid;
+    if (name == "queue") {
+      invalid = InvalidQueueName(value);
+      out.filter.queue = value;
+    } else if (name == "type") {
+      invalid = InvalidTypeName(value);
+      out.filter.type = value;
+    } else if (name == "job") {
+      if (!IsJobId(value)) {
+        invalid = fmt::format("expected a job id (a lower-case UUID), got '{}'", value.substr(0, 40));
+      }
+      out.filter.job_id = value;
+    } else if (name == "last_event_id") {
+      // EventSource cannot set headers on its first request; a reconnect's Last-Event-ID header wins.
+      if (!out.last_event_id) {
+        out.last_event_id = value;
+      }
+    } else {
+      return BadParameter("unknown_parameter",
+                          fmt::format("unknown query parameter '{}'; known: queue, type, job, last_event_id",
+                                      name.substr(0, 40)));
+    }
+    if (invalid) {
+      return BadParameter("invalid_parameter", fmt::format("query parameter '{}': {}", name, *invalid));
+    }
+  }
+  return out;
+}
+
+std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query) {
+  auto parsed = ParseUniqueParams(query);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    return std::move(*error);
+  }
+  store::ListQuery out;
+  for (const auto& [name, value] : std::get<QueryParams>(parsed)) {
     if (value.empty()) {
       continue;  // "?state=&type=x": an empty filter filters nothing
     }

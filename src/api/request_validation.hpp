@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/event_hub.hpp"
 #include "api/http.hpp"
 #include "core/job.hpp"
 #include "store/store.hpp"
@@ -43,6 +44,15 @@ std::optional<QueryParams> ParseQueryString(std::string_view query);
 // repeated parameters, an unknown state or a bad limit are a 400.
 inline constexpr size_t kMaxListLimit = 1000;
 std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query);
+
+// GET /v1/events's query: queue, type, job (filters) and last_event_id (for clients that cannot send
+// the Last-Event-ID header, which wins when both are given). Bad names or ids, unknown or repeated
+// parameters are a 400.
+struct EventQuery {
+  EventFilter filter;
+  std::optional<std::string> last_event_id;
+};
+std::variant<EventQuery, Response> ParseEventQuery(std::string_view query, std::string_view last_event_id_header);
 
 // A ParseJobSpec error as a 400 (its code: invalid_field, missing_field, unknown_field, too_large).
 // `where` prefixes the message ("jobs[3]: ") in a batch.

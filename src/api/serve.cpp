@@ -7,9 +7,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <random>
+#include <stop_token>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -23,12 +28,14 @@
 #include "api/api_routes.hpp"
 #include "api/auth.hpp"
 #include "api/blocking_pool.hpp"
+#include "api/change_feed.hpp"
+#include "api/event_hub.hpp"
+#include "api/http_server.hpp"
 #include "api/metrics.hpp"
 #include "api/recorder.hpp"
+#include "api/router.hpp"
 #include "api/scheduler.hpp"
 #include "api/worker_registry.hpp"
-#include "api/http_server.hpp"
-#include "api/router.hpp"
 #include "store/pruner.hpp"
 #include "store/store.hpp"
 
@@ -143,16 +150,9 @@ int RunServe(const Settings& settings) {
   store::Pruner pruner(*store, store::RetentionPolicy{settings.keep_succeeded, settings.keep_failed},
                        std::chrono::duration_cast<Duration>(kPruneInterval));
 
-  // The recorder applies workers' lifecycle events to the store. Declared after the store it writes to
-  // (so it stops first) and started before the server serves, so events are recorded from the start.
-  RecorderOptions recorder_options;
-  recorder_options.connection.url = settings.amqp_url;
-  recorder_options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
-  recorder_options.connection.name = "warren serve";
-  recorder_options.reconnect_max = settings.reconnect_max;
   Metrics metrics;
-  recorder_options.metrics = &metrics;
-  Recorder recorder(std::move(recorder_options), *store);
+  // Live job changes for GET /v1/events, fed from the warren.changes fanout (see below).
+  EventHub hub;
 
   amqp::PublisherOptions publisher_options;
   publisher_options.connection.url = settings.amqp_url;
@@ -176,6 +176,34 @@ int RunServe(const Settings& settings) {
   const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
+  // What this replica changes goes to every replica's hub through the warren.changes fanout.
+  ChangeFeed feed([&publisher](amqp::OutgoingMessage message) {
+    publisher.Publish(std::move(message), [](amqp::PublishOutcome /*outcome*/) {});
+  });
+
+  // The recorder applies workers' lifecycle events to the store. Declared after the store it writes to
+  // and the change feed it tells (so it stops first), and started before the server serves, so events
+  // are recorded from the start.
+  RecorderOptions recorder_options;
+  recorder_options.connection.url = settings.amqp_url;
+  recorder_options.connection.heartbeat =
+      std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
+  recorder_options.connection.name = "warren serve";
+  recorder_options.reconnect_max = settings.reconnect_max;
+  recorder_options.metrics = &metrics;
+  recorder_options.on_applied = [&feed](const std::vector<JobEvent>& events,
+                                        const std::vector<JobRecord>& changed) {
+    std::map<std::string_view, const JobRecord*> by_id;
+    for (const auto& record : changed) {
+      by_id[record.id] = &record;
+    }
+    for (const auto& event : events) {
+      if (const auto it = by_id.find(event.job_id); it != by_id.end()) {
+        feed.Add(ChangeOf(event, *it->second));
+      }
+    }
+  };
+  Recorder recorder(std::move(recorder_options), *store);
   BlockingPool pool(kStoreThreads, kMaxPendingStoreCalls);
   StopOnExit stop_on_exit(server, publisher, pool);
 
@@ -184,12 +212,14 @@ int RunServe(const Settings& settings) {
   deps.tasks = &pool;
   deps.publish = [&publisher, &metrics](amqp::OutgoingMessage message, amqp::PublishCallback done) {
     const auto sent = std::chrono::steady_clock::now();
-    publisher.Publish(std::move(message), [&metrics, sent, done = std::move(done)](amqp::PublishOutcome outcome) {
-      if (outcome == amqp::PublishOutcome::kConfirmed) {
-        metrics.ObserveConfirm(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
-      }
-      done(outcome);
-    });
+    publisher.Publish(std::move(message),
+                      [&metrics, sent, done = std::move(done)](amqp::PublishOutcome outcome) {
+                        if (outcome == amqp::PublishOutcome::kConfirmed) {
+                          metrics.ObserveConfirm(
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+                        }
+                        done(outcome);
+                      });
   };
   deps.publish_batch = [&publisher](std::vector<amqp::OutgoingMessage> messages, amqp::PublishCallback done) {
     publisher.PublishBatch(std::move(messages), std::move(done));
@@ -199,20 +229,33 @@ int RunServe(const Settings& settings) {
   inspector_options.heartbeat = std::chrono::seconds(0);  // idle between calls: no heartbeats to miss
   inspector_options.name = "warren serve queue inspector";
   auto inspector = std::make_shared<amqp::QueueInspector>(inspector_options);
-  // Every worker heartbeat, on a private queue: each replica knows every worker.
+  // Every worker heartbeat and every replica's job changes, on a private queue: each replica knows every
+  // worker, and its event streams see every job.
   WorkerRegistry workers;
   amqp::ConsumerOptions heartbeat_options;
   heartbeat_options.connection = publisher_options_connection;
   heartbeat_options.connection.name = "warren serve workers";
-  const std::string heartbeat_queue = fmt::format("warren.workers.serve.{}.{}", getpid(), std::random_device{}());
-  heartbeat_options.declare = amqp::WorkerHeartbeatTopology(heartbeat_queue);
+  const std::string heartbeat_queue =
+      fmt::format("warren.workers.serve.{}.{}", getpid(), std::random_device{}());
+  heartbeat_options.declare = amqp::ServeFeedTopology(heartbeat_queue);
   heartbeat_options.consume = {heartbeat_queue};
   heartbeat_options.prefetch = 100;
   heartbeat_options.reconnect_max = settings.reconnect_max;
   std::unique_ptr<amqp::Consumer> heartbeats;
   heartbeats = std::make_unique<amqp::Consumer>(
-      std::move(heartbeat_options), [&workers, &heartbeats, &pool, &publisher, &store](amqp::Delivery d) {
-        const bool new_worker = workers.Observe(nlohmann::json::parse(d.body, nullptr, /*allow_exceptions=*/false));
+      std::move(heartbeat_options),
+      [&workers, &heartbeats, &pool, &publisher, &store, &hub](amqp::Delivery d) {
+        if (d.type == amqp::kChangesType) {
+          heartbeats->Settle(d, amqp::Settlement::kAck);
+          try {
+            hub.Publish(DecodeChanges(d.body));
+          } catch (const std::exception& e) {
+            spdlog::warn("events: ignoring a malformed changes message: {}", e.what());
+          }
+          return;
+        }
+        const bool new_worker =
+            workers.Observe(nlohmann::json::parse(d.body, nullptr, /*allow_exceptions=*/false));
         heartbeats->Settle(d, amqp::Settlement::kAck);
         if (new_worker) {
           // A worker that connected after a cancel did not hear it: tell it (and the others, harmlessly)
@@ -222,6 +265,9 @@ int RunServe(const Settings& settings) {
       });
   deps.workers = &workers;
   deps.metrics = &metrics;
+  deps.on_change = [&feed](std::string_view kind, const JobRecord& record) {
+    feed.Add(ChangeOf(kind, record));
+  };
   // Unacked messages and rates only the management plugin knows: on the broker's host, at
   // broker.management_port (0: not asked), with the AMQP URL's credentials and vhost.
   amqp::ManagementOptions management_options;
@@ -249,7 +295,21 @@ int RunServe(const Settings& settings) {
     }
     return stats;
   };
+  deps.events = &hub;
   SubmitFn submit = AddApiRoutes(router, settings, std::move(deps));
+  // Idle streams get a comment every 15 s: proxies keep them open, and streams whose client left are
+  // found and dropped.
+  std::jthread keep_alive([&hub](const std::stop_token& stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    while (!stop.stop_requested()) {
+      cv.wait_for(lock, stop, std::chrono::seconds(15), [] { return false; });
+      if (!stop.stop_requested()) {
+        hub.KeepAlive();
+      }
+    }
+  });
   PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit));
   for (const auto& job : settings.periodic) {
     spdlog::info("periodic job {}: type {}, cron '{}' in {}, missed runs: {}", job.name, job.type,

@@ -1,6 +1,7 @@
 // The whole path of a typed job: POST /v1/jobs on `serve` → RabbitMQ → `warren work` → lifecycle
 // events → the recorder in `serve` → the store → GET /v1/jobs/{id}.
 #include <csignal>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +45,8 @@ class Pipeline : public ::testing::Test {
   }
 
   testing::HttpResponse Post(const std::string& target, const json& body) {
-    return testing::HttpRequest(port_, "POST", target, body.dump(), {{"Content-Type", "application/json"}}, 30s);
+    return testing::HttpRequest(port_, "POST", target, body.dump(), {{"Content-Type", "application/json"}},
+                                30s);
   }
 
   json GetJob(const std::string& id) {
@@ -70,7 +72,9 @@ class Pipeline : public ::testing::Test {
 
   // The tail of every process's output, for a failure message.
   std::string ProcessLogs() {
-    auto tail = [](const std::string& text) { return text.size() > 4000 ? text.substr(text.size() - 4000) : text; };
+    auto tail = [](const std::string& text) {
+      return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+    };
     std::string out = "\n--- serve:\n" + tail(serve_->Output());
     for (auto& w : workers_) {
       out += "\n--- worker:\n" + tail(w->Output());
@@ -91,7 +95,8 @@ TEST_F(Pipeline, AJobIsReadableAtOnceAndEndsWithItsResult) {
   const auto id = json::parse(r.body)["id"].get<std::string>();
   // Read-your-writes: the record exists as soon as the enqueue returned.
   const auto first = GetJob(id);
-  EXPECT_TRUE(first["state"] == "queued" || first["state"] == "running" || first["state"] == "succeeded") << first;
+  EXPECT_TRUE(first["state"] == "queued" || first["state"] == "running" || first["state"] == "succeeded")
+      << first;
 
   const auto done = WaitForState(id, "succeeded", 20s);
   EXPECT_EQ(done["result"], (json{{"n", 7}}));
@@ -108,7 +113,8 @@ TEST_F(Pipeline, AJobIsReadableAtOnceAndEndsWithItsResult) {
   EXPECT_NE(text.find("warren_jobs_enqueued_total" + labels + " 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("warren_jobs_succeeded_total" + labels + " 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("warren_job_run_seconds_count" + labels + " 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("warren_http_requests_total{route=\"POST /v1/jobs\",status=\"202\"}"), std::string::npos)
+  EXPECT_NE(text.find("warren_http_requests_total{route=\"POST /v1/jobs\",status=\"202\"}"),
+            std::string::npos)
       << text.substr(0, 600);
   EXPECT_NE(text.find("warren_queue_depth{queue=\"default\"}"), std::string::npos) << text;
   EXPECT_NE(text.find("warren_broker_connected 1\n"), std::string::npos) << text;
@@ -116,7 +122,8 @@ TEST_F(Pipeline, AJobIsReadableAtOnceAndEndsWithItsResult) {
 }
 
 TEST_F(Pipeline, FailuresAndUnknownTypesEndDeadWithTheirError) {
-  auto failing = Post("/v1/jobs", {{"type", "warren.fail"}, {"queue", queue_}, {"args", {{"error", "boom"}}}});
+  auto failing =
+      Post("/v1/jobs", {{"type", "warren.fail"}, {"queue", queue_}, {"args", {{"error", "boom"}}}});
   auto unknown = Post("/v1/jobs", {{"type", "nobody.handles.this"}, {"queue", queue_}});
   ASSERT_EQ(failing.status, 202) << failing.body;
   ASSERT_EQ(unknown.status, 202) << unknown.body;
@@ -127,7 +134,9 @@ TEST_F(Pipeline, FailuresAndUnknownTypesEndDeadWithTheirError) {
 }
 
 TEST_F(Pipeline, RetriesShowEveryAttemptAndEndDead) {
-  auto r = Post("/v1/jobs", {{"type", "warren.fail"}, {"queue", queue_}, {"max_attempts", 2}, {"args", {{"error", "flaky"}}}});
+  auto r =
+      Post("/v1/jobs",
+           {{"type", "warren.fail"}, {"queue", queue_}, {"max_attempts", 2}, {"args", {{"error", "flaky"}}}});
   ASSERT_EQ(r.status, 202) << r.body;
   const auto dead = WaitForState(json::parse(r.body)["id"], "dead", 20s);
   ASSERT_EQ(dead["attempts"].size(), 2U) << dead;
@@ -201,12 +210,13 @@ TEST_F(Pipeline, WorkersAnnounceThemselvesAndTheTypesTheyHandle) {
   while (!seen_stopped && std::chrono::steady_clock::now() < until) {
     const json listed = json::parse(testing::HttpGet(port_, "/v1/workers").body);  // named: see above
     for (const auto& w : listed["workers"]) {
-      seen_stopped = seen_stopped || (std::to_string(w["pid"].get<int64_t>()) == stopped_id && w["state"] == "stopped");
+      seen_stopped =
+          seen_stopped || (std::to_string(w["pid"].get<int64_t>()) == stopped_id && w["state"] == "stopped");
     }
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_TRUE(seen_stopped) << "a drained worker says so: pid " << stopped_id << " " << testing::HttpGet(port_, "/v1/workers").body
-                            << workers_[0]->Output();
+  EXPECT_TRUE(seen_stopped) << "a drained worker says so: pid " << stopped_id << " "
+                            << testing::HttpGet(port_, "/v1/workers").body << workers_[0]->Output();
 }
 
 TEST_F(Pipeline, AWorkerThatStartsAfterTheCancelStillSkipsTheJob) {
@@ -216,8 +226,8 @@ TEST_F(Pipeline, AWorkerThatStartsAfterTheCancelStillSkipsTheJob) {
   const std::string id = json::parse(r.body)["id"];
   ASSERT_EQ(testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/cancel").status, 200);
   // No worker consumed the queue when the cancel went out; this one starts afterwards.
-  testing::Process late({testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue",
-                         late_queue});
+  testing::Process late(
+      {testing::WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue", late_queue});
   const auto cancelled_at = GetJob(id)["updated_at"];
   ASSERT_TRUE(late.WaitForOutput("cancelled; not starting it", 15s)) << late.Output();
   // Wait for the worker's own report to be recorded (it moves updated_at), then look.
@@ -283,6 +293,126 @@ TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   std::sort(succeeded.begin(), succeeded.end());
   EXPECT_EQ(std::unique(succeeded.begin(), succeeded.end()), succeeded.end()) << "no job listed twice";
   EXPECT_EQ(succeeded, ids);
+}
+
+// ---- GET /v1/events -----------------------------------------------------------------------------
+
+// Reads events until one of `kind` for `id` arrives (or the timeout); returns every event read.
+std::vector<testing::SseEvent> ReadUntil(testing::EventStream& stream, const std::string& id,
+                                         const std::string& kind, std::chrono::milliseconds timeout) {
+  std::vector<testing::SseEvent> seen;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = stream.Next(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    if (!event) {
+      break;
+    }
+    seen.push_back(*event);
+    const auto data = json::parse(event->data, nullptr, false);
+    if (event->event == kind && data.is_object() && data["job_id"] == id) {
+      break;
+    }
+  }
+  return seen;
+}
+
+std::vector<std::string> KindsOf(const std::vector<testing::SseEvent>& events, const std::string& id) {
+  std::vector<std::string> kinds;
+  for (const auto& e : events) {
+    const auto data = json::parse(e.data, nullptr, false);
+    if (data.is_object() && data["job_id"] == id) {
+      kinds.push_back(e.event);
+    }
+  }
+  return kinds;
+}
+
+TEST_F(Pipeline, LiveEventsFollowAJobFromEnqueueToItsEnd) {
+  testing::EventStream stream(port_, "/v1/events?queue=" + queue_);
+  ASSERT_EQ(stream.Status(), 200) << stream.Head();
+  EXPECT_NE(stream.Head().find("text/event-stream"), std::string::npos) << stream.Head();
+  testing::EventStream other_type(port_, "/v1/events?type=some.other.type");
+  ASSERT_EQ(other_type.Status(), 200);
+
+  auto r = Post("/v1/jobs", {{"type", "warren.echo"}, {"queue", queue_}, {"args", {{"n", 1}}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  const auto seen = ReadUntil(stream, id, "succeeded", 20s);
+  EXPECT_EQ(KindsOf(seen, id), (std::vector<std::string>{"enqueued", "started", "succeeded"}))
+      << ProcessLogs();
+  ASSERT_FALSE(seen.empty());
+  const auto last = json::parse(seen.back().data);
+  EXPECT_EQ(last["state"], "succeeded");
+  EXPECT_EQ(last["queue"], queue_);
+  EXPECT_EQ(last["type"], "warren.echo");
+  EXPECT_FALSE(other_type.Next(300ms).has_value()) << "a type filter passes nothing else";
+
+  // Bad filters are a 400 with the JSON error body, not a stream.
+  const auto bad = testing::HttpGet(port_, "/v1/events?job=not-an-id");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["code"], "invalid_parameter");
+}
+
+TEST_F(Pipeline, AStreamResumesWithLastEventId) {
+  std::string resume_from;
+  {
+    testing::EventStream stream(port_, "/v1/events?queue=" + queue_);
+    auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", queue_}});
+    ASSERT_EQ(r.status, 202);
+    const auto seen = ReadUntil(stream, json::parse(r.body)["id"], "enqueued", 10s);
+    ASSERT_FALSE(seen.empty());
+    resume_from = seen.back().id;
+  }  // the client goes away
+  auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", queue_}});
+  ASSERT_EQ(r.status, 202);
+  const std::string missed = json::parse(r.body)["id"];
+  WaitForState(missed, "succeeded", 20s);
+  std::this_thread::sleep_for(300ms);  // the change feed's batch interval
+
+  testing::EventStream again(port_, "/v1/events?queue=" + queue_, {{"Last-Event-ID", resume_from}});
+  const auto seen = ReadUntil(again, missed, "succeeded", 5s);
+  const auto kinds = KindsOf(seen, missed);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"enqueued", "started", "succeeded"}))
+      << "what was missed is replayed";
+
+  testing::EventStream stale(port_, "/v1/events", {{"Last-Event-ID", "1-1"}});
+  const auto reset = stale.Next(5s);
+  ASSERT_TRUE(reset.has_value());
+  EXPECT_EQ(reset->event, "reset") << "an id from another serve (or a restart) cannot be resumed gaplessly";
+}
+
+TEST_F(Pipeline, ManyOpenStreamsCostNoThreadEach) {
+  auto threads = [pid = serve_->Pid()] {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("Threads:", 0) == 0) {
+        return std::stoi(line.substr(8));
+      }
+    }
+    return -1;
+  };
+  const int before = threads();
+  std::vector<std::unique_ptr<testing::EventStream>> streams;
+  for (int i = 0; i < 300; ++i) {
+    streams.push_back(std::make_unique<testing::EventStream>(port_, "/v1/events?queue=" + queue_));
+    ASSERT_EQ(streams.back()->Status(), 200) << i;
+  }
+  EXPECT_LE(threads(), before + 2) << "before: " << before;
+  auto r = Post("/v1/jobs", {{"type", "warren.noop"}, {"queue", queue_}});
+  ASSERT_EQ(r.status, 202);
+  const std::string id = json::parse(r.body)["id"];
+  for (auto* stream : {streams.front().get(), streams.back().get()}) {
+    EXPECT_EQ(KindsOf(ReadUntil(*stream, id, "enqueued", 10s), id), std::vector<std::string>{"enqueued"});
+  }
+  // SIGTERM with streams open: serve closes them and exits promptly.
+  serve_->Signal(SIGTERM);
+  EXPECT_EQ(serve_->Wait(10s), 0) << ProcessLogs();
+  while (streams.front()->Next(2s).has_value()) {
+    // the job's later events may still be on their way; then the end of the stream
+  }
+  EXPECT_TRUE(streams.front()->Closed());
 }
 
 // Delayed jobs wait in durable delay queues: a restart of the broker (and of nothing else here) loses

@@ -75,14 +75,12 @@ std::optional<std::string> Dechunk(std::string_view raw) {
 
 }  // namespace
 
-HttpResponse HttpRequest(unsigned short port, const std::string& method, const std::string& target,
-                         const std::string& body, const std::map<std::string, std::string>& headers,
-                         std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  HttpResponse response;
+// Connects to 127.0.0.1:port and sends `request` whole; an invalid fd when either fails in time.
+UniqueFd SendRequest(unsigned short port, const std::string& request,
+                     std::chrono::steady_clock::time_point deadline) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
-    return response;
+    return {};
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -91,16 +89,126 @@ HttpResponse HttpRequest(unsigned short port, const std::string& method, const s
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
   if (::connect(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (errno != EINPROGRESS || !WaitFd(fd.Get(), POLLOUT, deadline)) {
-      return response;
+      return {};
     }
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd.Get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      return response;
+      return {};
     }
   }
 
+  std::string_view to_send(request);
+  while (!to_send.empty()) {
+    const ssize_t n = ::send(fd.Get(), to_send.data(), to_send.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      to_send.remove_prefix(static_cast<size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!WaitFd(fd.Get(), POLLOUT, deadline)) {
+        return {};
+      }
+    } else {
+      return {};
+    }
+  }
+
+  return fd;
+}
+
+EventStream::EventStream(unsigned short port, const std::string& target,
+                         const std::map<std::string, std::string>& headers,
+                         std::chrono::milliseconds timeout) {
+  std::string request =
+      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n", target, port);
+  for (const auto& [name, value] : headers) {
+    request += fmt::format("{}: {}\r\n", name, value);
+  }
+  request += "\r\n";
+  const auto deadline = Clock::now() + timeout;
+  fd_ = SendRequest(port, request, deadline);
+  // The head: status line and fields, up to the blank line.
+  while (fd_ && buffer_.find("\r\n\r\n") == std::string::npos) {
+    if (!Fill(deadline)) {
+      return;
+    }
+  }
+  const auto end = buffer_.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    return;
+  }
+  head_ = buffer_.substr(0, end);
+  buffer_.erase(0, end + 4);
+  if (head_.size() > 12) {
+    status_ = std::atoi(head_.substr(9, 3).c_str());
+  }
+}
+
+bool EventStream::Fill(Clock::time_point deadline) {
+  if (!fd_ || !WaitFd(fd_.Get(), POLLIN, deadline)) {
+    return false;
+  }
+  std::array<char, 16384> buf{};
+  const ssize_t n = ::recv(fd_.Get(), buf.data(), buf.size(), 0);
+  if (n <= 0) {
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      closed_ = true;
+      fd_ = UniqueFd();
+    }
+    return false;
+  }
+  buffer_.append(buf.data(), static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<SseEvent> EventStream::Next(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    // One event per blank-line-terminated block; comment-only blocks (": keep-alive") are skipped.
+    for (auto end = buffer_.find("\n\n"); end != std::string::npos; end = buffer_.find("\n\n")) {
+      const std::string block = buffer_.substr(0, end);
+      buffer_.erase(0, end + 2);
+      SseEvent event;
+      bool any = false;
+      size_t start = 0;
+      while (start <= block.size()) {
+        const size_t eol = std::min(block.find('\n', start), block.size());
+        const std::string line = block.substr(start, eol - start);
+        start = eol + 1;
+        const auto colon = line.find(": ");
+        if (line.empty() || line[0] == ':' || colon == std::string::npos) {
+          continue;
+        }
+        const std::string field = line.substr(0, colon);
+        const std::string value = line.substr(colon + 2);
+        if (field == "id") {
+          event.id = value;
+          any = true;
+        } else if (field == "event") {
+          event.event = value;
+          any = true;
+        } else if (field == "data") {
+          event.data = value;
+          any = true;
+        }
+      }
+      if (any && !event.event.empty()) {
+        return event;
+      }
+    }
+    if (Clock::now() >= deadline || !Fill(deadline)) {
+      if (Clock::now() >= deadline || closed_) {
+        return std::nullopt;
+      }
+    }
+  }
+}
+
+HttpResponse HttpRequest(unsigned short port, const std::string& method, const std::string& target,
+                         const std::string& body, const std::map<std::string, std::string>& headers,
+                         std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  HttpResponse response;
   std::string request =
       fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", method, target, port);
   bool has_length = false;
@@ -113,20 +221,10 @@ HttpResponse HttpRequest(unsigned short port, const std::string& method, const s
   }
   request += "\r\n";
   request += body;
-  std::string_view to_send(request);
-  while (!to_send.empty()) {
-    const ssize_t n = ::send(fd.Get(), to_send.data(), to_send.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      to_send.remove_prefix(static_cast<size_t>(n));
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!WaitFd(fd.Get(), POLLOUT, deadline)) {
-        return response;
-      }
-    } else {
-      return response;
-    }
+  UniqueFd fd = SendRequest(port, request, deadline);
+  if (!fd) {
+    return response;
   }
-
   std::string raw;
   std::array<char, 16384> buf{};
   size_t header_end = std::string::npos;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace warren::testing {
 
 using namespace std::chrono_literals;
@@ -69,6 +71,31 @@ HttpResponse HttpRequest(unsigned short port, const std::string& method, const s
 inline HttpResponse HttpGet(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 5s) {
   return HttpRequest(port, "GET", target, "", {}, timeout);
 }
+// A Server-Sent Events client: GET `target`, then one event at a time as the server sends them.
+struct SseEvent {
+  std::string id;
+  std::string event;
+  std::string data;
+};
+class EventStream {
+ public:
+  EventStream(unsigned short port, const std::string& target, const std::map<std::string, std::string>& headers = {},
+              std::chrono::milliseconds timeout = 5s);
+  int Status() const { return status_; }  // 0: no answer
+  const std::string& Head() const { return head_; }
+  // The next event (comments skipped); nullopt at the timeout or when the server closed the stream.
+  std::optional<SseEvent> Next(std::chrono::milliseconds timeout);
+  bool Closed() const { return closed_; }
+
+ private:
+  bool Fill(std::chrono::steady_clock::time_point deadline);
+  UniqueFd fd_;
+  std::string buffer_;
+  std::string head_;
+  int status_ = 0;
+  bool closed_ = false;
+};
+
 // Polls until GET target answers 200 or the timeout passes.
 bool WaitForHttp(unsigned short port, const std::string& target, std::chrono::milliseconds timeout);
 

@@ -53,6 +53,10 @@ class ApiFixture : public ::testing::Test {
     };
     deps.broker_state = [this] { return broker_state_; };
     deps.clock = [this] { return now_; };
+    deps.events = &events_;
+    deps.on_change = [this](std::string_view kind, const JobRecord& record) {
+      changes_.emplace_back(kind, record.id);
+    };
     AddApiRoutes(router_, settings_, std::move(deps));
   }
 
@@ -143,6 +147,8 @@ class ApiFixture : public ::testing::Test {
   FakePublisher publisher_;
   ManualRunner runner_;
   amqp::PublisherState broker_state_ = amqp::PublisherState::kReady;
+  EventHub events_;
+  std::vector<std::pair<std::string, std::string>> changes_;  // (kind, job id) told to on_change
   TimePoint now_ = *ParseTime("2026-11-26T12:00:00Z");
 };
 

@@ -61,6 +61,46 @@ TEST_F(JobsRoutes, EnqueueStoresThenPublishesAndAnswers202AfterTheConfirm) {
   EXPECT_EQ(Json(got), job);
 }
 
+// What the API changes reaches the live event stream. An enqueue is told once stored, before its
+// publish, so no worker's report of the job can come first; one RabbitMQ refused is told deleted.
+TEST_F(JobsRoutes, EveryChangeTheApiMakesIsTold) {
+  auto refused = Post("/v1/jobs", R"({"type":"t"})");
+  runner_.RunAll();
+  ASSERT_EQ(changes_.size(), 1U);
+  EXPECT_EQ(changes_[0].first, "enqueued");
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kUnavailable));
+  runner_.RunAll();
+  ASSERT_EQ(changes_.size(), 2U);
+  EXPECT_EQ(changes_[1], std::make_pair(std::string("deleted"), changes_[0].second));
+  changes_.clear();
+
+  auto slot = Post("/v1/jobs", R"({"type":"t"})");
+  runner_.RunAll();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  const std::string id = Json(**slot)["id"];
+  ASSERT_EQ(Call("POST", "/v1/jobs/" + id + "/cancel").status, 200);
+  auto retried = Send("POST", "/v1/jobs/" + id + "/retry");
+  runner_.RunAll();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));  // the cancel's control message
+  while (!retried->has_value() && publisher_.Resolve(PublishOutcome::kConfirmed)) {
+    runner_.RunAll();
+  }
+  ASSERT_EQ(Call("POST", "/v1/jobs/" + id + "/cancel").status, 200);
+  publisher_.Resolve(PublishOutcome::kConfirmed);
+  ASSERT_EQ(Call("DELETE", "/v1/jobs/" + id).status, 200);
+  using Told = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(changes_, (Told{{"enqueued", id}, {"cancelled", id}, {"retried", id}, {"cancelled", id}, {"deleted", id}}));
+}
+
+TEST_F(JobsRoutes, TheEventsRouteAnswersAStreamOrA400) {
+  const Response stream = Call("GET", "/v1/events?queue=emails");
+  EXPECT_EQ(stream.status, 200);
+  EXPECT_EQ(stream.content_type, "text/event-stream");
+  EXPECT_TRUE(static_cast<bool>(stream.stream));
+  EXPECT_EQ(Call("GET", "/v1/events?queue=no%20spaces").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/events?job=x").status, 400);
+}
+
 TEST_F(JobsRoutes, EnqueueNamesItsQueue) {
   const Response response = Enqueue(R"({"type":"resize","queue":"images"})");
   ASSERT_EQ(response.status, 202);
