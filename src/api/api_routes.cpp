@@ -31,6 +31,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   if (deps.events != nullptr) {
     AddEventRoutes(router, *deps.events);
   }
+  AddScaleRoute(router, deps.tasks, std::move(deps.supervisor));
 
   JobsApi jobs;
   jobs.store = deps.store;

@@ -9,6 +9,7 @@
 #include "api/auth.hpp"
 #include "api/event_hub.hpp"
 #include "api/jobs_routes.hpp"
+#include "api/scale_routes.hpp"
 #include "api/router.hpp"
 #include "api/system_routes.hpp"
 #include "core/config.hpp"
@@ -26,6 +27,7 @@ struct ApiDeps {
   Metrics* metrics = nullptr;               // may be null
   ChangeFn on_change;                       // may be empty
   EventHub* events = nullptr;               // GET /v1/events streams from it; may be null (no route)
+  SupervisorFn supervisor;                  // empty: not under `warren up` (POST /v1/workers/scale: 409)
   ClockFn clock = SystemNow;
 };
 

@@ -37,6 +37,7 @@ constexpr auto kRouteRules = std::to_array<RouteRule>({
     {"GET", "/v1/job-types", Access::kRead},
     {"GET", "/v1/workers", Access::kRead},
     {"GET", "/v1/events", Access::kRead},
+    {"POST", "/v1/workers/scale", Access::kAdmin},
     {"GET", "/metrics", Access::kRead},
 });
 

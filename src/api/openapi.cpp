@@ -185,6 +185,17 @@ json Schemas() {
         {"state", {{"type", "string"}, {"enum", {"running", "draining", "stopped", "gone"}}}}}}};
   schemas["WorkerList"] = {{"type", "object"},
                            {"properties", {{"workers", {{"type", "array"}, {"items", Ref("Worker")}}}}}};
+  const json names = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  schemas["ScaleRequest"] = {{"type", "object"},
+                             {"required", {"workers"}},
+                             {"additionalProperties", false},
+                             {"properties", {{"workers", {{"type", "integer"}, {"minimum", 0}, {"maximum", 256}}}}}};
+  schemas["ScaleResult"] = {{"type", "object"},
+                            {"properties",
+                             {{"workers", {{"type", "integer"}}},
+                              {"previous", {{"type", "integer"}}},
+                              {"started", names},
+                              {"draining", names}}}};
   schemas["Status"] = {{"type", "object"},
                        {"properties", {{"status", {{"type", "string"}}}, {"checks", {{"type", "object"}}}}}};
   return schemas;
@@ -386,6 +397,18 @@ std::vector<Operation> Operations() {
                     query("job", {{"type", "string"}}, "only changes of this job"),
                     query("last_event_id", {{"type", "string"}},
                           "resume after this event id (the Last-Event-ID header wins when both are given)")}),
+       false},
+      {"POST",
+       "/v1/workers/scale",
+       "scaleWorkers",
+       "Run N worker processes (only when serve runs under `warren up`); removed workers drain first",
+       {{200, "scaled", Ref("ScaleResult")},
+        bad,
+        media,
+        {409, "not under warren up (not_supervised), or the supervisor refused", nullptr},
+        {503, "the supervisor did not answer", nullptr}},
+       Ref("ScaleRequest"),
+       json::array(),
        false},
       {"GET",
        "/v1/workers",

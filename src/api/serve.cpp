@@ -36,6 +36,7 @@
 #include "api/router.hpp"
 #include "api/scheduler.hpp"
 #include "api/worker_registry.hpp"
+#include "core/unix_socket.hpp"
 #include "store/pruner.hpp"
 #include "store/store.hpp"
 
@@ -296,6 +297,11 @@ int RunServe(const Settings& settings) {
     return stats;
   };
   deps.events = &hub;
+  if (const auto control = ProcessEnv("WARREN_SUPERVISOR_CONTROL"); control && !control->empty()) {
+    deps.supervisor = [path = *control](const std::string& line, std::string* error) {
+      return UnixRequest(path, line, std::chrono::seconds(5), error);
+    };
+  }
   SubmitFn submit = AddApiRoutes(router, settings, std::move(deps));
   // Idle streams get a comment every 15 s: proxies keep them open, and streams whose client left are
   // found and dropped.

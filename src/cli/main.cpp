@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/serve.hpp"
+#include "cli/stack_commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "supervisor/parent_death.hpp"
@@ -65,6 +66,22 @@ int main(int argc, char** argv) {
                                  "work.queues", "broker.port", "broker.management_port", "broker.dist_port",
                                  "broker.epmd_port"});
 
+  bool up_detach = false;
+  up->add_flag("--detach,-d", up_detach,
+               "run in the background (log in DATA_DIR/warren-up.log); return once the stack is ready");
+
+  FlagValues down_flags;
+  auto* down = app.add_subcommand("down", "Stop the `warren up` running in the background for the data dir");
+  AddCommonFlags(down, down_flags);
+  AddSettingFlags(down, down_flags, {"up.data_dir", "work.grace"});
+
+  FlagValues scale_flags;
+  std::string scale_argument;
+  auto* scale = app.add_subcommand("scale", "Change how many workers `warren up` runs (removed ones drain first)");
+  AddCommonFlags(scale, scale_flags);
+  AddSettingFlags(scale, scale_flags, {"up.data_dir"});
+  scale->add_option("workers", scale_argument, "workers=N (0..256)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,7 +113,23 @@ int main(int argc, char** argv) {
       } else if (auto env = warren::ProcessEnv("WARREN_CONFIG")) {
         options.config_path = *env;
       }
+      if (up_detach) {
+        std::vector<std::string> args;
+        for (int i = 1; i < argc; ++i) {
+          const std::string arg = argv[i];
+          if (arg != "--detach" && arg != "-d") {
+            args.push_back(arg);
+          }
+        }
+        return warren::cli::RunUpDetached(settings, args);
+      }
       return warren::supervisor::RunUp(settings, options);
+    }
+    if (down->parsed()) {
+      return warren::cli::RunDown(warren::LoadSettings(down_flags));
+    }
+    if (scale->parsed()) {
+      return warren::cli::RunScale(warren::LoadSettings(scale_flags), scale_argument);
     }
   } catch (const warren::ConfigError& e) {
     std::fprintf(stderr, "warren: %s\n", e.what());

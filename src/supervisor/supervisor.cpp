@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <csignal>
 
@@ -10,11 +11,17 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/log.hpp"
+#include "core/unix_socket.hpp"
+#include "supervisor/control.hpp"
 
 namespace warren::supervisor {
 namespace {
@@ -32,16 +39,37 @@ long Seconds(milliseconds d) { return static_cast<long>((d.count() + 999) / 1000
 
 }  // namespace
 
-std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& options,
-                                  const std::string& amqp_url) {
-  // Children get every setting they need as flags: flags win over the environment and the file, so
-  // what `up` resolved is what they use. The config file still goes along for everything else.
+namespace {
+
+// Children get every setting they need as flags: flags win over the environment and the file, so
+// what `up` resolved is what they use. The config file still goes along for everything else.
+std::vector<std::string> CommonArgs(const Settings& settings, const UpOptions& options) {
   std::vector<std::string> common;
   if (!options.config_path.empty()) {
     common.insert(common.end(), {"--config", options.config_path});
   }
   common.insert(common.end(), {"--log-level", settings.log_level, "--log-format", settings.log_format});
+  return common;
+}
 
+}  // namespace
+
+ChildSpec WorkerSpec(const Settings& settings, const UpOptions& options, const std::string& amqp_url, int index) {
+  ChildSpec work{fmt::format("work.{}", index),
+                 {"work", "--amqp-url", amqp_url, "--concurrency", std::to_string(settings.concurrency), "--grace",
+                  FormatDuration(settings.grace)},
+                 true};
+  for (const auto& queue : settings.queues) {
+    work.args.insert(work.args.end(), {"--queue", queue});
+  }
+  const auto common = CommonArgs(settings, options);
+  work.args.insert(work.args.end(), common.begin(), common.end());
+  return work;
+}
+
+std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& options,
+                                  const std::string& amqp_url) {
+  const auto common = CommonArgs(settings, options);
   std::vector<ChildSpec> out;
   ChildSpec serve{"serve",
                   {"serve", "--amqp-url", amqp_url, "--listen", settings.listen.ToString(), "--store",
@@ -50,15 +78,7 @@ std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& opt
   serve.args.insert(serve.args.end(), common.begin(), common.end());
   out.push_back(std::move(serve));
   for (int i = 1; i <= settings.workers; ++i) {
-    ChildSpec work{fmt::format("work.{}", i),
-                   {"work", "--amqp-url", amqp_url, "--concurrency", std::to_string(settings.concurrency),
-                    "--grace", FormatDuration(settings.grace)},
-                   true};
-    for (const auto& queue : settings.queues) {
-      work.args.insert(work.args.end(), {"--queue", queue});
-    }
-    work.args.insert(work.args.end(), common.begin(), common.end());
-    out.push_back(std::move(work));
+    out.push_back(WorkerSpec(settings, options, amqp_url, i));
   }
   return out;
 }
@@ -175,6 +195,11 @@ void Supervisor::Pump(milliseconds timeout) {
       owners.push_back(&child);
     }
   }
+  const size_t control_index = fds.size();
+  if (control_fd_) {
+    fds.push_back({control_fd_.Get(), POLLIN, 0});
+    owners.push_back(nullptr);
+  }
   const int r = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   if (r <= 0) {
     return;
@@ -182,8 +207,11 @@ void Supervisor::Pump(milliseconds timeout) {
   if ((fds[0].revents & POLLIN) != 0) {
     ReadSignals();
   }
+  if (control_fd_ && (fds[control_index].revents & POLLIN) != 0) {
+    ServeControl();
+  }
   for (size_t i = 1; i < fds.size(); ++i) {
-    if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+    if (owners[i] != nullptr && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       ReadOutput(*owners[i], false);
     }
   }
@@ -195,6 +223,9 @@ void Supervisor::StartChild(Child& child) {
   spawn.argv.insert(spawn.argv.end(), child.spec.args.begin(), child.spec.args.end());
   // Lets a child notice when we are gone (PR_SET_PDEATHSIG), see parent_death.hpp.
   spawn.env["WARREN_SUPERVISOR_PID"] = std::to_string(::getpid());
+  if (control_fd_) {
+    spawn.env[std::string(kControlEnv)] = control_path_;  // serve's POST /v1/workers/scale
+  }
   child.restart_at.reset();
   child.stopping = false;
   child.splitter = LineSplitter();
@@ -220,6 +251,10 @@ void Supervisor::ReapChildren() {
       continue;
     }
     ReadOutput(child, true);
+    if (child.remove_by) {
+      spdlog::info("{} (pid {}) {}: scaled away", child.spec.name, child.process.Pid(), status->Describe());
+      continue;
+    }
     if (child.stopping || stop_requests_ > 0) {
       spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(), status->Describe());
       continue;
@@ -401,7 +436,138 @@ void Supervisor::KillEverything() {
   }
 }
 
+void Supervisor::ServeControl() {
+  UniqueFd client(::accept4(control_fd_.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!client) {
+    return;
+  }
+  // Clients are local and quick; the bound keeps a stuck one from stalling the loop for long.
+  const auto line = ReadLine(client.Get(), milliseconds(500));
+  if (!line) {
+    return;
+  }
+  WriteAll(client.Get(), HandleControl(*line) + "\n", milliseconds(500));
+}
+
+std::string Supervisor::HandleControl(std::string_view line) {
+  auto parsed = ParseControlLine(line);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    return nlohmann::json{{"ok", false}, {"error", *error}}.dump();
+  }
+  const auto& command = std::get<ControlCommand>(parsed);
+  if (const auto* scale = std::get_if<ScaleCommand>(&command)) {
+    return Scale(scale->workers);
+  }
+  return Status();
+}
+
+std::string Supervisor::Scale(int workers) {
+  if (stop_requests_ > 0) {
+    return nlohmann::json{{"ok", false}, {"error", "warren up is stopping"}}.dump();
+  }
+  std::vector<Child*> active;
+  std::set<int> taken;
+  for (auto& child : children_) {
+    if (child.spec.is_worker) {
+      taken.insert(std::stoi(child.spec.name.substr(child.spec.name.find('.') + 1)));
+      if (!child.remove_by) {
+        active.push_back(&child);
+      }
+    }
+  }
+  const int previous = static_cast<int>(active.size());
+  nlohmann::json started = nlohmann::json::array();
+  nlohmann::json draining = nlohmann::json::array();
+  if (workers < previous) {
+    // Newest first; each drains (stops consuming, finishes its jobs up to the grace) and is then gone.
+    std::sort(active.begin(), active.end(), [](const Child* a, const Child* b) { return a->started_at > b->started_at; });
+    for (int i = 0; i < previous - workers; ++i) {
+      Child& child = *active[static_cast<size_t>(i)];
+      child.remove_by = Clock::now() + settings_.grace + kWorkerStopExtra;
+      child.restart_at.reset();
+      child.stopping = true;
+      if (child.process.Running()) {
+        child.process.Signal(SIGTERM);
+      }
+      draining.push_back(child.spec.name);
+    }
+  }
+  std::vector<ChildSpec> added;
+  for (int index = 1; previous + static_cast<int>(added.size()) < workers; ++index) {
+    if (!taken.contains(index)) {
+      added.push_back(WorkerSpec(settings_, options_, amqp_url_, index));
+    }
+  }
+  for (auto& spec : added) {
+    children_.push_back(Child{std::move(spec), {}, LineSplitter(), RestartBackoff(), {}, {}, false, {}});
+    StartChild(children_.back());
+    started.push_back(children_.back().spec.name);
+  }
+  settings_.workers = workers;
+  spdlog::info("scaled workers {} -> {}{}{}", previous, workers,
+               started.empty() ? "" : fmt::format("; started {}", started.dump()),
+               draining.empty() ? "" : fmt::format("; draining {}", draining.dump()));
+  return nlohmann::json{{"ok", true}, {"workers", workers}, {"previous", previous}, {"started", started},
+                        {"draining", draining}}
+      .dump();
+}
+
+std::string Supervisor::Status() const {
+  nlohmann::json children = nlohmann::json::array();
+  int workers = 0;
+  for (const auto& child : children_) {
+    const char* state = child.remove_by             ? "draining"
+                        : child.process.Running()   ? "running"
+                        : child.restart_at          ? "restarting"
+                                                    : "stopped";
+    workers += child.spec.is_worker && !child.remove_by ? 1 : 0;
+    children.push_back({{"name", child.spec.name},
+                        {"pid", child.process.Running() ? nlohmann::json(child.process.Pid()) : nlohmann::json()},
+                        {"state", state}});
+  }
+  return nlohmann::json{{"ok", true},        {"pid", ::getpid()},    {"ready", ready_},
+                        {"workers", workers}, {"children", children}, {"api", settings_.listen.ToString()}}
+      .dump();
+}
+
+void Supervisor::RemoveDrainedWorkers() {
+  const auto now = Clock::now();
+  for (auto& child : children_) {
+    if (child.remove_by && child.process.Running() && now >= *child.remove_by) {
+      spdlog::warn("{} (pid {}) did not drain within {}s: killing it", child.spec.name, child.process.Pid(),
+                   Seconds(settings_.grace + kWorkerStopExtra));
+      child.process.Kill();
+      ReadOutput(child, true);
+    }
+  }
+  std::erase_if(children_, [](const Child& child) { return child.remove_by && !child.process.Running(); });
+}
+
 int Supervisor::Run() {
+  const StackPaths paths = PathsFor(settings_);
+  std::error_code ignored;
+  std::filesystem::create_directories(settings_.data_dir, ignored);
+  if (const int other = RunningStackPid(paths.pid_file); other != 0 && other != ::getpid()) {
+    spdlog::error("warren up already runs for {} (pid {}); stop it with `warren down`", settings_.data_dir, other);
+    return 1;
+  }
+  {
+    std::ofstream(paths.pid_file) << ::getpid() << "\n";
+  }
+  try {
+    control_fd_ = ListenUnix(paths.socket);
+    control_path_ = paths.socket;
+  } catch (const std::exception& e) {
+    spdlog::warn("no control socket ({}): `warren scale` and POST /v1/workers/scale are unavailable", e.what());
+  }
+  struct RemoveFiles {
+    const StackPaths& paths;
+    ~RemoveFiles() {
+      ::unlink(paths.socket.c_str());
+      ::unlink(paths.pid_file.c_str());
+    }
+  } remove_files{paths};
+
   if (settings_.amqp_url_is_set) {
     amqp_url_ = settings_.amqp_url;
     spdlog::info("using the broker at {}: starting none", RedactedUrl(amqp_url_));
@@ -427,14 +593,16 @@ int Supervisor::Run() {
   }
 
   for (auto& spec : ChildSpecs(settings_, options_, amqp_url_)) {
-    children_.push_back(Child{std::move(spec), {}, LineSplitter(), RestartBackoff(), {}, {}, false});
+    children_.push_back(Child{std::move(spec), {}, LineSplitter(), RestartBackoff(), {}, {}, false, {}});
   }
   for (auto& child : children_) {
     StartChild(child);
   }
+  ready_ = true;
   while (stop_requests_ == 0) {
     Pump(NextTimeout());
     ReapChildren();
+    RemoveDrainedWorkers();
     CheckBroker();
     RestartDueChildren();
   }

@@ -31,6 +31,8 @@ struct ChildSpec {
 // serve first, then workers work.1..work.N, all pointed at `amqp_url`. Pure, for tests.
 std::vector<ChildSpec> ChildSpecs(const Settings& settings, const UpOptions& options,
                                   const std::string& amqp_url);
+// Worker work.<index>, as ChildSpecs makes them; for scaling up at run time.
+ChildSpec WorkerSpec(const Settings& settings, const UpOptions& options, const std::string& amqp_url, int index);
 // The store serve uses: as configured, except that the default one moves into the data dir.
 std::string StoreUrlFor(const Settings& settings);
 // Where the managed broker lives and listens, from the settings (data_dir made absolute).
@@ -61,9 +63,17 @@ class Supervisor {
     Clock::time_point started_at{};
     std::optional<Clock::time_point> restart_at;
     bool stopping = false;
+    // Scaled away: draining (SIGTERM sent), killed at remove_by, forgotten once it exited.
+    std::optional<Clock::time_point> remove_by;
   };
 
   bool StartBroker();
+  // The control socket: one request per connection (supervisor/control.hpp).
+  void ServeControl();
+  std::string HandleControl(std::string_view line);
+  std::string Scale(int workers);
+  std::string Status() const;
+  void RemoveDrainedWorkers();
   void StartChild(Child& child);
   void Pump(std::chrono::milliseconds timeout);
   void ReadSignals();
@@ -90,6 +100,9 @@ class Supervisor {
   pid_t epmd_pid_logged_ = -1;
   std::string amqp_url_;
   std::vector<Child> children_;
+  UniqueFd control_fd_;  // listening; invalid when the socket could not be made
+  std::string control_path_;
+  bool ready_ = false;  // the broker is up and every child was started once
 };
 
 }  // namespace warren::supervisor

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -202,6 +203,129 @@ TEST_F(UpTest, ManagementConsoleAnswersOnLoopback) {
   EXPECT_TRUE(task_queue["rates"].is_object()) << task_queue;
   // epmd, rabbitmq-server, beam.smp, serve
   StopAndCheckNothingLeft(up, 4);
+}
+
+// Runs a `warren` CLI command to its end; its exit code and output.
+std::pair<int, std::string> RunCli(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) {
+  args.insert(args.begin(), WarrenBinary());
+  Process p(args);
+  const auto code = p.Wait(timeout);
+  return {code.value_or(-1), p.Output()};
+}
+
+// How many workers serve lists as running.
+int RunningWorkers(unsigned short http) {
+  const auto listed = nlohmann::json::parse(HttpGet(http, "/v1/workers").body, nullptr, false);
+  int n = 0;
+  if (listed.is_object()) {
+    for (const auto& w : listed["workers"]) {
+      n += w["state"] == "running" ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+bool WaitForRunningWorkers(unsigned short http, int n, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (RunningWorkers(http) != n) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  return true;
+}
+
+TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
+  const unsigned short http = FreePort();
+  Process up(UpArgs(http, 0, 1));
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+
+  auto [code, out] = RunCli({"scale", "workers=3", "--data-dir", dir_});
+  ASSERT_EQ(code, 0) << out << up.Output();
+  EXPECT_NE(out.find("workers: 1 -> 3"), std::string::npos) << out;
+  ASSERT_TRUE(WaitForRunningWorkers(http, 3, 30s)) << HttpGet(http, "/v1/workers").body;
+
+  // Three 3-second jobs, one per worker (concurrency 1), then scale to one while they run.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = HttpRequest(http, "POST", "/v1/jobs", R"({"type":"warren.sleep","args":{"seconds":3}})",
+                               {{"Content-Type", "application/json"}}, 10s);
+    ASSERT_EQ(r.status, 202) << r.body;
+    ids.push_back(nlohmann::json::parse(r.body)["id"]);
+  }
+  const auto all_running = std::chrono::steady_clock::now() + 15s;
+  for (const auto& id : ids) {
+    while (nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body)["state"] != "running" &&
+           std::chrono::steady_clock::now() < all_running) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  const auto scaled = HttpRequest(http, "POST", "/v1/workers/scale", R"({"workers":1})",
+                                  {{"Content-Type", "application/json"}}, 10s);
+  ASSERT_EQ(scaled.status, 200) << scaled.body;
+  const auto result = nlohmann::json::parse(scaled.body);
+  EXPECT_EQ(result["previous"], 3);
+  EXPECT_EQ(result["draining"].size(), 2U) << scaled.body;
+
+  // Removal is a drain: every job finishes once, none is cut short.
+  for (const auto& id : ids) {
+    nlohmann::json job;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    do {
+      std::this_thread::sleep_for(200ms);
+      job = nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body);
+    } while (job["state"] != "succeeded" && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(job["state"], "succeeded") << job << up.Output();
+    EXPECT_EQ(job["attempts"].size(), 1U) << job;
+  }
+  EXPECT_TRUE(WaitForCount(up, "scaled away", 2, 30s)) << up.Output();
+  EXPECT_TRUE(WaitForRunningWorkers(http, 1, 30s)) << HttpGet(http, "/v1/workers").body;
+
+  // Bad requests change nothing.
+  EXPECT_EQ(RunCli({"scale", "workers=999", "--data-dir", dir_}).first, 2);
+  EXPECT_EQ(RunCli({"scale", "lots", "--data-dir", dir_}).first, 2);
+  EXPECT_EQ(HttpRequest(http, "POST", "/v1/workers/scale", R"({"workers":-1})", {{"Content-Type", "application/json"}})
+                .status,
+            400);
+  StopAndCheckNothingLeft(up, 5);
+}
+
+TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
+  const unsigned short http = FreePort();
+  auto args = UpArgs(http, 0, 1);
+  args.erase(args.begin());  // RunCli adds the binary
+  args.insert(args.begin() + 1, "--detach");
+  auto [code, out] = RunCli(args, 150s);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("running in the background"), std::string::npos) << out;
+  EXPECT_EQ(HttpGet(http, "/readyz").status, 200);
+  std::ifstream pid_file(dir_ + "/warren-up.pid");
+  pid_t pid = 0;
+  ASSERT_TRUE(pid_file >> pid);
+  EXPECT_TRUE(Alive(pid));
+
+  const auto again = RunCli(args, 30s);
+  EXPECT_EQ(again.first, 1) << again.second;
+  EXPECT_NE(again.second.find("already runs"), std::string::npos) << again.second;
+
+  const auto down = RunCli({"down", "--data-dir", dir_}, 120s);
+  EXPECT_EQ(down.first, 0) << down.second;
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_EQ(HttpGet(http, "/", 1s).status, 0) << "serve is gone too";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/warren-up.pid"));
+  std::ifstream log(dir_ + "/warren-up.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("rabbitmq and epmd stopped"), std::string::npos) << text.str();
+  for (const pid_t started : LoggedPids(text.str())) {
+    EXPECT_FALSE(Alive(started)) << "pid " << started << " is still running";
+  }
+
+  const auto nothing = RunCli({"down", "--data-dir", dir_});
+  EXPECT_EQ(nothing.first, 0);
+  EXPECT_NE(nothing.second.find("no warren up is running"), std::string::npos) << nothing.second;
+  EXPECT_EQ(RunCli({"scale", "workers=2", "--data-dir", dir_}).first, 1);
 }
 
 }  // namespace

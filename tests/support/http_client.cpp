@@ -14,28 +14,13 @@
 #include <fmt/format.h>
 
 #include "core/unique_fd.hpp"
+#include "core/unix_socket.hpp"
 #include "support/support.hpp"
 
 namespace warren::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int MsLeft(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::max<long long>(left, 0));
-}
-
-bool WaitFd(int fd, short events, Clock::time_point deadline) {
-  pollfd pfd{fd, events, 0};
-  while (true) {
-    const int r = ::poll(&pfd, 1, MsLeft(deadline));
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    return r == 1;
-  }
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -299,7 +284,8 @@ HttpResponse HttpRequest(unsigned short port, const std::string& method, const s
 bool WaitForHttp(unsigned short port, const std::string& target, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    const auto left = std::chrono::milliseconds(MsLeft(deadline));
+    const auto left =
+        std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     if (HttpGet(port, target, std::min<std::chrono::milliseconds>(left, std::chrono::seconds(2))).status ==
         200) {
       return true;

@@ -101,6 +101,17 @@ TEST_F(JobsRoutes, TheEventsRouteAnswersAStreamOrA400) {
   EXPECT_EQ(Call("GET", "/v1/events?job=x").status, 400);
 }
 
+TEST_F(JobsRoutes, ScalingWorkersNeedsWarrenUp) {
+  const Response refused = Call("POST", "/v1/workers/scale", R"({"workers":2})");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(ErrorCode(refused), "not_supervised");
+  for (const char* bad : {R"({"workers":-1})", R"({"workers":257})", R"({"workers":"2"})", R"({"workers":2,"x":1})", "[]"}) {
+    const Response r = Call("POST", "/v1/workers/scale", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(r), "invalid_field") << bad;
+  }
+}
+
 TEST_F(JobsRoutes, EnqueueNamesItsQueue) {
   const Response response = Enqueue(R"({"type":"resize","queue":"images"})");
   ASSERT_EQ(response.status, 202);

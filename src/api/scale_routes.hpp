@@ -1,0 +1,21 @@
+// POST /v1/workers/scale {"workers": N}: when serve runs under `warren up`, asks the supervisor (over
+// its control socket) to run N workers; removed workers drain before they go. Without a supervisor it
+// answers 409 not_supervised: scale with whatever runs the workers (systemd, Kubernetes, …).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/blocking_pool.hpp"
+#include "api/router.hpp"
+
+namespace warren::api {
+
+// Sends one control line and returns the supervisor's JSON answer, or nullopt with *error. Blocking.
+using SupervisorFn = std::function<std::optional<std::string>(const std::string& line, std::string* error)>;
+
+// `supervisor` empty: not under `warren up`.
+void AddScaleRoute(Router& router, TaskRunner* tasks, SupervisorFn supervisor);
+
+}  // namespace warren::api
