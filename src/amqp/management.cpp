@@ -174,6 +174,10 @@ std::optional<ManagementQueueStats> ManagementClient::Queue(const std::string& n
   if (json.contains("messages_unacknowledged") && json["messages_unacknowledged"].is_number_unsigned()) {
     stats.unacked = json["messages_unacknowledged"].get<uint64_t>();
   }
+  // Set when the message at the head carries a timestamp property (Warren's job messages do).
+  if (json.contains("head_message_timestamp") && json["head_message_timestamp"].is_number_integer()) {
+    stats.head_timestamp = json["head_message_timestamp"].get<int64_t>();
+  }
   const auto& message_stats = json.contains("message_stats") ? json["message_stats"] : nlohmann::json();
   stats.publish_rate = Rate(message_stats, "publish_details");
   stats.deliver_rate = Rate(message_stats, "deliver_get_details");

@@ -25,6 +25,7 @@ struct ManagementQueueStats {
   std::optional<double> publish_rate;  // messages/s, as the plugin averages them
   std::optional<double> deliver_rate;
   std::optional<double> ack_rate;
+  std::optional<int64_t> head_timestamp;  // seconds since 1970 of the oldest waiting message, when known
 };
 
 class ManagementClient {

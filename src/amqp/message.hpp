@@ -19,6 +19,9 @@ struct OutgoingMessage {
   std::string type;          // AMQP `type` property: the job type; empty for seed-style messages
   std::map<std::string, std::string> headers;
   bool persistent = true;  // delivery_mode = 2
+  // AMQP `timestamp` (seconds since 1970): when the job became ready to run. The management API shows
+  // the head message's as head_message_timestamp, which is how the autoscaler sees the oldest wait.
+  std::optional<int64_t> timestamp;
   // Declared (once per connection) before the first publish that names it, so a job for a new queue
   // is never returned as unroutable.
   std::optional<QueueSpec> declare_queue;

@@ -185,6 +185,10 @@ class Publisher::Impl {
       props._flags |= AMQP_BASIC_TYPE_FLAG;
       props.type = Bytes(m.type);
     }
+    if (m.timestamp) {
+      props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+      props.timestamp = static_cast<uint64_t>(*m.timestamp);
+    }
     std::vector<amqp_table_entry_t> headers;
     if (!m.headers.empty()) {
       for (const auto& [k, v] : m.headers) {

@@ -80,6 +80,7 @@ OutgoingMessage EncodeJobMessage(const JobRecord& record, int attempt) {
   m.content_type = "application/json";
   m.message_id = record.id;
   m.type = record.spec.type;
+  m.timestamp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   m.headers[std::string(kAttemptHeader)] = std::to_string(attempt);
   m.headers[std::string(kMaxAttemptsHeader)] = std::to_string(record.spec.max_attempts);
   m.headers[std::string(kPriorityHeader)] = std::to_string(record.spec.priority);
@@ -139,6 +140,8 @@ OutgoingMessage CopyOf(const Delivery& delivery) {
 
 void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration remaining) {
   message.headers[std::string(kNotBeforeHeader)] = FormatTime(not_before);
+  // It waits for a worker from its time on, not from when it entered the delay tiers.
+  message.timestamp = std::chrono::duration_cast<std::chrono::seconds>(not_before.time_since_epoch()).count();
   const Duration tier = PickDelayTier(remaining);
   if (tier > Duration::zero()) {
     message.exchange = DelayTierName(tier);  // fanout: the routing key (the job queue) rides along

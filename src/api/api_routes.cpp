@@ -24,9 +24,13 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
 
 SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   AddDemoRoutes(router, deps.publish);
+  std::function<std::string()> supervisor_metrics;
+  if (deps.supervisor) {
+    supervisor_metrics = [supervisor = deps.supervisor] { return SupervisorMetrics(supervisor); };
+  }
   AddSystemRoutes(router, SystemApi{deps.store, deps.tasks, deps.broker_state, deps.queue_stats,
-                                    KnownQueues(settings), settings.job_types, deps.workers,
-                                    deps.metrics});
+                                    KnownQueues(settings), settings.job_types, deps.workers, deps.metrics,
+                                    std::move(supervisor_metrics)});
   AddOpenApiRoute(router);
   if (deps.events != nullptr) {
     AddEventRoutes(router, *deps.events);

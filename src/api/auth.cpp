@@ -38,6 +38,7 @@ constexpr auto kRouteRules = std::to_array<RouteRule>({
     {"GET", "/v1/workers", Access::kRead},
     {"GET", "/v1/events", Access::kRead},
     {"POST", "/v1/workers/scale", Access::kAdmin},
+    {"GET", "/v1/workers/scale", Access::kRead},
     {"GET", "/metrics", Access::kRead},
 });
 

@@ -5,17 +5,75 @@
 
 #include "api/jobs_routes.hpp"
 #include "api/request_validation.hpp"
+#include "core/config.hpp"
 
 namespace warren::api {
 namespace {
 
 using nlohmann::json;
 
-constexpr int kMaxWorkers = 256;  // the supervisor's own bound (supervisor/control.hpp)
+constexpr int kMaxWorkers = kMaxUpWorkers;  // the supervisor's own bound
 
 }  // namespace
 
+namespace {
+
+json AskStatus(const SupervisorFn& supervisor, std::string* error) {
+  const auto answer = supervisor("status", error);
+  auto reply = answer ? json::parse(*answer, nullptr, /*allow_exceptions=*/false) : json();
+  if (answer && !reply.is_object()) {
+    *error = "not JSON";
+  }
+  return reply.is_object() ? reply : json();
+}
+
+}  // namespace
+
+std::string SupervisorMetrics(const SupervisorFn& supervisor) {
+  if (!supervisor) {
+    return {};
+  }
+  std::string error;
+  const json status = AskStatus(supervisor, &error);
+  if (!status.is_object()) {
+    return {};
+  }
+  std::string out = fmt::format(
+      "# HELP warren_supervised_workers Workers warren up runs now (draining ones not counted).\n"
+      "# TYPE warren_supervised_workers gauge\nwarren_supervised_workers {}\n",
+      status.value("workers", 0));
+  if (status.contains("autoscale")) {
+    const json& a = status["autoscale"];
+    out += fmt::format(
+        "# HELP warren_autoscale_decisions_total Worker count changes the autoscaler made, by direction.\n"
+        "# TYPE warren_autoscale_decisions_total counter\n"
+        "warren_autoscale_decisions_total{{direction=\"up\"}} {}\n"
+        "warren_autoscale_decisions_total{{direction=\"down\"}} {}\n",
+        a.value("scaled_up", 0), a.value("scaled_down", 0));
+  }
+  return out;
+}
+
 void AddScaleRoute(Router& router, TaskRunner* tasks, SupervisorFn supervisor) {
+  router.Add("GET", "/v1/workers/scale", [tasks, supervisor](const Request& /*request*/, const Responder& respond) {
+    if (!supervisor) {
+      respond(ErrorResponse(409, "not_supervised", "this serve does not run under `warren up`"));
+      return;
+    }
+    auto task = [supervisor, respond] {
+      std::string error;
+      json status = AskStatus(supervisor, &error);
+      if (!status.is_object()) {
+        respond(ErrorResponse(503, "supervisor_unavailable", fmt::format("warren up did not answer: {}", error)));
+        return;
+      }
+      status.erase("ok");
+      respond(JsonResponse(200, status.dump()));
+    };
+    if (!tasks->TryPost(std::move(task))) {
+      respond(BusyResponse());
+    }
+  });
   router.Add("POST", "/v1/workers/scale", [tasks, supervisor](const Request& request, const Responder& respond) {
     auto parsed = ParseJsonBody(request.body);
     if (auto* error = std::get_if<Response>(&parsed)) {

@@ -173,6 +173,9 @@ void AddSystemRoutes(Router& router, SystemApi api) {
           "# HELP warren_broker_connected 1 while the API's publisher is connected and not blocked.\n"
           "# TYPE warren_broker_connected gauge\nwarren_broker_connected {}\n",
           connected ? 1 : 0);
+      if (shared->extra_metrics) {
+        gauges += shared->extra_metrics();
+      }
       Response response;
       response.status = 200;
       response.content_type = "text/plain; version=0.0.4; charset=utf-8";

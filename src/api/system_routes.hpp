@@ -45,6 +45,7 @@ struct SystemApi {
   std::vector<std::string> job_types;
   const WorkerRegistry* workers = nullptr;  // may be null (unit tests): no workers known
   const Metrics* metrics = nullptr;         // may be null: GET /metrics then shows the gauges only
+  std::function<std::string()> extra_metrics;  // more Prometheus lines (the supervisor's); may be empty
 };
 
 void AddSystemRoutes(Router& router, SystemApi api);

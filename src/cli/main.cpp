@@ -62,9 +62,10 @@ int main(int argc, char** argv) {
   FlagValues up_flags;
   auto* up = app.add_subcommand("up", "Start RabbitMQ, the API and workers together, in the foreground");
   AddCommonFlags(up, up_flags);
-  AddSettingFlags(up, up_flags, {"up.workers", "up.data_dir", "amqp.url", "serve.listen", "work.concurrency",
-                                 "work.queues", "broker.port", "broker.management_port", "broker.dist_port",
-                                 "broker.epmd_port"});
+  AddSettingFlags(up, up_flags, {"up.workers", "up.data_dir", "up.autoscale.min", "up.autoscale.max",
+                                 "up.autoscale.target_wait", "up.autoscale.cooldown", "amqp.url", "serve.listen",
+                                 "work.concurrency", "work.queues", "broker.port", "broker.management_port",
+                                 "broker.dist_port", "broker.epmd_port"});
 
   bool up_detach = false;
   up->add_flag("--detach,-d", up_detach,

@@ -38,6 +38,13 @@ const std::vector<SettingKey> kKeys = {
     {"retry.jitter", "WARREN_RETRY_JITTER", "retry-jitter", "fraction 0..1 by which each wait may be shortened"},
     {"up.workers", "WARREN_WORKERS", "workers", "worker processes `warren up` starts"},
     {"up.data_dir", "WARREN_DATA_DIR", "data-dir", "directory for the managed broker's data"},
+    {"up.autoscale.min", "WARREN_AUTOSCALE_MIN", "autoscale-min", "fewest workers the autoscaler keeps"},
+    {"up.autoscale.max", "WARREN_AUTOSCALE_MAX", "autoscale-max",
+     "most workers the autoscaler starts (0: no autoscaling)"},
+    {"up.autoscale.target_wait", "WARREN_AUTOSCALE_TARGET_WAIT", "autoscale-target-wait",
+     "longest a job should wait for a worker; past it, or past one waiting job per free slot, workers are added"},
+    {"up.autoscale.cooldown", "WARREN_AUTOSCALE_COOLDOWN", "autoscale-cooldown",
+     "how long workers must be idle before the autoscaler removes them"},
     {"broker.port", "WARREN_BROKER_PORT", "broker-port", "AMQP port of the managed broker"},
     {"broker.management_port", "WARREN_MANAGEMENT_PORT", "management-port",
      "management console port of the managed broker (0: off)"},
@@ -118,8 +125,20 @@ std::map<std::string, RawValue> ReadConfigFile(const std::string& path,
       }
       continue;
     }
+    // One level of nesting: `autoscale = { min = 1 }` (or [up.autoscale]) gives the key up.autoscale.min.
+    std::vector<std::pair<std::string, const toml::node*>> entries;
     for (const auto& [name, value] : *inner) {
       const std::string key = section_name + "." + std::string(name.str());
+      if (const auto* nested = value.as_table()) {
+        for (const auto& [inner_name, inner_value] : *nested) {
+          entries.emplace_back(key + "." + std::string(inner_name.str()), &inner_value);
+        }
+      } else {
+        entries.emplace_back(key, &value);
+      }
+    }
+    for (const auto& [key, entry] : entries) {
+      const toml::node& value = *entry;
       if (!known.contains(key)) {
         throw ConfigError(fmt::format("config: {}: unknown key '{}'", path, key));
       }
@@ -356,7 +375,18 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         }
         s.retry.jitter = jitter;
       } else if (key == "up.workers") {
-        s.workers = ParseInt<int>(text, 0, 64);
+        s.workers = ParseInt<int>(text, 0, kMaxUpWorkers);
+      } else if (key == "up.autoscale.min") {
+        s.autoscale.min = ParseInt<int>(text, 0, kMaxUpWorkers);
+      } else if (key == "up.autoscale.max") {
+        s.autoscale.max = ParseInt<int>(text, 0, kMaxUpWorkers);
+      } else if (key == "up.autoscale.target_wait") {
+        s.autoscale.target_wait = ParseDurationOrThrow(text);
+        if (s.autoscale.target_wait.count() == 0) {
+          throw std::invalid_argument("must be more than 0");
+        }
+      } else if (key == "up.autoscale.cooldown") {
+        s.autoscale.cooldown = ParseDurationOrThrow(text);
       } else if (key == "up.data_dir") {
         if (text.empty()) {
           throw std::invalid_argument("must not be empty");
@@ -412,6 +442,10 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
     } catch (const std::invalid_argument& e) {
       throw ConfigError(fmt::format("config: {} (from {}): {}", key, value.source, e.what()));
     }
+  }
+  if (s.autoscale.max > 0 && s.autoscale.min > s.autoscale.max) {
+    throw ConfigError(fmt::format("config: up.autoscale.min ({}) is more than up.autoscale.max ({})", s.autoscale.min,
+                                  s.autoscale.max));
   }
   return s;
 }

@@ -33,6 +33,9 @@ struct ApiToken {
   std::vector<Scope> scopes;  // admin implies the others
 };
 
+// The most worker processes `warren up` runs (config, autoscaler, `warren scale`).
+inline constexpr int kMaxUpWorkers = 256;
+
 struct Settings {
   // [serve]
   HostPort listen{"127.0.0.1", 5000};
@@ -53,6 +56,13 @@ struct Settings {
   RetryPolicy retry;
   // [up]
   int workers = 2;
+  // [up] autoscale = { min, max, target_wait, cooldown }: off while max is 0.
+  struct Autoscale {
+    int min = 1;
+    int max = 0;
+    Duration target_wait{10'000};
+    Duration cooldown{60'000};
+  } autoscale;
   std::string data_dir = "./var";
   // [broker] the broker `warren up` manages
   unsigned short broker_port = 5672;

@@ -11,7 +11,7 @@
 
 namespace warren::supervisor {
 
-inline constexpr int kMaxWorkers = 256;
+inline constexpr int kMaxWorkers = kMaxUpWorkers;
 // The environment variable through which `up` tells its children (serve) where its control socket is.
 inline constexpr std::string_view kControlEnv = "WARREN_SUPERVISOR_CONTROL";
 

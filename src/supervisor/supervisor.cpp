@@ -7,7 +7,9 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "amqp/management.hpp"
+#include "amqp/queue_inspector.hpp"
 #include "core/log.hpp"
 #include "core/unix_socket.hpp"
 #include "supervisor/control.hpp"
@@ -525,9 +529,106 @@ std::string Supervisor::Status() const {
                         {"pid", child.process.Running() ? nlohmann::json(child.process.Pid()) : nlohmann::json()},
                         {"state", state}});
   }
-  return nlohmann::json{{"ok", true},        {"pid", ::getpid()},    {"ready", ready_},
-                        {"workers", workers}, {"children", children}, {"api", settings_.listen.ToString()}}
-      .dump();
+  nlohmann::json out{{"ok", true},        {"pid", ::getpid()},    {"ready", ready_},
+                     {"workers", workers}, {"children", children}, {"api", settings_.listen.ToString()}};
+  if (settings_.autoscale.max > 0) {
+    out["autoscale"] = {{"min", settings_.autoscale.min},
+                        {"max", settings_.autoscale.max},
+                        {"target_wait", FormatDuration(settings_.autoscale.target_wait)},
+                        {"cooldown", FormatDuration(settings_.autoscale.cooldown)},
+                        {"scaled_up", scaled_up_},
+                        {"scaled_down", scaled_down_},
+                        {"decisions", decisions_}};
+  }
+  return out.dump();
+}
+
+int Supervisor::ActiveWorkers() const {
+  return static_cast<int>(std::count_if(children_.begin(), children_.end(),
+                                        [](const Child& c) { return c.spec.is_worker && !c.remove_by; }));
+}
+
+void Supervisor::StartSampler() {
+  if (settings_.autoscale.max == 0) {
+    return;
+  }
+  amqp::ConnectionOptions connection;
+  connection.url = amqp_url_;
+  connection.heartbeat = seconds(0);
+  connection.name = "warren up autoscaler";
+  amqp::ManagementOptions management;
+  management.port = broker_ ? settings_.management_port : 0;  // our own broker's plugin, when it runs
+  spdlog::info("autoscaling workers {}..{}: target wait {}, cool-down {}{}", settings_.autoscale.min,
+               settings_.autoscale.max, FormatDuration(settings_.autoscale.target_wait),
+               FormatDuration(settings_.autoscale.cooldown),
+               management.port != 0 ? "" : " (no management plugin: waiting jobs are counted, not timed)");
+  sampler_ = std::jthread([this, connection, management, queues = settings_.queues](const std::stop_token& stop) {
+    amqp::QueueInspector inspector(connection);
+    amqp::ManagementClient stats(management);
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      LoadSample sample;
+      bool known = true;
+      sample.unacked_known = management.port != 0;
+      const int64_t now_s =
+          std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      for (const auto& queue : queues) {
+        const auto counts = inspector.Inspect(queue);
+        known = known && counts.has_value();
+        sample.ready += counts ? counts->ready : 0;
+        if (management.port == 0) {
+          continue;
+        }
+        const auto more = stats.Queue(queue);
+        sample.unacked_known = sample.unacked_known && more && more->unacked;
+        sample.unacked += more && more->unacked ? *more->unacked : 0;
+        if (more && more->head_timestamp && counts && counts->ready > 0) {
+          const Duration waited = std::chrono::duration_cast<Duration>(seconds(std::max<int64_t>(0, now_s - *more->head_timestamp)));
+          sample.oldest_wait = std::max(sample.oldest_wait.value_or(Duration(0)), waited);
+        }
+      }
+      if (known) {
+        std::lock_guard lock(sample_mu_);
+        sample_ = sample;
+      }
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, seconds(2), [] { return false; });
+    }
+  });
+}
+
+void Supervisor::Autoscale() {
+  std::optional<LoadSample> sample;
+  {
+    std::lock_guard lock(sample_mu_);
+    sample.swap(sample_);
+  }
+  if (!sample || stop_requests_ > 0) {
+    return;
+  }
+  const auto now = Clock::now();
+  if (sample->ready > 0) {
+    busy_since_ = now;
+  }
+  const int workers = ActiveWorkers();
+  const auto decision =
+      DecideScale(settings_.autoscale, settings_.concurrency, workers, *sample, now, busy_since_, last_scale_);
+  if (decision.workers == workers || decision.reason.empty()) {
+    return;
+  }
+  spdlog::info("autoscale: workers {} -> {}: {}", workers, decision.workers, decision.reason);
+  (decision.workers > workers ? scaled_up_ : scaled_down_) += 1;
+  decisions_.push_back({{"at", FormatTime(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now()))},
+                        {"from", workers},
+                        {"to", decision.workers},
+                        {"reason", decision.reason}});
+  if (decisions_.size() > 20) {
+    decisions_.erase(decisions_.begin());
+  }
+  Scale(decision.workers);
+  last_scale_ = now;
 }
 
 void Supervisor::RemoveDrainedWorkers() {
@@ -599,13 +700,18 @@ int Supervisor::Run() {
     StartChild(child);
   }
   ready_ = true;
+  last_scale_ = Clock::now();
+  busy_since_ = Clock::now();
+  StartSampler();
   while (stop_requests_ == 0) {
     Pump(NextTimeout());
     ReapChildren();
     RemoveDrainedWorkers();
+    Autoscale();
     CheckBroker();
     RestartDueChildren();
   }
+  sampler_ = {};  // joins: no sampling while the broker stops
   ShutDown();
   spdlog::info("stopped");
   return exit_code_;

@@ -12,6 +12,12 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/autoscale.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/line_splitter.hpp"
 #include "supervisor/managed_broker.hpp"
@@ -74,6 +80,10 @@ class Supervisor {
   std::string Scale(int workers);
   std::string Status() const;
   void RemoveDrainedWorkers();
+  // The autoscaler: a thread samples the queues every few seconds; the loop decides and scales.
+  void StartSampler();
+  void Autoscale();
+  int ActiveWorkers() const;
   void StartChild(Child& child);
   void Pump(std::chrono::milliseconds timeout);
   void ReadSignals();
@@ -103,6 +113,15 @@ class Supervisor {
   UniqueFd control_fd_;  // listening; invalid when the socket could not be made
   std::string control_path_;
   bool ready_ = false;  // the broker is up and every child was started once
+
+  std::mutex sample_mu_;
+  std::optional<LoadSample> sample_;  // guarded by sample_mu_: the newest, taken by Autoscale
+  std::jthread sampler_;
+  Clock::time_point busy_since_{};
+  Clock::time_point last_scale_{};
+  nlohmann::json decisions_ = nlohmann::json::array();  // the newest autoscale decisions, for status
+  uint64_t scaled_up_ = 0;
+  uint64_t scaled_down_ = 0;
 };
 
 }  // namespace warren::supervisor

@@ -328,5 +328,41 @@ TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
   EXPECT_EQ(RunCli({"scale", "workers=2", "--data-dir", dir_}).first, 1);
 }
 
+TEST_F(UpTest, AutoscalesToABurstAndBackWithoutLosingOrRepeatingAJob) {
+  const unsigned short http = FreePort();
+  auto args = UpArgs(http, 0, 1);
+  args.insert(args.end(), {"--autoscale-min", "1", "--autoscale-max", "3", "--autoscale-target-wait", "2s",
+                           "--autoscale-cooldown", "3s", "--concurrency", "1"});
+  Process up(args);
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    const auto r = HttpRequest(http, "POST", "/v1/jobs", R"({"type":"warren.sleep","args":{"seconds":2}})",
+                               {{"Content-Type", "application/json"}}, 10s);
+    ASSERT_EQ(r.status, 202) << r.body;
+    ids.push_back(nlohmann::json::parse(r.body)["id"]);
+  }
+  EXPECT_TRUE(up.WaitForOutput("autoscale: workers 1 -> 3", 30s)) << up.Output();
+  for (const auto& id : ids) {
+    nlohmann::json job;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    do {
+      std::this_thread::sleep_for(200ms);
+      job = nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body);
+    } while (job["state"] != "succeeded" && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(job["state"], "succeeded") << job;
+    EXPECT_EQ(job["attempts"].size(), 1U) << "ran once: " << job;
+  }
+  EXPECT_TRUE(up.WaitForOutput("autoscale: workers 3 -> 1", 30s)) << up.Output();
+  EXPECT_TRUE(WaitForRunningWorkers(http, 1, 30s)) << HttpGet(http, "/v1/workers").body;
+  const auto status = nlohmann::json::parse(HttpGet(http, "/v1/workers/scale").body, nullptr, false);
+  ASSERT_TRUE(status.is_object()) << HttpGet(http, "/v1/workers/scale").body;
+  EXPECT_EQ(status["autoscale"]["scaled_up"], 1) << status;
+  EXPECT_EQ(status["autoscale"]["scaled_down"], 1) << status;
+  EXPECT_NE(HttpGet(http, "/metrics").body.find("warren_autoscale_decisions_total{direction=\"up\"} 1"),
+            std::string::npos);
+  StopAndCheckNothingLeft(up, 5);
+}
+
 }  // namespace
 }  // namespace warren::testing

@@ -127,6 +127,20 @@ cron = "0 25 * * *"
   EXPECT_THROW(LoadSettings({{"work.type_limits", {"bad type=1"}}}, Env({})), ConfigError);
 }
 
+TEST(LoadSettings, AutoscaleIsAnInlineTableOrFlags) {
+  const TempFile file("[up]\nautoscale = { min = 2, max = 6, target_wait = \"5s\", cooldown = \"30s\" }\n");
+  const auto s = LoadSettings({{"config", {file.path()}}}, Env({}));
+  EXPECT_EQ(s.autoscale.min, 2);
+  EXPECT_EQ(s.autoscale.max, 6);
+  EXPECT_EQ(s.autoscale.target_wait, Duration(5000));
+  EXPECT_EQ(s.autoscale.cooldown, Duration(30000));
+  EXPECT_EQ(LoadSettings({{"up.autoscale.max", {"3"}}}, Env({})).autoscale.max, 3);
+  EXPECT_EQ(LoadSettings({}, Env({})).autoscale.max, 0) << "off by default";
+  EXPECT_THROW(LoadSettings({{"up.autoscale.min", {"4"}}, {"up.autoscale.max", {"3"}}}, Env({})), ConfigError);
+  const TempFile typo("[up]\nautoscale = { mni = 1 }\n");
+  EXPECT_THROW(LoadSettings({{"config", {typo.path()}}}, Env({})), ConfigError);
+}
+
 TEST(LoadSettings, ConfigFileFromEnvironment) {
   TempFile file("[work]\nconcurrency = 5\n");
   EXPECT_EQ(LoadSettings({}, Env({{"WARREN_CONFIG", file.path()}})).concurrency, 5);
