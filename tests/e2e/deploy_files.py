@@ -195,12 +195,11 @@ for unit in sorted((deploy / "systemd").glob("*.service")):
     if "DynamicUser" not in keys and "User" not in keys:
         problem(where, "runs as root (no DynamicUser= or User=)")
     if argv[1:2] == ["work"]:
-        restart = keys.get("Restart", [""])[-1]
-        if restart != "always" and "3" not in " ".join(keys.get("RestartForceExitStatus", [])) \
-                and restart not in ("on-failure", "on-abnormal"):
-            problem(where, "a worker that exits 3 (recycling) is not restarted")
-        if restart not in ("always", "on-failure"):
-            problem(where, "Restart= does not restart exit 3")
+        # Exit 3 (recycling after a runaway handler) must be restarted.
+        restart = keys.get("Restart", ["no"])[-1]
+        forced = " ".join(keys.get("RestartForceExitStatus", [])).split()
+        if restart not in ("always", "on-failure") and "3" not in forced:
+            problem(where, f"Restart={restart} does not restart a worker that exits 3")
         grace, kill_grace = work_grace(env_example, argv[1:])
         stops.append({"where": f"{where} TimeoutStopSec", "stop": keys.get("TimeoutStopSec", ["90s"])[-1],
                       "grace": grace, "kill_grace": kill_grace})
