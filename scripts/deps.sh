@@ -14,7 +14,7 @@ packages=(
   # time zones for periodic jobs (/usr/share/zoneinfo)
   tzdata
   # tests and scripts
-  python3 python3-pika curl procps iproute2 ca-certificates
+  python3 python3-pika python3-yaml curl procps iproute2 ca-certificates
   # side-by-side benchmarks (bench/system): the demo and Celery baselines, the HTTP load, the plots
   python3-flask python3-celery gunicorn wrk gnuplot-nox
 )
