@@ -242,8 +242,8 @@ int ClientCommands::State::Enqueue() {
   ApiClient client = Client();
   const json job = client.Enqueue(spec);
   const std::string id = job.value("id", "");
-  if (wait) {
-    return Wait(client, id);
+  if (wait && (connection.json || !style.tty)) {
+    return Wait(client, id);  // only the outcome: the final job (--json) or its result
   }
   if (connection.json) {
     PrintJson(job, style);
@@ -254,7 +254,7 @@ int ClientCommands::State::Enqueue() {
   } else {
     Print(id + "\n");
   }
-  return kExitOk;
+  return wait ? Wait(client, id) : kExitOk;
 }
 
 // Polls the job every 200 ms, backing off to 1 s, until it ends. Every poll has the request timeout.

@@ -1,5 +1,8 @@
 #include "client/http_client.hpp"
 
+#include <array>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -40,6 +43,18 @@ void RunUntilDone(asio::io_context& io, const bool& done, std::optional<std::chr
     return;
   }
   io.run();
+}
+
+template <class Fields>
+HttpResult HeadOf(const http::header<false, Fields>& head) {
+  HttpResult result;
+  result.status = static_cast<int>(head.result_int());
+  for (const auto& field : head) {
+    result.headers.emplace_back(
+        Lower(std::string_view(field.name_string().data(), field.name_string().size())),
+        std::string(field.value()));
+  }
+  return result;
 }
 
 }  // namespace
@@ -101,14 +116,14 @@ std::unique_ptr<HttpClient::Connection> HttpClient::Connect() {
 }
 
 void HttpClient::WriteRequest(Connection& connection, std::string_view method, std::string_view target,
-                              std::string_view json_body) {
+                              std::string_view json_body, std::string_view accept) {
   http::request<http::string_body> request;
   request.method_string(beast::string_view(method.data(), method.size()));
   request.target(url_.prefix + std::string(target));
   request.version(11);
   request.set(http::field::host, url_.HostHeader());
   request.set(http::field::user_agent, "warren/" WARREN_VERSION);
-  request.set(http::field::accept, "application/json");
+  request.set(http::field::accept, beast::string_view(accept.data(), accept.size()));
   request.set(http::field::connection, "close");
   if (!options_.token.empty()) {
     request.set(http::field::authorization, "Bearer " + options_.token);
@@ -165,14 +180,66 @@ HttpResult HttpClient::Send(std::string_view method, std::string_view target, st
     throw ClientError(fmt::format("{}: not an HTTP answer: {}", url_.HostHeader(), error.message()));
   }
   auto response = parser.release();
-  HttpResult result;
-  result.status = static_cast<int>(response.result_int());
-  for (const auto& field : response) {
-    result.headers.emplace_back(
-        Lower(std::string_view(field.name_string().data(), field.name_string().size())),
-        std::string(field.value()));
-  }
+  HttpResult result = HeadOf(response);
   result.body = std::move(response.body());
+  beast::error_code ignored;
+  connection->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  return result;
+}
+
+HttpResult HttpClient::Stream(std::string_view target, std::chrono::milliseconds idle_timeout,
+                              const DataFn& on_data) {
+  auto connection = Connect();
+  WriteRequest(*connection, "GET", target, {}, "text/event-stream");
+  const std::string where = url_.HostHeader();
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  // A stream has no length we could bound. Not boost::none: Boost 1.74 compares a Content-Length
+  // against an empty optional as "too large" (basic_parser.ipp), so error answers would fail.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  beast::error_code error;
+  bool done = false;
+  // Reads the header, or whatever part of the body has arrived, within the stream's current deadline.
+  const auto read = [&](bool header, std::chrono::milliseconds deadline) {
+    done = false;
+    const auto handler = [&](beast::error_code ec, size_t /*bytes*/) {
+      done = true;
+      error = ec;
+    };
+    if (header) {
+      http::async_read_header(connection->stream, buffer, parser, handler);
+    } else {
+      http::async_read_some(connection->stream, buffer, parser, handler);
+    }
+    RunUntilDone(connection->io, done, std::nullopt, nullptr);
+    if (error == beast::error::timeout) {
+      throw UnreachableError(fmt::format("{}: nothing arrived within {}", where, Seconds(deadline)));
+    }
+    if (error && error != http::error::need_buffer) {
+      throw UnreachableError(fmt::format("{}: the stream broke: {}", where, error.message()));
+    }
+  };
+  read(true, options_.request_timeout);  // the deadline WriteRequest set covers the header
+  HttpResult result = HeadOf(parser.get());
+  // A non-2xx answer is an error document: read it whole (bounded) for the caller, not as a stream.
+  const bool streaming = result.status >= 200 && result.status <= 299;
+  std::array<char, 16384> piece{};
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    const auto deadline = streaming ? idle_timeout : options_.request_timeout;
+    connection->stream.expires_after(deadline);
+    read(false, deadline);
+    const std::string_view got(piece.data(), piece.size() - parser.get().body().size);
+    if (!streaming) {
+      result.body.append(got);
+      if (result.body.size() > options_.max_body) {
+        throw ClientError(fmt::format("{}: the answer is larger than {} bytes", where, options_.max_body));
+      }
+    } else if (!got.empty() && !on_data(got)) {
+      break;
+    }
+  }
   beast::error_code ignored;
   connection->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   return result;

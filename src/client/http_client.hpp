@@ -1,13 +1,12 @@
 // A small blocking HTTP/1.1 client: one connection per request, a deadline on every step (resolve,
 // connect, write, read), `Authorization: Bearer` when a token is set. Beast stays inside the .cpp.
 //
-// Streaming (for `warren tail`, GET /v1/events): the connection steps are separate private functions
-// (Connect, WriteRequest) so a second entry point can send the request the same way and then read the
-// body piece by piece with a buffer_body parser (Beast decodes chunked transfer encoding), splitting
-// it into lines for the caller. See docs/architecture.md, "The CLI client".
+// Stream() is the same exchange for a body that arrives over time (`text/event-stream`): the body is
+// handed over piece by piece as it arrives, chunked transfer encoding already undone.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,13 +46,22 @@ class HttpClient {
   // timeout, connection lost), ClientError for an answer that is not HTTP or is too large.
   HttpResult Send(std::string_view method, std::string_view target, std::string_view json_body = {});
 
+  // A GET whose body arrives over time (GET /v1/events for `warren tail`): reads the status and
+  // headers within the request timeout, then calls `on_data` with each piece of the body as it
+  // arrives until the server ends the body (returns normally) or on_data returns false. Each piece
+  // must come within `idle_timeout` (an SSE server sends a comment line now and then to keep the
+  // stream alive), else UnreachableError. A non-2xx answer is read whole into the result's body and
+  // on_data is never called. Pieces are not aligned to lines: split them (LineSplitter) yourself.
+  using DataFn = std::function<bool(std::string_view data)>;
+  HttpResult Stream(std::string_view target, std::chrono::milliseconds idle_timeout, const DataFn& on_data);
+
   [[nodiscard]] const BaseUrl& Url() const { return url_; }
 
  private:
   struct Connection;
   std::unique_ptr<Connection> Connect();
   void WriteRequest(Connection& connection, std::string_view method, std::string_view target,
-                    std::string_view json_body);
+                    std::string_view json_body, std::string_view accept = "application/json");
 
   BaseUrl url_;
   HttpOptions options_;
