@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <thread>
@@ -35,18 +36,31 @@ struct Connection {
   double timeout = 30;  // seconds, for each request
 };
 
+// The flags are shared by every client command (one of them runs). The environment is read in
+// ResolveEnvironment, not with CLI11's envname: CLI11 applies envname options of every subcommand
+// after parsing, so WARREN_URL would overwrite the --url of the command that ran.
 void AddConnectionFlags(CLI::App* cmd, Connection& connection) {
   cmd->add_option("--url", connection.url, "the API's base URL [env WARREN_URL]")
-      ->envname("WARREN_URL")
       ->capture_default_str()
       ->type_name("URL");
-  cmd->add_option("--token", connection.token, "bearer token [env WARREN_TOKEN]")
-      ->envname("WARREN_TOKEN")
-      ->type_name("SECRET");
+  cmd->add_option("--token", connection.token, "bearer token [env WARREN_TOKEN]")->type_name("SECRET");
   cmd->add_flag("--json", connection.json, "print the API's JSON document instead of a table");
   cmd->add_option("--request-timeout", connection.timeout, "seconds to wait for each answer")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+}
+
+// WARREN_URL and WARREN_TOKEN for the flags that `command` did not get.
+void ResolveEnvironment(const CLI::App& command, Connection& connection) {
+  // NOLINTBEGIN(concurrency-mt-unsafe): read once, before any thread exists
+  if (const char* url = std::getenv("WARREN_URL");
+      command.count("--url") == 0 && url != nullptr && *url != '\0') {
+    connection.url = url;
+  }
+  if (const char* token = std::getenv("WARREN_TOKEN"); command.count("--token") == 0 && token != nullptr) {
+    connection.token = token;
+  }
+  // NOLINTEND(concurrency-mt-unsafe)
 }
 
 std::string ReadStdin() {
@@ -190,6 +204,7 @@ std::optional<int> ClientCommands::Run() {
   try {
     for (const auto& [command, run] : commands) {
       if (command->parsed()) {
+        ResolveEnvironment(*command, s.connection);
         return (s.*run)();
       }
     }

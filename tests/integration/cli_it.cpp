@@ -334,10 +334,15 @@ TEST_F(Cli, ErrorsAreOneLineWithTheirExitCode) {
   ExpectOneErrorLine(run, "warren: invalid_field: ");
 }
 
-TEST_F(Cli, TheUrlComesFromWarrenUrl) {
-  const auto run = Run({"queues", "--json"}, false, {{"WARREN_URL", url_}});
+TEST_F(Cli, TheUrlComesFromWarrenUrlUnlessGiven) {
+  auto run = Run({"queues", "--json"}, false, {{"WARREN_URL", url_}});
   EXPECT_EQ(run.code, 0) << run.output;
   EXPECT_TRUE(json::parse(run.output, nullptr, false).contains("queues")) << run.output;
+  const std::string nobody = "http://127.0.0.1:" + std::to_string(testing::FreePort());
+  run = Run({"queues", "--json"}, true, {{"WARREN_URL", nobody}});  // --url wins
+  EXPECT_EQ(run.code, 0) << run.output;
+  run = Run({"queues"}, false, {{"WARREN_URL", nobody}});
+  EXPECT_EQ(run.code, 3) << run.output;
 }
 
 // Tokens: --token or WARREN_TOKEN; without one the API's 401 is the one line.
