@@ -516,7 +516,7 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
 }
 
 void JobsService::RetryDead(const Request& request, const Responder& respond) {
-  const std::string queue = request.Param("queue");
+  const std::string& queue = request.Param("queue");
   if (auto why = InvalidQueueName(queue)) {
     respond(ErrorResponse(400, "invalid_queue",
                           fmt::format("queue '{}': {}", queue.substr(0, kMaxIdInMessage), *why)));

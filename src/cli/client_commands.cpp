@@ -1,6 +1,7 @@
 #include "cli/client_commands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -129,15 +130,15 @@ struct ClientCommands::State {
   size_t limit = 50;
   std::string dead_queue;
 
-  ApiClient Client() const;
-  int Enqueue();
-  int Wait(ApiClient& client, const std::string& id);
-  int Status();
-  int Jobs();
-  int Retry();
-  int Cancel();
-  int Queues();
-  int Workers();
+  [[nodiscard]] ApiClient Client() const;
+  [[nodiscard]] int Enqueue() const;
+  [[nodiscard]] int Wait(ApiClient& client, const std::string& id) const;
+  [[nodiscard]] int Status() const;
+  [[nodiscard]] int Jobs() const;
+  [[nodiscard]] int Retry() const;
+  [[nodiscard]] int Cancel() const;
+  [[nodiscard]] int Queues() const;
+  [[nodiscard]] int Workers() const;
 };
 
 ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()) {
@@ -197,10 +198,14 @@ ClientCommands::~ClientCommands() = default;
 std::optional<int> ClientCommands::Run() {
   State& s = *state_;
   s.style = DetectStyle();
-  const std::pair<CLI::App*, int (State::*)()> commands[] = {
-      {s.enqueue_cmd, &State::Enqueue}, {s.status_cmd, &State::Status}, {s.jobs_cmd, &State::Jobs},
-      {s.retry_cmd, &State::Retry},     {s.cancel_cmd, &State::Cancel}, {s.queues_cmd, &State::Queues},
-      {s.workers_cmd, &State::Workers}};
+  const std::array<std::pair<CLI::App*, int (State::*)() const>, 7> commands = {
+      {{s.enqueue_cmd, &State::Enqueue},
+       {s.status_cmd, &State::Status},
+       {s.jobs_cmd, &State::Jobs},
+       {s.retry_cmd, &State::Retry},
+       {s.cancel_cmd, &State::Cancel},
+       {s.queues_cmd, &State::Queues},
+       {s.workers_cmd, &State::Workers}}};
   try {
     for (const auto& [command, run] : commands) {
       if (command->parsed()) {
@@ -236,7 +241,7 @@ ApiClient ClientCommands::State::Client() const {
   }
 }
 
-int ClientCommands::State::Enqueue() {
+int ClientCommands::State::Enqueue() const {
   EnqueueOptions options = enqueue_options;
   const auto set = [](std::optional<std::string>& field, const std::string& value) {
     if (!value.empty()) {
@@ -273,7 +278,7 @@ int ClientCommands::State::Enqueue() {
 }
 
 // Polls the job every 200 ms, backing off to 1 s, until it ends. Every poll has the request timeout.
-int ClientCommands::State::Wait(ApiClient& client, const std::string& id) {
+int ClientCommands::State::Wait(ApiClient& client, const std::string& id) const {
   auto interval = std::chrono::milliseconds(200);
   const bool live = style.tty && !connection.json;
   json job;
@@ -315,7 +320,7 @@ int ClientCommands::State::Wait(ApiClient& client, const std::string& id) {
   return code;
 }
 
-int ClientCommands::State::Status() {
+int ClientCommands::State::Status() const {
   ApiClient client = Client();
   const json job = client.GetJob(job_id);
   if (connection.json) {
@@ -366,7 +371,7 @@ int ClientCommands::State::Status() {
   return kExitOk;
 }
 
-int ClientCommands::State::Jobs() {
+int ClientCommands::State::Jobs() const {
   ApiClient client = Client();
   client::JobFilter filter;
   const auto optional = [](const std::string& value) {
@@ -413,7 +418,7 @@ int ClientCommands::State::Jobs() {
   return kExitOk;
 }
 
-int ClientCommands::State::Retry() {
+int ClientCommands::State::Retry() const {
   if (job_id.empty() == dead_queue.empty()) {
     throw UsageError("retry: give a job ID or --dead QUEUE (one of them)");
   }
@@ -447,7 +452,7 @@ int ClientCommands::State::Retry() {
   return kExitOk;
 }
 
-int ClientCommands::State::Cancel() {
+int ClientCommands::State::Cancel() const {
   ApiClient client = Client();
   const json job = client.Cancel(job_id);
   if (connection.json) {
@@ -459,7 +464,7 @@ int ClientCommands::State::Cancel() {
   return kExitOk;
 }
 
-int ClientCommands::State::Queues() {
+int ClientCommands::State::Queues() const {
   ApiClient client = Client();
   const json answer = client.Queues();
   if (connection.json) {
@@ -488,7 +493,7 @@ int ClientCommands::State::Queues() {
   return kExitOk;
 }
 
-int ClientCommands::State::Workers() {
+int ClientCommands::State::Workers() const {
   ApiClient client = Client();
   const json answer = client.Workers();
   if (connection.json) {

@@ -5,9 +5,9 @@
 #include <memory>
 #include <optional>
 
-namespace CLI {
+namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
 class App;
-}
+}  // namespace CLI
 
 namespace warren::cli {
 

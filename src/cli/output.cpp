@@ -73,6 +73,7 @@ std::string FormatTable(const std::vector<std::string>& header, const std::vecto
   std::string out;
   if (!style.tty) {
     std::vector<std::string> cells;
+    cells.reserve(header.size());
     for (const auto& title : header) {
       cells.push_back(Flatten(title));
     }
@@ -111,6 +112,7 @@ std::string FormatTable(const std::vector<std::string>& header, const std::vecto
     out += text + "\n";
   };
   std::vector<Cell> titles;
+  titles.reserve(header.size());
   for (const auto& title : header) {
     titles.push_back({title, ""});
   }
@@ -145,7 +147,7 @@ std::string ShowTime(const nlohmann::json& value, TimePoint now, const Style& st
   if (!value.is_string()) {
     return "-";
   }
-  const auto text = value.get<std::string>();
+  auto text = value.get<std::string>();
   if (!style.tty) {
     return text;
   }
