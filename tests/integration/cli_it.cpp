@@ -2,6 +2,7 @@
 // `warren serve` and `warren work` on the test broker. Output is not a terminal here, so tables come
 // tab-separated and without colour, and times as the API gives them.
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -131,6 +132,34 @@ TEST_F(Cli, EnqueueWaitOfAJobThatDiesExitsFourWithItsError) {
   EXPECT_EQ(run.code, 4) << run.output;
   ExpectOneErrorLine(run, "warren: job ");
   EXPECT_THAT(run.output, HasSubstr(" ended dead: boom"));
+}
+
+TEST_F(Cli, ArgsComeFromAFile) {
+  const std::string path = dir_ + "/args.json";
+  std::ofstream(path) << R"({"from":"file"})";
+  const auto run = Run({"enqueue", "warren.echo", "--queue", queue_, "--args", "@" + path, "--wait"});
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_EQ(run.output, "{\"from\":\"file\"}\n");
+}
+
+TEST_F(Cli, EnqueueWaitOfACancelledJobExitsFive) {
+  testing::Process waiter({testing::WarrenBinary(), "enqueue", "warren.sleep", "--queue", queue_, "--args",
+                           R"({"seconds":60})", "--wait", "--json", "--url", url_});
+  // The job it waits for, once running, is cancelled from another shell.
+  std::string id;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (id.empty() && std::chrono::steady_clock::now() < deadline) {
+    const json page = json::parse(testing::HttpGet(port_, "/v1/jobs?state=running&queue=" + queue_).body);
+    if (!page["jobs"].empty()) {
+      id = page["jobs"][0]["id"];
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(id.empty()) << waiter.Output();
+  EXPECT_EQ(Run({"cancel", id}).code, 0);
+  EXPECT_EQ(waiter.Wait(20s), 5) << waiter.Output();
+  EXPECT_THAT(waiter.Output(), HasSubstr("\"state\":\"cancelled\""));
+  EXPECT_THAT(waiter.Output(), HasSubstr("warren: job " + id + " ended cancelled"));
 }
 
 TEST_F(Cli, EnqueueWaitJsonPrintsTheFinalJob) {
