@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/percent_encode.hpp"
 #include "core/unique_fd.hpp"
 
 namespace warren::amqp {
@@ -37,18 +38,6 @@ std::optional<double> Rate(const nlohmann::json& stats, const char* name) {
 }
 
 }  // namespace
-
-std::string EncodePathSegment(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 std::string Base64(const std::string& text) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -157,7 +146,7 @@ std::optional<ManagementQueueStats> ManagementClient::Queue(const std::string& n
     }
   }
   const auto answer =
-      Get(fmt::format("/api/queues/{}/{}", EncodePathSegment(options_.vhost), EncodePathSegment(name)));
+      Get(fmt::format("/api/queues/{}/{}", PercentEncode(options_.vhost), PercentEncode(name)));
   if (!answer) {
     std::lock_guard lock(mu_);
     quiet_until_ = std::chrono::steady_clock::now() + options_.retry_after_failure;

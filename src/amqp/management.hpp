@@ -43,8 +43,6 @@ class ManagementClient {
   std::chrono::steady_clock::time_point quiet_until_{};  // guarded by mu_: after a failure
 };
 
-// Percent-encodes a path segment (the vhost "/" is "%2F").
-std::string EncodePathSegment(const std::string& text);
 // Base64 of `text` (HTTP Basic credentials).
 std::string Base64(const std::string& text);
 

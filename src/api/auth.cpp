@@ -34,6 +34,7 @@ constexpr auto kRouteRules = std::to_array<RouteRule>({
     {"POST", "/v1/jobs/{id}/retry", Access::kAdmin},
     {"DELETE", "/v1/jobs/{id}", Access::kAdmin},
     {"GET", "/v1/queues", Access::kRead},
+    {"POST", "/v1/queues/{queue}/retry-dead", Access::kAdmin},
     {"GET", "/v1/job-types", Access::kRead},
     {"GET", "/v1/workers", Access::kRead},
     {"GET", "/v1/events", Access::kRead},

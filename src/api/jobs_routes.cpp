@@ -14,6 +14,7 @@
 
 #include "amqp/topology.hpp"
 #include "api/request_validation.hpp"
+#include "core/names.hpp"
 
 namespace warren::api {
 namespace {
@@ -24,6 +25,8 @@ using nlohmann::json;
 // Admin actions re-read and retry when the job changed between their read and their write.
 constexpr int kCasAttempts = 5;
 constexpr size_t kMaxIdInMessage = 80;
+// POST /v1/queues/{queue}/retry-dead retries at most this many jobs per call (one store page).
+constexpr size_t kMaxRetryDead = 1000;
 // A list page stops growing past this many bytes of JSON (1,000 jobs with large args would otherwise
 // make one answer of hundreds of MB).
 constexpr size_t kMaxListBytes = size_t{8} << 20;
@@ -109,6 +112,7 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void List(const Request& request, const Responder& respond);
   void Cancel(const Request& request, const Responder& respond);
   void Retry(const Request& request, const Responder& respond);
+  void RetryDead(const Request& request, const Responder& respond);
   void Delete(const Request& request, const Responder& respond);
   // Enqueues a validated spec exactly as POST /v1/jobs does.
   void Submit(JobSpec spec, const Responder& respond);
@@ -121,6 +125,7 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void InsertBatch(const std::vector<JobRecord>& records, const Responder& respond);
   void CancelNow(const std::string& id, const Responder& respond);
   void RetryNow(const std::string& id, const Responder& respond);
+  void RetryDeadNow(const std::string& queue, const Responder& respond);
   // Deletes the records of an enqueue that RabbitMQ did not take. Never throws.
   void Undo(const std::vector<JobRecord>& records) const;
   void Changed(std::string_view kind, const JobRecord& record) const {
@@ -521,6 +526,79 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
   respond(Conflict(fmt::format("job {} kept changing while being retried; try again", id)));
 }
 
+void JobsService::RetryDead(const Request& request, const Responder& respond) {
+  const std::string& queue = request.Param("queue");
+  if (auto why = InvalidQueueName(queue)) {
+    respond(ErrorResponse(400, "invalid_queue",
+                          fmt::format("queue '{}': {}", queue.substr(0, kMaxIdInMessage), *why)));
+    return;
+  }
+  auto self = shared_from_this();
+  Blocking(respond, [self, queue, respond] { self->RetryDeadNow(queue, respond); });
+}
+
+namespace {
+
+// Collects the answers of the single-job retries one retry-dead call makes, and answers once all came.
+class RetryDeadTally {
+ public:
+  RetryDeadTally(size_t expected, bool more, Responder respond)
+      : left_(expected), more_(more), respond_(std::move(respond)) {}
+
+  void Add(const std::string& id, const Response& response) {
+    std::unique_lock lock(mutex_);
+    if (response.status == 202) {
+      ids_.push_back(id);
+    } else if (response.status == 503 && !unavailable_) {
+      unavailable_ = response;  // the broker or the store: said once, if nothing could be retried
+    }
+    if (--left_ > 0) {
+      return;
+    }
+    lock.unlock();
+    Finish();
+  }
+
+  void Finish() {
+    if (ids_.empty() && unavailable_) {
+      respond_(*unavailable_);
+      return;
+    }
+    // Jobs that changed meanwhile (409) or vanished (404) are no longer dead: nothing to report.
+    std::sort(ids_.begin(), ids_.end());
+    respond_(JsonResponse(200, Dump(json{{"retried", ids_.size()}, {"ids", ids_}, {"more", more_}})));
+  }
+
+ private:
+  std::mutex mutex_;
+  size_t left_;                          // guarded by mutex_
+  std::vector<std::string> ids_;         // guarded by mutex_
+  std::optional<Response> unavailable_;  // guarded by mutex_
+  const bool more_;
+  const Responder respond_;
+};
+
+}  // namespace
+
+// One page of the queue's dead jobs (newest first), each retried exactly as POST /v1/jobs/{id}/retry
+// does; `more` tells the caller to call again. Retried jobs leave `dead`, so the next call's first
+// page holds the ones left.
+void JobsService::RetryDeadNow(const std::string& queue, const Responder& respond) {
+  store::ListQuery query;
+  query.state = JobState::kDead;
+  query.queue = queue;
+  query.limit = kMaxRetryDead;
+  const store::ListPage page = api_.store->ListJobs(query);
+  if (page.jobs.empty()) {
+    respond(JsonResponse(200, Dump(json{{"retried", 0}, {"ids", json::array()}, {"more", false}})));
+    return;
+  }
+  auto tally = std::make_shared<RetryDeadTally>(page.jobs.size(), page.next_cursor.has_value(), respond);
+  for (const auto& job : page.jobs) {
+    RetryNow(job.id, Responder([tally, id = job.id](const Response& response) { tally->Add(id, response); }));
+  }
+}
+
 void JobsService::Delete(const Request& request, const Responder& respond) {
   auto self = shared_from_this();
   Blocking(respond, [self, id = request.Param("id"), respond] {
@@ -591,6 +669,7 @@ SubmitFn AddJobsRoutes(Router& router, JobsApi api) {
   router.Add("DELETE", "/v1/jobs/{id}", bind(&JobsService::Delete));
   router.Add("POST", "/v1/jobs/{id}/cancel", bind(&JobsService::Cancel));
   router.Add("POST", "/v1/jobs/{id}/retry", bind(&JobsService::Retry));
+  router.Add("POST", "/v1/queues/{queue}/retry-dead", bind(&JobsService::RetryDead));
   return [service](JobSpec spec, const Responder& respond) { service->Submit(std::move(spec), respond); };
 }
 

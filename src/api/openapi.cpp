@@ -160,6 +160,15 @@ json Schemas() {
                         {"rates", {{"type", {"object", "null"}}}}}}};
   schemas["QueueList"] = {{"type", "object"},
                           {"properties", {{"queues", {{"type", "array"}, {"items", Ref("Queue")}}}}}};
+  schemas["RetryDead"] = {
+      {"type", "object"},
+      {"required", {"retried", "ids", "more"}},
+      {"properties",
+       {{"retried", {{"type", "integer"}, {"description", "jobs queued again by this call"}}},
+        {"ids", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"more",
+         {{"type", "boolean"},
+          {"description", "true: the queue had more dead jobs than one call retries; call again"}}}}}};
   schemas["JobTypes"] = {
       {"type", "object"},
       {"properties",
@@ -368,6 +377,16 @@ std::vector<Operation> Operations() {
        nullptr,
        json::array(),
        true},
+      {"POST",
+       "/v1/queues/{queue}/retry-dead",
+       "retryDeadJobs",
+       "Run every dead job of a queue again (up to 1000 per call; more: true when some remain)",
+       {{200, "the jobs queued again", Ref("RetryDead")},
+        {400, "an invalid queue name", nullptr},
+        broker},
+       nullptr,
+       json::array(),
+       true},
       {"GET",
        "/v1/job-types",
        "listJobTypes",
@@ -508,7 +527,7 @@ json Build() {
            {{"type", "http"},
             {"scheme", "bearer"},
             {"description",
-             "api.tokens: scopes read (GET), enqueue (POST jobs), admin (cancel, retry, delete)"}}}}}}},
+             "api.tokens: scopes read (GET), enqueue (POST jobs), admin (cancel, retry, retry-dead, delete)"}}}}}}},
   };
 }
 

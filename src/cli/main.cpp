@@ -1,4 +1,5 @@
-// warren: one binary, subcommands. This file parses and dispatches; the work lives in the components.
+// warren: one binary, subcommands. This file parses and dispatches; the work lives in the components
+// (the client commands: src/cli/client_commands.cpp).
 #include <cstdio>
 #include <string>
 
@@ -6,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "api/serve.hpp"
+#include "cli/client_commands.hpp"
 #include "cli/stack_commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -83,10 +85,19 @@ int main(int argc, char** argv) {
   AddSettingFlags(scale, scale_flags, {"up.data_dir"});
   scale->add_option("workers", scale_argument, "workers=N (0..256)")->required();
 
+  warren::cli::ClientCommands client_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help, --version
+    }
+    std::fprintf(stderr, "warren: %s (see --help)\n", e.what());
+    return 2;
+  }
+  if (auto code = client_commands.Run()) {
+    return *code;
   }
 
   try {

@@ -434,6 +434,89 @@ TEST_P(JobsApiIt, CancelRetryAndDelete) {
   EXPECT_EQ(HttpRequest(serve.Port(), "POST", job + "/retry").status, 404);
 }
 
+TEST_P(JobsApiIt, RetryDeadRetriesEveryDeadJobOfAQueue) {
+  Serve serve;
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
+  const unsigned short port = serve.Port();
+  const std::string queue = "it.retry-dead." + std::to_string(port);
+  Process worker({WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue", queue});
+  ASSERT_TRUE(worker.WaitForOutput("consuming " + queue, 15s)) << worker.Output();
+  ASSERT_TRUE(worker.WaitForOutput("consuming warren.control.", 15s)) << worker.Output();
+
+  const auto wait_dead = [&](const std::string& id, size_t attempts) {
+    const auto deadline = Clock::now() + 20s;
+    json job;
+    do {
+      job = Body(HttpGet(port, "/v1/jobs/" + id));
+      if (job.value("state", "") == "dead" && job["attempts"].size() == attempts) {
+        return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    } while (Clock::now() < deadline);
+    ADD_FAILURE() << job.dump();
+    return false;
+  };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto created = PostJson(
+        port, "/v1/jobs",
+        json{{"type", "warren.fail"}, {"queue", queue}, {"max_attempts", 1}, {"args", {{"error", "boom"}}}}.dump());
+    ASSERT_EQ(created.status, 202) << created.body;
+    ids.push_back(Body(created)["id"]);
+  }
+  // A job of another queue is not touched.
+  const auto other = PostJson(port, "/v1/jobs", R"({"type":"other","queue":"default"})");
+  ASSERT_EQ(other.status, 202);
+  for (const auto& id : ids) {
+    ASSERT_TRUE(wait_dead(id, 1));
+  }
+
+  auto response = PostJson(port, "/v1/queues/" + queue + "/retry-dead", "");
+  ASSERT_EQ(response.status, 200) << response.body;
+  json answer = Body(response);
+  EXPECT_EQ(answer["retried"], 3);
+  EXPECT_EQ(answer["more"], false);
+  std::vector<std::string> retried = answer["ids"];
+  std::vector<std::string> expected = ids;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(retried, expected);
+  for (const auto& id : ids) {
+    ASSERT_TRUE(wait_dead(id, 2));  // ran again, died again
+  }
+  EXPECT_EQ(Body(HttpGet(port, "/v1/jobs/" + Body(other)["id"].get<std::string>()))["attempt"], 0);
+
+  response = PostJson(port, "/v1/queues/no-such-queue/retry-dead", "");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(Body(response), (json{{"retried", 0}, {"ids", json::array()}, {"more", false}}));
+
+  for (const std::string& bad : std::vector<std::string>{"bad%20name", "amq.reserved", "caf%C3%A9", std::string(129, 'q')}) {
+    response = PostJson(port, "/v1/queues/" + bad + "/retry-dead", "");
+    EXPECT_EQ(response.status, 400) << bad << ": " << response.body;
+    EXPECT_EQ(ErrorCode(response), "invalid_queue") << bad;
+  }
+  EXPECT_EQ(HttpGet(port, "/v1/queues/" + queue + "/retry-dead").status, 405);
+  Purge(queue);
+  Purge("default");
+}
+
+TEST_P(JobsApiIt, RetryDeadNeedsTheAdminScope) {
+  const std::string reader = "reader-token-aaaaaaaaaaaa";
+  const std::string admin = "admin-token-cccccccccccccc";
+  Serve serve({"--token", reader + ":read+enqueue", "--token", admin + ":admin"});
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  const auto post = [&](const std::string& token) {
+    return HttpRequest(serve.Port(), "POST", "/v1/queues/default/retry-dead", "",
+                       {{"Authorization", "Bearer " + token}}, 10s);
+  };
+  EXPECT_EQ(HttpRequest(serve.Port(), "POST", "/v1/queues/default/retry-dead").status, 401);
+  auto response = post(reader);
+  EXPECT_EQ(response.status, 403) << response.body;
+  EXPECT_EQ(ErrorCode(response), "forbidden");
+  response = post(admin);
+  EXPECT_EQ(response.status, 200) << response.body;
+}
+
 TEST_P(JobsApiIt, BatchIsAllOrNothingWithOneConfirmRound) {
   Serve serve({"--max-batch", "3"});
   ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();

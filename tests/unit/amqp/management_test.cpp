@@ -2,13 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "core/percent_encode.hpp"
+
 namespace warren::amqp {
 namespace {
 
 TEST(Management, EncodesTheVhostAndCredentials) {
-  EXPECT_EQ(EncodePathSegment("/"), "%2F");
-  EXPECT_EQ(EncodePathSegment("task_queue"), "task_queue");
-  EXPECT_EQ(EncodePathSegment("a b"), "a%20b");
+  EXPECT_EQ(PercentEncode("/"), "%2F");
+  EXPECT_EQ(PercentEncode("task_queue"), "task_queue");
   EXPECT_EQ(Base64("guest:guest"), "Z3Vlc3Q6Z3Vlc3Q=");
   EXPECT_EQ(Base64("ab"), "YWI=");
   EXPECT_EQ(Base64("abc"), "YWJj");

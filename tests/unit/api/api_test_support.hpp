@@ -104,6 +104,16 @@ class ApiFixture : public ::testing::Test {
     return slot->value_or(Response{});
   }
 
+  // A POST whose first publish the fake broker refuses with `outcome`: the answer, once given.
+  Response PostRefused(const std::string& target, const std::string& body, amqp::PublishOutcome outcome) {
+    auto slot = Post(target, body);
+    runner_.RunAll();
+    EXPECT_TRUE(publisher_.Resolve(outcome)) << target << ": nothing was published";
+    runner_.RunAll();  // the undo goes back to the pool
+    EXPECT_TRUE(slot->has_value()) << target << " was not answered";
+    return slot->value_or(Response{});
+  }
+
   std::string EnqueueId(const std::string& body) {
     const Response response = Enqueue(body);
     EXPECT_EQ(response.status, 202) << response.body;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "amqp/topology.hpp"
@@ -387,13 +388,10 @@ TEST_F(JobsRoutes, BatchPublishesWithOneConfirmRound) {
 }
 
 TEST_F(JobsRoutes, BatchThatRabbitMqRefusesLeavesNothing) {
-  auto slot = Post("/v1/jobs/batch", R"({"jobs":[{"type":"a"},{"type":"b"}]})");
-  runner_.RunAll();
-  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kTimeout));
-  runner_.RunAll();
-  ASSERT_TRUE(slot->has_value());
-  EXPECT_EQ((*slot)->status, 503);
-  EXPECT_EQ(ErrorCode(**slot), "publish_timeout");
+  const Response response =
+      PostRefused("/v1/jobs/batch", R"({"jobs":[{"type":"a"},{"type":"b"}]})", PublishOutcome::kTimeout);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(ErrorCode(response), "publish_timeout");
   EXPECT_EQ(store_.Size(), 0U);
 }
 
@@ -566,13 +564,9 @@ TEST_F(JobsRoutes, RetryRepublishesTheNextAttempt) {
 
 TEST_F(JobsRoutes, RetryThatRabbitMqRefusesRestoresTheJob) {
   const JobRecord job = PutJob(JobState::kDead);
-  auto slot = Post("/v1/jobs/" + job.id + "/retry", "");
-  runner_.RunAll();
-  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kBlocked));
-  runner_.RunAll();
-  ASSERT_TRUE(slot->has_value());
-  EXPECT_EQ((*slot)->status, 503);
-  EXPECT_EQ(ErrorCode(**slot), "broker_blocked");
+  const Response response = PostRefused("/v1/jobs/" + job.id + "/retry", "", PublishOutcome::kBlocked);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(ErrorCode(response), "broker_blocked");
   EXPECT_EQ(*store_.GetJob(job.id), job);
 }
 
@@ -596,6 +590,87 @@ TEST_F(JobsRoutes, TwoConcurrentRetriesPublishOnce) {
   ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
   EXPECT_EQ((*first)->status, 202);
   EXPECT_EQ(publisher_.publishes, 1);
+}
+
+// ---- retry-dead -------------------------------------------------------------------------------------------
+
+TEST_F(JobsRoutes, RetryDeadRetriesTheQueuesDeadJobsAndAnswersOnceAllAreConfirmed) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(PutJob(JobState::kDead).id);
+  }
+  JobRecord elsewhere = PutJob(JobState::kDead);
+  elsewhere.spec.queue = "other";
+  store_.Put(elsewhere);
+  const JobRecord queued = PutJob(JobState::kQueued);
+
+  auto slot = Post("/v1/queues/default/retry-dead", "");
+  runner_.RunAll();
+  ASSERT_EQ(publisher_.PendingCount(), 3U);
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  EXPECT_FALSE(slot->has_value()) << "answered before every retry was confirmed";
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(slot->has_value());
+  EXPECT_EQ((*slot)->status, 200);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(Json(**slot), (json{{"retried", 3}, {"ids", ids}, {"more", false}}));
+  for (const auto& id : ids) {
+    EXPECT_EQ(store_.GetJob(id)->state, JobState::kQueued);
+  }
+  EXPECT_EQ(store_.GetJob(elsewhere.id)->state, JobState::kDead);
+  EXPECT_EQ(*store_.GetJob(queued.id), queued);
+}
+
+TEST_F(JobsRoutes, RetryDeadReportsOnlyWhatWasQueuedAnd503WhenNothingWas) {
+  const JobRecord first = PutJob(JobState::kDead);
+  const JobRecord second = PutJob(JobState::kDead);
+  auto slot = Post("/v1/queues/default/retry-dead", "");
+  runner_.RunAll();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kBlocked));
+  runner_.RunAll();  // the refused one is put back
+  ASSERT_TRUE(slot->has_value());
+  EXPECT_EQ((*slot)->status, 200);
+  EXPECT_EQ(Json(**slot)["retried"], 1);
+  const std::string retried = Json(**slot)["ids"][0];
+  const std::string refused = retried == first.id ? second.id : first.id;
+  EXPECT_EQ(store_.GetJob(refused)->state, JobState::kDead);
+
+  const Response refused_all = PostRefused("/v1/queues/default/retry-dead", "", PublishOutcome::kBlocked);
+  EXPECT_EQ(refused_all.status, 503);
+  EXPECT_EQ(ErrorCode(refused_all), "broker_blocked");
+}
+
+TEST_F(JobsRoutes, RetryDeadTakesAThousandAtATimeAndSaysWhenMoreRemain) {
+  for (int i = 0; i < 1001; ++i) {
+    PutJob(JobState::kDead);
+  }
+  const auto call = [this] {
+    auto slot = Post("/v1/queues/default/retry-dead", "");
+    runner_.RunAll();
+    while (publisher_.Resolve(PublishOutcome::kConfirmed)) {
+    }
+    EXPECT_TRUE(slot->has_value());
+    return Json(slot->value_or(Response{}));
+  };
+  json answer = call();
+  EXPECT_EQ(answer["retried"], 1000);
+  EXPECT_EQ(answer["more"], true);
+  answer = call();
+  EXPECT_EQ(answer["retried"], 1);
+  EXPECT_EQ(answer["more"], false);
+  answer = call();
+  EXPECT_EQ(answer, (json{{"retried", 0}, {"ids", json::array()}, {"more", false}}));
+}
+
+TEST_F(JobsRoutes, RetryDeadRejectsABadQueueName) {
+  for (const std::string bad : {"amq.x", "a%20b", "caf%C3%A9"}) {
+    const Response response = Call("POST", "/v1/queues/" + bad + "/retry-dead");
+    EXPECT_EQ(response.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(response), "invalid_queue") << bad;
+  }
+  EXPECT_EQ(publisher_.publishes, 0);
 }
 
 // ---- delete -----------------------------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+// Typed calls of the jobs API v1 over HttpClient. Each returns the API's JSON document as is (the CLI
+// prints it for --json and reads its fields for tables) and throws ApiError for an error answer,
+// UnreachableError when no answer came.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "client/http_client.hpp"
+
+namespace warren::client {
+
+struct JobFilter {
+  std::optional<std::string> state;
+  std::optional<std::string> type;
+  std::optional<std::string> queue;
+  size_t limit = 50;  // one page: 1..1000
+  std::optional<std::string> cursor;
+};
+
+// The query string of GET /v1/jobs for a filter, starting with '?' (or empty). Pure: unit-tested.
+std::string JobListQuery(const JobFilter& filter);
+
+// The ApiError for a non-2xx answer: its {"error": {"code", "message"}}, or http_<status> and the
+// first line of the body when the answer is not the API's error document (a proxy's page).
+ApiError ErrorFromAnswer(const HttpResult& answer);
+
+class ApiClient {
+ public:
+  // Throws ClientError for a bad URL.
+  ApiClient(std::string_view url, HttpOptions options);
+
+  nlohmann::json Enqueue(const nlohmann::json& spec);  // POST /v1/jobs → the job
+  nlohmann::json GetJob(const std::string& id);        // GET /v1/jobs/{id}
+  nlohmann::json ListJobs(const JobFilter& filter);    // GET /v1/jobs → {"jobs", "next_cursor"}
+  nlohmann::json Cancel(const std::string& id);        // POST /v1/jobs/{id}/cancel → the job
+  nlohmann::json Retry(const std::string& id);         // POST /v1/jobs/{id}/retry → the job
+  nlohmann::json RetryDead(const std::string& queue);  // POST /v1/queues/{q}/retry-dead
+  nlohmann::json Queues();                             // GET /v1/queues → {"queues"}
+  nlohmann::json Workers();                            // GET /v1/workers → {"workers"}
+
+  [[nodiscard]] const BaseUrl& Url() const { return http_.Url(); }
+
+ private:
+  nlohmann::json Call(std::string_view method, const std::string& target, const std::string& body = {});
+
+  HttpClient http_;
+};
+
+}  // namespace warren::client
