@@ -122,6 +122,9 @@ struct ClientCommands::State {
   CLI::App* cancel_cmd = nullptr;
   CLI::App* queues_cmd = nullptr;
   CLI::App* workers_cmd = nullptr;
+  CLI::App* tail_cmd = nullptr;
+  std::string job_filter;
+  size_t count = 0;
   std::string job_id;
   std::string state_filter;
   std::string type_filter;
@@ -139,6 +142,8 @@ struct ClientCommands::State {
   [[nodiscard]] int Cancel() const;
   [[nodiscard]] int Queues() const;
   [[nodiscard]] int Workers() const;
+  [[nodiscard]] int Tail() const;
+  void PrintEvent(const client::SseEvent& event) const;
 };
 
 ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()) {
@@ -191,6 +196,13 @@ ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()
 
   s.workers_cmd = app.add_subcommand("workers", "The workers and their heartbeats");
   AddConnectionFlags(s.workers_cmd, s.connection);
+
+  s.tail_cmd = app.add_subcommand("tail", "Follow job changes live (GET /v1/events); reconnects and resumes");
+  s.tail_cmd->add_option("--queue", s.queue_filter, "only jobs in this queue");
+  s.tail_cmd->add_option("--type", s.type_filter, "only jobs of this type");
+  s.tail_cmd->add_option("--job", s.job_filter, "only this job")->type_name("ID");
+  s.tail_cmd->add_option("--count", s.count, "stop after this many events (default: follow until interrupted)");
+  AddConnectionFlags(s.tail_cmd, s.connection);
 }
 
 ClientCommands::~ClientCommands() = default;
@@ -198,14 +210,15 @@ ClientCommands::~ClientCommands() = default;
 std::optional<int> ClientCommands::Run() {
   State& s = *state_;
   s.style = DetectStyle();
-  const std::array<std::pair<CLI::App*, int (State::*)() const>, 7> commands = {
+  const std::array<std::pair<CLI::App*, int (State::*)() const>, 8> commands = {
       {{s.enqueue_cmd, &State::Enqueue},
        {s.status_cmd, &State::Status},
        {s.jobs_cmd, &State::Jobs},
        {s.retry_cmd, &State::Retry},
        {s.cancel_cmd, &State::Cancel},
        {s.queues_cmd, &State::Queues},
-       {s.workers_cmd, &State::Workers}}};
+       {s.workers_cmd, &State::Workers},
+       {s.tail_cmd, &State::Tail}}};
   try {
     for (const auto& [command, run] : commands) {
       if (command->parsed()) {
@@ -520,6 +533,74 @@ int ClientCommands::State::Workers() const {
   Print(FormatTable({"ID", "HOST", "PID", "STATE", "QUEUES", "BUSY", "DONE", "LAST SEEN"}, rows, style,
                     {2, 6}));
   return kExitOk;
+}
+
+// One line per event: NDJSON with --json; else time, event, job, type, queue, state and what the
+// event adds (error, progress, worker), aligned and coloured on a terminal, tab-separated otherwise.
+void ClientCommands::State::PrintEvent(const client::SseEvent& event) const {
+  const json data = json::parse(event.data, nullptr, /*allow_exceptions=*/false);
+  if (connection.json) {
+    Print(json{{"id", event.id}, {"event", event.event}, {"data", data.is_discarded() ? json(event.data) : data}}
+              .dump(-1, ' ', false, json::error_handler_t::replace) +
+          "\n");
+    std::fflush(stdout);
+    return;
+  }
+  const auto field = [&data](const char* name) {
+    return data.is_object() && data.contains(name) ? Text(data[name]) : std::string();
+  };
+  std::string detail = field("error");
+  if (data.is_object() && data.contains("progress") && data["progress"].is_object()) {
+    detail = fmt::format("{}% {}", data["progress"].value("percent", 0), data["progress"].value("note", ""));
+  } else if (detail.empty() && event.event == "started") {
+    detail = field("worker");
+  } else if (event.event == "reset") {
+    detail = field("reason");
+  }
+  std::string at = field("at");
+  if (style.tty && at.size() >= 19) {
+    at = at.substr(11, 8);  // the time of day: the date is today's
+  }
+  const std::string state = field("state");
+  const std::string sep = style.tty ? "  " : "\t";
+  Print(fmt::format("{}{}{}{}{}{}{}{}{}{}{}{}{}\n", at, sep, Paint(style.tty ? fmt::format("{:<10}", event.event) : event.event, StateColor(state), style),
+                    sep, field("job_id"), sep, field("type"), sep, field("queue"), sep, state, sep, detail));
+  std::fflush(stdout);
+}
+
+int ClientCommands::State::Tail() const {
+  ApiClient client = Client();
+  const client::EventFilter filter{queue_filter, type_filter, job_filter};
+  // Longer than the server's keep-alive comment interval (15 s): silence that long means a dead link.
+  constexpr auto kIdle = std::chrono::seconds(45);
+  std::string last_id;
+  size_t seen = 0;
+  bool connected = false;
+  auto backoff = std::chrono::seconds(1);
+  for (;;) {
+    try {
+      client.Events(filter, last_id, kIdle, [&](const client::SseEvent& event) {
+        connected = true;
+        backoff = std::chrono::seconds(1);
+        last_id = event.id.empty() ? last_id : event.id;
+        PrintEvent(event);
+        return count == 0 || ++seen < count;
+      });
+      if (count != 0 && seen >= count) {
+        return kExitOk;
+      }
+      connected = true;  // the server answered and then ended the stream (it is stopping)
+      std::fprintf(stderr, "warren: the event stream ended; reconnecting in %llds\n",
+                   static_cast<long long>(backoff.count()));
+    } catch (const client::UnreachableError& e) {
+      if (!connected) {
+        throw;  // never reached the server: exit 3
+      }
+      std::fprintf(stderr, "warren: %s; reconnecting in %llds\n", e.what(), static_cast<long long>(backoff.count()));
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::seconds(10));
+  }
 }
 
 }  // namespace warren::cli

@@ -73,7 +73,8 @@ bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_args) {
   const auto paths = PathsFor(settings);
   if (const int other = supervisor::RunningStackPid(paths.pid_file); other != 0) {
-    Fail(fmt::format("warren up already runs for {} (pid {}); stop it with `warren down`", settings.data_dir, other));
+    Fail(fmt::format("warren up already runs for {} (pid {}); stop it with `warren down`", settings.data_dir,
+                     other));
     return 1;
   }
   std::error_code ignored;
@@ -101,9 +102,10 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
   while (Clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
-      Fail(fmt::format("warren up stopped while starting ({}); the end of {}:\n{}",
-                       WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : std::string("killed"),
-                       paths.log, LastLines(paths.log, 20)));
+      Fail(
+          fmt::format("warren up stopped while starting ({}); the end of {}:\n{}",
+                      WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : std::string("killed"),
+                      paths.log, LastLines(paths.log, 20)));
       return 1;
     }
     std::string error;
@@ -111,14 +113,15 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
         status_json && status_json->value("ready", false) && status_json->value("pid", 0) == pid) {
       std::printf("warren up is running in the background (pid %d): API http://%s, %d worker(s)\n", pid,
                   settings.listen.ToString().c_str(), status_json->value("workers", 0));
-      std::printf("logs: %s\nstop it with `warren down`; scale with `warren scale workers=N`\n", paths.log.c_str());
+      std::printf("logs: %s\nstop it with `warren down`; scale with `warren scale workers=N`\n",
+                  paths.log.c_str());
       return 0;
     }
     std::this_thread::sleep_for(200ms);
   }
   ::kill(pid, SIGTERM);
-  Fail(fmt::format("warren up was not ready after {}s; stopping it. The end of {}:\n{}", kStartTimeout.count(),
-                   paths.log, LastLines(paths.log, 20)));
+  Fail(fmt::format("warren up was not ready after {}s; stopping it. The end of {}:\n{}",
+                   kStartTimeout.count(), paths.log, LastLines(paths.log, 20)));
   return 1;
 }
 
@@ -179,7 +182,8 @@ int RunScale(const Settings& settings, const std::string& argument) {
     detail += fmt::format("; draining {} (they finish their jobs first)",
                           fmt::join(draining.get<std::vector<std::string>>(), ", "));
   }
-  std::printf("workers: %d -> %d%s\n", answer->value("previous", 0), answer->value("workers", 0), detail.c_str());
+  std::printf("workers: %d -> %d%s\n", answer->value("previous", 0), answer->value("workers", 0),
+              detail.c_str());
   return 0;
 }
 

@@ -69,6 +69,35 @@ json ApiClient::Call(std::string_view method, const std::string& target, const s
   return document;
 }
 
+std::string EventQuery(const EventFilter& filter, const std::string& last_event_id) {
+  std::string query;
+  const auto add = [&query](std::string_view name, const std::string& value) {
+    if (!value.empty()) {
+      query += query.empty() ? '?' : '&';
+      query += fmt::format("{}={}", name, PercentEncode(value));
+    }
+  };
+  add("queue", filter.queue);
+  add("type", filter.type);
+  add("job", filter.job);
+  add("last_event_id", last_event_id);
+  return query;
+}
+
+void ApiClient::Events(const EventFilter& filter, const std::string& last_event_id,
+                       std::chrono::milliseconds idle_timeout, const std::function<bool(const SseEvent&)>& on_event) {
+  SseDecoder decoder;
+  bool go_on = true;
+  const HttpResult answer =
+      http_.Stream("/v1/events" + EventQuery(filter, last_event_id), idle_timeout, [&](std::string_view data) {
+        decoder.Feed(data, [&](const SseEvent& event) { go_on = go_on && on_event(event); });
+        return go_on;
+      });
+  if (answer.status < 200 || answer.status >= 300) {
+    throw ErrorFromAnswer(answer);
+  }
+}
+
 json ApiClient::Enqueue(const json& spec) { return Call("POST", "/v1/jobs", spec.dump()); }
 
 json ApiClient::GetJob(const std::string& id) { return Call("GET", "/v1/jobs/" + PercentEncode(id)); }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/http_client.hpp"
+#include "client/sse.hpp"
 
 namespace warren::client {
 
@@ -27,6 +28,15 @@ std::string JobListQuery(const JobFilter& filter);
 // first line of the body when the answer is not the API's error document (a proxy's page).
 ApiError ErrorFromAnswer(const HttpResult& answer);
 
+// GET /v1/events's filters; empty ones filter nothing.
+struct EventFilter {
+  std::string queue;
+  std::string type;
+  std::string job;
+};
+// Its query string, starting with '?' (or empty). Pure.
+std::string EventQuery(const EventFilter& filter, const std::string& last_event_id);
+
 class ApiClient {
  public:
   // Throws ClientError for a bad URL.
@@ -40,6 +50,11 @@ class ApiClient {
   nlohmann::json RetryDead(const std::string& queue);  // POST /v1/queues/{q}/retry-dead
   nlohmann::json Queues();                             // GET /v1/queues → {"queues"}
   nlohmann::json Workers();                            // GET /v1/workers → {"workers"}
+  // GET /v1/events: calls `on_event` for each event until the server ends the stream (returns) or
+  // on_event returns false. Resumes after `last_event_id` when given. Throws ApiError for an error
+  // answer, UnreachableError when the server cannot be reached or is silent for `idle_timeout`.
+  void Events(const EventFilter& filter, const std::string& last_event_id, std::chrono::milliseconds idle_timeout,
+              const std::function<bool(const SseEvent&)>& on_event);
 
   [[nodiscard]] const BaseUrl& Url() const { return http_.Url(); }
 

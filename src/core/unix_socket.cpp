@@ -123,7 +123,8 @@ UniqueFd ListenUnix(const std::string& path) {
   }
   ::unlink(path.c_str());  // a socket file outlives its process; the caller checked no owner is alive
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-  if (::bind(fd.Get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 || ::listen(fd.Get(), 16) != 0) {
+  if (::bind(fd.Get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
+      ::listen(fd.Get(), 16) != 0) {
     throw std::runtime_error(fmt::format("{}: {}", path, std::strerror(errno)));
   }
   return fd;

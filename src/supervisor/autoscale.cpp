@@ -14,8 +14,9 @@ int CeilDiv(uint64_t a, uint64_t b) { return static_cast<int>((a + b - 1) / b); 
 
 }  // namespace
 
-ScaleDecision DecideScale(const Settings::Autoscale& policy, int concurrency, int workers, const LoadSample& load,
-                          std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point busy_since,
+ScaleDecision DecideScale(const Settings::Autoscale& policy, int concurrency, int workers,
+                          const LoadSample& load, std::chrono::steady_clock::time_point now,
+                          std::chrono::steady_clock::time_point busy_since,
                           std::chrono::steady_clock::time_point last_change) {
   const int slots_per_worker = std::max(concurrency, 1);
   if (workers < policy.min) {
@@ -29,16 +30,16 @@ ScaleDecision DecideScale(const Settings::Autoscale& policy, int concurrency, in
   }
   // Up: enough workers for every waiting and running job to have a slot, at most the maximum.
   const bool waited_too_long = load.oldest_wait && *load.oldest_wait > policy.target_wait;
-  const bool backlog = load.ready > 0 && load.ready + load.unacked > static_cast<uint64_t>(workers) * slots_per_worker;
+  const bool backlog =
+      load.ready > 0 && load.ready + load.unacked > static_cast<uint64_t>(workers) * slots_per_worker;
   if ((waited_too_long || backlog) && workers < policy.max) {
-    const int wanted = std::clamp(CeilDiv(load.ready + load.unacked, static_cast<uint64_t>(slots_per_worker)), workers + 1,
-                                  policy.max);
+    const int wanted = std::clamp(CeilDiv(load.ready + load.unacked, static_cast<uint64_t>(slots_per_worker)),
+                                  workers + 1, policy.max);
     const std::string why =
-        waited_too_long
-            ? fmt::format("the oldest waiting job has waited {} (target {})", FormatDuration(*load.oldest_wait),
-                          FormatDuration(policy.target_wait))
-            : fmt::format("{} jobs waiting and {} running for {} slots", load.ready, load.unacked,
-                          workers * slots_per_worker);
+        waited_too_long ? fmt::format("the oldest waiting job has waited {} (target {})",
+                                      FormatDuration(*load.oldest_wait), FormatDuration(policy.target_wait))
+                        : fmt::format("{} jobs waiting and {} running for {} slots", load.ready, load.unacked,
+                                      workers * slots_per_worker);
     return {wanted, why};
   }
   // Down: once nothing waited for the cool-down, keep the slots the running jobs need (the minimum when

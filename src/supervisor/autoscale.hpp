@@ -27,8 +27,9 @@ struct ScaleDecision {
 
 // `busy_since`: when work was last seen (ready or handed-out jobs); the cool-down runs from there.
 // `last_change`: when the worker count last changed (a new worker needs a moment before it counts).
-ScaleDecision DecideScale(const Settings::Autoscale& policy, int concurrency, int workers, const LoadSample& load,
-                          std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point busy_since,
+ScaleDecision DecideScale(const Settings::Autoscale& policy, int concurrency, int workers,
+                          const LoadSample& load, std::chrono::steady_clock::time_point now,
+                          std::chrono::steady_clock::time_point busy_since,
                           std::chrono::steady_clock::time_point last_change);
 
 }  // namespace warren::supervisor

@@ -14,7 +14,8 @@ namespace warren::supervisor {
 
 StackPaths PathsFor(const Settings& settings) {
   const auto dir = std::filesystem::absolute(settings.data_dir).lexically_normal();
-  return {(dir / "warren-up.pid").string(), (dir / "warren-up.sock").string(), (dir / "warren-up.log").string()};
+  return {(dir / "warren-up.pid").string(), (dir / "warren-up.sock").string(),
+          (dir / "warren-up.log").string()};
 }
 
 std::variant<int, std::string> ParseScaleArgument(std::string_view argument) {

@@ -3,6 +3,7 @@
 // tab-separated and without colour, and times as the API gives them.
 #include <chrono>
 #include <fstream>
+#include <csignal>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -400,6 +401,43 @@ TEST(CliTokens, TheTokenIsSentAsABearer) {
   result = run({"retry", "--dead", "default", "--url", url, "--token", reader});
   EXPECT_EQ(result.code, 1);
   ExpectOneErrorLine(result, "warren: forbidden: this token lacks the 'admin' scope");
+}
+
+TEST_F(Cli, TailFollowsAJobLive) {
+  // Follow the queue for three events (enqueued, started, succeeded) while a job runs.
+  testing::Process tail({testing::WarrenBinary(), "tail", "--queue", queue_, "--count", "3", "--json", "--url", url_});
+  std::this_thread::sleep_for(500ms);  // the stream opens before the job exists
+  const auto run = Run({"enqueue", "warren.echo", "--queue", queue_, "--args", R"({"n":1})"});
+  ASSERT_EQ(run.code, 0) << run.output;
+  const std::string id = run.output.substr(0, run.output.find('\n'));
+  ASSERT_EQ(tail.Wait(20s), 0) << tail.Output();
+  std::vector<std::string> kinds;
+  std::istringstream lines(tail.Output());
+  for (std::string line; std::getline(lines, line);) {
+    const json event = json::parse(line, nullptr, false);
+    ASSERT_TRUE(event.is_object()) << line;
+    EXPECT_EQ(event["data"]["job_id"], id) << line;
+    EXPECT_FALSE(event["id"].get<std::string>().empty());
+    kinds.push_back(event["event"]);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"enqueued", "started", "succeeded"})) << tail.Output();
+
+  // As a table (not a terminal: tab-separated), one job only: a scheduled job, then its cancel.
+  const auto later = Run({"enqueue", "warren.noop", "--queue", queue_, "--delay", "1h"});
+  ASSERT_EQ(later.code, 0) << later.output;
+  const std::string later_id = later.output.substr(0, later.output.find('\n'));
+  std::this_thread::sleep_for(1s);  // its `enqueued` has reached the streams by now (100 ms batches)
+  testing::Process one({testing::WarrenBinary(), "tail", "--job", later_id, "--count", "1", "--url", url_});
+  std::this_thread::sleep_for(500ms);
+  ASSERT_EQ(Run({"cancel", later_id}).code, 0);
+  ASSERT_EQ(one.Wait(20s), 0) << one.Output();
+  const std::string line = one.Output();
+  EXPECT_NE(line.find("\tcancelled"), std::string::npos) << line;
+  EXPECT_NE(line.find("\t" + later_id + "\twarren.noop\t" + queue_ + "\tcancelled"), std::string::npos) << line;
+
+  EXPECT_EQ(Run({"tail", "--job", "not-an-id", "--count", "1"}).code, 1) << "the API's 400";
+  const auto unreachable = Run({"tail", "--count", "1"}, false, {{"WARREN_URL", "http://127.0.0.1:1"}});
+  EXPECT_EQ(unreachable.code, 3) << unreachable.output;
 }
 
 }  // namespace

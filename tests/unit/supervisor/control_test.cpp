@@ -39,7 +39,8 @@ TEST(StackPaths, LiveInTheDataDir) {
 }
 
 TEST(RunningStackPid, OnlyALiveWarrenUpCounts) {
-  const auto file = std::filesystem::temp_directory_path() / ("warren-pid-test-" + std::to_string(::getpid()));
+  const auto file =
+      std::filesystem::temp_directory_path() / ("warren-pid-test-" + std::to_string(::getpid()));
   EXPECT_EQ(RunningStackPid(file.string()), 0) << "no file";
   std::ofstream(file) << "garbage\n";
   EXPECT_EQ(RunningStackPid(file.string()), 0);
