@@ -5,7 +5,7 @@ PRESET ?= release
 JOBS ?= $(shell nproc)
 WARREN := $(BUILD_DIR)/bin/warren
 
-.PHONY: all deps configure build up test test-unit test-asan test-tsan bench bench-quick bench-build format tidy clean
+.PHONY: all deps configure build up test test-unit test-chaos test-asan test-tsan bench bench-quick bench-build format tidy clean
 
 all: build
 
@@ -26,6 +26,14 @@ test: build
 
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -L unit
+
+# the fault scenarios of tests/chaos, longer than the short run `make test` includes (CHAOS_SCALE times);
+# their reports go to tests/chaos/results/
+CHAOS_SCALE ?= 5
+test-chaos: build
+	mkdir -p tests/chaos/results
+	WARREN_CHAOS_SCALE=$(CHAOS_SCALE) WARREN_CHAOS_RESULTS=$(CURDIR)/tests/chaos/results/chaos-$$(date -u +%Y%m%dT%H%M%SZ).txt \
+	  ctest --test-dir $(BUILD_DIR) --output-on-failure -L chaos
 
 test-asan: deps
 	cmake --preset debug && cmake --build build/debug -j $(JOBS)

@@ -57,7 +57,6 @@ std::string AppendHistory(nlohmann::json history, int attempt, const std::string
   return history.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-constexpr size_t kMaxRememberedCancels = 100'000;
 // At most this many deliveries awaiting their confirm lend their slot to a new one.
 constexpr int kMaxLentSlots = 1000;
 
@@ -219,15 +218,7 @@ void Worker::OnControl(const amqp::Delivery& delivery) {
   const auto body = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
   std::lock_guard lock(mu_);
   control_->Settle(delivery, amqp::Settlement::kAck);
-  auto remember = [this](const std::string& id) {
-    if (cancelled_.insert(id).second) {
-      cancel_order_.push_back(id);
-      if (cancel_order_.size() > kMaxRememberedCancels) {
-        cancelled_.erase(cancel_order_.front());
-        cancel_order_.pop_front();
-      }
-    }
-  };
+  auto remember = [this](const std::string& id) { cancelled_.Insert(id); };
   if (body.is_object() && body.contains("cancelled") && body["cancelled"].is_array()) {
     for (const auto& id : body["cancelled"]) {
       if (id.is_string()) {
@@ -290,9 +281,19 @@ void Worker::DropLostDeliveriesLocked() {
   }
 }
 
+void Worker::RememberSettled(const Job& job) {
+  std::lock_guard lock(mu_);
+  settled_.Insert(fmt::format("{}/{}", job.id, job.attempt));
+}
+
+bool Worker::SettledHere(const Job& job) {
+  std::lock_guard lock(mu_);
+  return settled_.Contains(fmt::format("{}/{}", job.id, job.attempt));
+}
+
 bool Worker::IsCancelled(const std::string& job_id) {
   std::lock_guard lock(mu_);
-  return cancelled_.contains(job_id);
+  return cancelled_.Contains(job_id);
 }
 
 void Worker::ExecutorLoop() {
@@ -470,6 +471,14 @@ void Worker::RunTypedJob(Running& run) {
     FinishWith(run, std::move(event));
     return;
   }
+  if (run.delivery.redelivered && SettledHere(job)) {
+    // This worker recorded the attempt's outcome, but the ack was lost with its connection (a broker
+    // restart): the outcome stands, so the redelivery is acked instead of run again.
+    spdlog::info("job {} ({}) attempt {} came back, but its outcome is already recorded here; acking it",
+                 job.id, job.type, job.attempt);
+    Settle(run, amqp::Settlement::kAck);
+    return;
+  }
   if (run.delivery.redelivered) {
     // The broker gave this message back without an ack: the worker running this attempt died (or lost
     // its connection). That attempt counts, so a job that crashes its worker cannot loop forever.
@@ -625,6 +634,7 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what) {
   }
   return [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
+      RememberSettled(keep->job);
       Settle(*keep, amqp::Settlement::kAck);
       return;
     }

@@ -27,6 +27,7 @@
 #include "core/retry.hpp"
 #include "worker/event_batcher.hpp"
 #include "worker/handler_registry.hpp"
+#include "worker/recent_set.hpp"
 
 namespace warren::worker {
 
@@ -91,6 +92,10 @@ class Worker {
   void Settle(Running& run, amqp::Settlement settlement);
   void UpdatePrefetchLocked();  // with mu_ held
   void DropLostDeliveriesLocked();  // with mu_ held
+  // Attempts whose outcome this worker had confirmed: a redelivery of one (its ack lost with the
+  // connection) is acked, not run again. The newest 100,000 (settled_).
+  void RememberSettled(const Job& job);
+  bool SettledHere(const Job& job);
   // With mu_ held: whether a delivery may start now (its type is under its limit).
   bool MayStartLocked(const amqp::Delivery& delivery) const;
   size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
@@ -110,11 +115,11 @@ class Worker {
   std::map<std::string, std::shared_ptr<Running>> running_;  // guarded by mu_; keyed by generation and tag
   bool draining_ = false;                                  // guarded by mu_
   bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
-  std::set<std::string> cancelled_;        // guarded by mu_: job ids cancelled by the API
+  RecentSet cancelled_{100'000};          // guarded by mu_: job ids cancelled by the API
+  RecentSet settled_{100'000};            // guarded by mu_: "id/attempt" whose outcome was confirmed
   bool replay_heard_ = false;              // guarded by mu_: a replay of cancels arrived
   std::atomic<bool> replay_checked_{false};  // whether a serve runs was asked once
   std::chrono::steady_clock::time_point replay_deadline_;  // typed jobs wait for a replay until then
-  std::deque<std::string> cancel_order_;   // guarded by mu_: oldest first, to bound cancelled_
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_: retry jitter
   const TimePoint started_at_;
   std::string host_;
