@@ -148,6 +148,14 @@ void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration 
   }
 }
 
+OutgoingMessage EncodeFirstMessage(const JobRecord& record, TimePoint now) {
+  auto message = EncodeJobMessage(record, 1);
+  if (record.spec.run_at && *record.spec.run_at > now) {
+    RouteThroughDelay(message, *record.spec.run_at, *record.spec.run_at - now);
+  }
+  return message;
+}
+
 OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
   OutgoingMessage m;
   m.exchange = std::string(kControlExchange);

@@ -80,6 +80,8 @@ OutgoingMessage CopyOf(const Delivery& delivery);
 // `not_before`: through the longest tier that fits `remaining`, or straight to the queue when less
 // than the shortest tier remains.
 void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration remaining);
+// A job's first message: straight to its queue, or through the delay tiers when it runs later.
+OutgoingMessage EncodeFirstMessage(const JobRecord& record, TimePoint now);
 
 // {"cancel": "<job id>"} to kControlExchange: not persistent (a worker that is not connected cannot
 // hold the job anyway).

@@ -48,6 +48,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.type_defaults = settings.command_jobs;
   jobs.metrics = deps.metrics;
   jobs.on_change = std::move(deps.on_change);
+  jobs.published = std::move(deps.published);
   SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
   auto auth = std::make_shared<const Authenticator>(settings.tokens);

@@ -26,6 +26,7 @@ struct ApiDeps {
   const WorkerRegistry* workers = nullptr;  // may be null
   Metrics* metrics = nullptr;               // may be null
   ChangeFn on_change;                       // may be empty
+  std::function<void(const std::vector<std::string>&)> published;  // may be empty (see JobsApi)
   EventHub* events = nullptr;               // GET /v1/events streams from it; may be null (no route)
   SupervisorFn supervisor;                  // empty: not under `warren up` (POST /v1/workers/scale: 409)
   ClockFn clock = SystemNow;

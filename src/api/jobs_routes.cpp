@@ -229,18 +229,6 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
            [self, record = std::move(record), done] { self->Enqueue(record, done); });
 }
 
-namespace {
-
-// A job's first message: straight to its queue, or through the delay tiers when it runs later.
-amqp::OutgoingMessage FirstMessage(const JobRecord& record, TimePoint now) {
-  auto message = amqp::EncodeJobMessage(record, 1);
-  if (record.spec.run_at && *record.spec.run_at > now) {
-    amqp::RouteThroughDelay(message, *record.spec.run_at, *record.spec.run_at - now);
-  }
-  return message;
-}
-
-}  // namespace
 
 // On the task runner. Store first, then RabbitMQ: the job is readable before its POST returns, and a
 // job RabbitMQ did not take is deleted again before the client hears 503.
@@ -257,10 +245,13 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
   // Told now, before the publish, so the stream shows it before anything a worker reports of it.
   Changed("enqueued", record);
   auto self = shared_from_this();
-  api_.publish(FirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
+  api_.publish(amqp::EncodeFirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
       if (self->api_.metrics != nullptr) {
         self->api_.metrics->CountEnqueued(record.spec.queue, record.spec.type);
+      }
+      if (self->api_.published) {
+        self->api_.published({record.id});
       }
       done(Accepted(record), JobResponse(200, record));
       return;
@@ -344,7 +335,7 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
     }
     inserted.push_back(result.record);
     Changed("enqueued", result.record);  // before the publish: see Enqueue
-    messages.push_back(FirstMessage(result.record, api_.clock()));
+    messages.push_back(amqp::EncodeFirstMessage(result.record, api_.clock()));
   }
   std::map<std::pair<std::string, std::string>, size_t> counts;  // (queue, type) of the new jobs
   for (const auto& result : results) {
@@ -366,6 +357,14 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Respo
         for (const auto& [key, n] : counts) {
           self->api_.metrics->CountEnqueued(key.first, key.second, n);
         }
+      }
+      if (self->api_.published) {
+        std::vector<std::string> ids;
+        ids.reserve(inserted.size());
+        for (const auto& record : inserted) {
+          ids.push_back(record.id);
+        }
+        self->api_.published(ids);
       }
       respond(ok);
       return;

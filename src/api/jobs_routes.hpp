@@ -57,6 +57,9 @@ struct JobsApi {
   std::map<std::string, CommandJob> type_defaults;
   Metrics* metrics = nullptr;  // may be null (unit tests)
   ChangeFn on_change;          // may be empty
+  // Told the ids of new jobs RabbitMQ confirmed, to take them out of the store's publish outbox
+  // (api/outbox.hpp). Must not block. May be empty: they are then swept and published again.
+  std::function<void(const std::vector<std::string>& ids)> published;
 };
 
 // Enqueues a validated job as POST /v1/jobs does (store, then RabbitMQ; idempotency keys honoured),

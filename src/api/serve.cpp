@@ -32,6 +32,7 @@
 #include "api/event_hub.hpp"
 #include "api/http_server.hpp"
 #include "api/metrics.hpp"
+#include "api/outbox.hpp"
 #include "api/recorder.hpp"
 #include "api/router.hpp"
 #include "api/scheduler.hpp"
@@ -206,6 +207,17 @@ int RunServe(const Settings& settings) {
   };
   Recorder recorder(std::move(recorder_options), *store);
   BlockingPool pool(kStoreThreads, kMaxPendingStoreCalls);
+  // Jobs stored but never confirmed by RabbitMQ (a serve killed in between) are published again.
+  // Declared before stop_on_exit: the publisher (whose callbacks reach it) stops first.
+  OutboxOptions outbox_options;
+  outbox_options.stale_after = std::max(
+      std::chrono::milliseconds(30'000), 3 * std::chrono::duration_cast<std::chrono::milliseconds>(settings.publish_timeout));
+  Outbox outbox(
+      *store,
+      [&publisher](amqp::OutgoingMessage message, amqp::PublishCallback done) {
+        publisher.Publish(std::move(message), std::move(done));
+      },
+      SystemNow, outbox_options);
   StopOnExit stop_on_exit(server, publisher, pool);
 
   ApiDeps deps;
@@ -296,6 +308,7 @@ int RunServe(const Settings& settings) {
     }
     return stats;
   };
+  deps.published = [&outbox](const std::vector<std::string>& ids) { outbox.Published(ids); };
   deps.events = &hub;
   if (const auto control = ProcessEnv("WARREN_SUPERVISOR_CONTROL"); control && !control->empty()) {
     deps.supervisor = [path = *control](const std::string& line, std::string* error) {

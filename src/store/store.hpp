@@ -63,6 +63,14 @@ class Store {
   // Deletes a job (the API allows it for terminal jobs only). Returns false when absent.
   virtual bool DeleteJob(const std::string& id) = 0;
 
+  // The publish outbox. InsertJobs marks every job it inserts unpublished, in its transaction; the API
+  // marks a job published once RabbitMQ confirmed its message. A job still unpublished long after its
+  // insert lost its publish with the process that inserted it (killed between the two), and serve's
+  // sweeper publishes it again. DeleteJob drops the mark with the job.
+  virtual void MarkPublished(const std::vector<std::string>& ids) = 0;
+  // Unpublished jobs marked before `before`, oldest first, at most `limit`.
+  virtual std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) = 0;
+
   // Applies lifecycle events in one transaction with core's ApplyEvent, so a redelivered batch changes
   // nothing. Events for unknown jobs are ignored. Returns the records that changed.
   virtual std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) = 0;

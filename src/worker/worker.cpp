@@ -471,10 +471,11 @@ void Worker::RunTypedJob(Running& run) {
     FinishWith(run, std::move(event));
     return;
   }
-  if (run.delivery.redelivered && SettledHere(job)) {
-    // This worker recorded the attempt's outcome, but the ack was lost with its connection (a broker
-    // restart): the outcome stands, so the redelivery is acked instead of run again.
-    spdlog::info("job {} ({}) attempt {} came back, but its outcome is already recorded here; acking it",
+  if (SettledHere(job)) {
+    // This worker recorded the attempt's outcome already: the ack was lost with its connection (a
+    // broker restart redelivers it), or serve's outbox published the job a second time. The outcome
+    // stands, so the copy is acked instead of run again.
+    spdlog::info("job {} ({}) attempt {} came again, but its outcome is already recorded here; acking it",
                  job.id, job.type, job.attempt);
     Settle(run, amqp::Settlement::kAck);
     return;

@@ -186,6 +186,66 @@ TEST_F(Chaos, PoisonJobsEndDeadWhileOthersFlow) {
   EXPECT_EQ(report.succeeded, 40U * Scale()) << "and every other job succeeds";
 }
 
+// The pid in the last "started serve pid=N" line of `up`.
+pid_t ServePid(const std::string& output) {
+  const auto at = output.rfind("started serve pid=");
+  return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(output.c_str() + at + 18));
+}
+
+TEST_F(Chaos, ServeKilledUnderLoadWithIdempotentRetriesMakesNoDuplicates) {
+  StartStack(2);
+  Checker checker(port_, effects_);
+  const int jobs = 120 * Scale();
+  std::atomic<int> duplicates{0};
+  std::atomic<int> given_up{0};
+  std::thread client([&] {
+    for (int i = 0; i < jobs; ++i) {
+      json job = EffectJob(20);
+      job["idempotency_key"] = fmt::format("chaos-{}-{}", port_, i);
+      std::optional<std::string> first;
+      // Like a careful client: the same key again until a 2xx, then once more to see the same job.
+      for (int round = 0; round < 2; ++round) {
+        std::optional<std::string> id;
+        const auto deadline = Clock::now() + 60s;
+        while (!id && Clock::now() < deadline) {
+          const auto r = testing::HttpRequest(port_, "POST", "/v1/jobs", job.dump(),
+                                              {{"Content-Type", "application/json"}}, 10s);
+          if (r.status == 202 || r.status == 200) {
+            id = json::parse(r.body)["id"].get<std::string>();
+          } else {
+            std::this_thread::sleep_for(200ms);
+          }
+        }
+        if (!id) {
+          ++given_up;
+          break;
+        }
+        if (!first) {
+          first = id;
+          checker.Accepted(*id, true);
+        } else if (*first != *id) {
+          ++duplicates;
+        }
+      }
+      std::this_thread::sleep_for(30ms);
+    }
+  });
+  for (int k = 0; k < 3 * Scale(); ++k) {
+    std::this_thread::sleep_for(1500ms);
+    if (const pid_t serve = ServePid(up_->Output())) {
+      checker.Fault(fmt::format("kill -9 serve {}", serve));
+      ::kill(serve, SIGKILL);  // `up` restarts it
+    }
+  }
+  client.join();
+  Expect(checker.Finish(180s));
+  EXPECT_EQ(duplicates.load(), 0) << "a key retried after a kill answered another job";
+  EXPECT_EQ(given_up.load(), 0);
+  const std::string log = up_->Output();
+  EXPECT_NE(log.find("serve (pid"), std::string::npos) << log.substr(0, 3000);
+  EXPECT_NE(log.find("killed by signal 9 (KILL)"), std::string::npos) << log.substr(0, 3000);
+}
+
 // Last: it restarts the broker.
 TEST_F(Chaos, TheBrokerKilledWhileClientsEnqueueLosesNothingAndNoRequestHangs) {
   StartStack(2);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/job.hpp"
+#include "store/store.hpp"
 #include "support/support.hpp"
 
 namespace warren {
@@ -293,6 +294,27 @@ TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   std::sort(succeeded.begin(), succeeded.end());
   EXPECT_EQ(std::unique(succeeded.begin(), succeeded.end()), succeeded.end()) << "no job listed twice";
   EXPECT_EQ(succeeded, ids);
+}
+
+// A serve killed between storing a job and RabbitMQ's confirm leaves the job in the store's outbox
+// with no message anywhere. Here the "killed serve" is this test: it stores the job as serve would
+// (outbox mark included) and publishes nothing. The running serve's sweeper finds it and publishes it.
+TEST_F(Pipeline, AJobWhosePublishWasLostIsPublishedAgainAndRuns) {
+  JobSpec spec;
+  spec.type = "warren.echo";
+  spec.queue = queue_;
+  spec.args = json{{"from", "the outbox"}};
+  const TimePoint long_ago = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) -
+                             std::chrono::minutes(2);
+  const JobRecord record = NewJobRecord(NewJobId(long_ago), spec, long_ago);
+  {
+    auto store = store::OpenStore("sqlite:" + dir_ + "/warren.db");
+    ASSERT_TRUE(store->InsertJobs({record}).at(0).inserted);
+  }
+  const auto done = WaitForState(record.id, "succeeded", 30s);  // the sweep runs every 5 s
+  EXPECT_EQ(done["result"], spec.args);
+  EXPECT_EQ(done["attempts"].size(), 1U) << done;
+  EXPECT_TRUE(serve_->WaitForOutput("its publish was never confirmed; publishing it", 1s)) << serve_->Output();
 }
 
 // ---- GET /v1/events -----------------------------------------------------------------------------

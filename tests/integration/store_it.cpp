@@ -244,6 +244,37 @@ TEST_P(StoreTest, PeriodicTicksKeepTheNewestPerSchedule) {
   }
 }
 
+TEST_P(StoreTest, InsertedJobsStayInTheOutboxUntilMarkedPublished) {
+  const JobRecord first = Insert(NewJob(kT0));
+  const JobRecord second = Insert(NewJob(kT0 + std::chrono::seconds(1)));
+  const JobRecord third = Insert(NewJob(kT0 + std::chrono::seconds(2)));
+  auto ids = [](const std::vector<JobRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) {
+      out.push_back(r.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(store_->UnpublishedBefore(kT0 + std::chrono::seconds(2), 10)),
+            (std::vector<std::string>{first.id, second.id}))
+      << "oldest first, only those marked before the time";
+  EXPECT_EQ(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 1).size(), 1U) << "at most the limit";
+  store_->MarkPublished({first.id});
+  ASSERT_TRUE(store_->DeleteJob(second.id));
+  EXPECT_EQ(ids(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10)), std::vector<std::string>{third.id});
+  store_->MarkPublished({third.id, first.id});  // repeated and unknown marks are harmless
+  EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty());
+  // An idempotent repeat inserts nothing, so it marks nothing.
+  JobRecord keyed = NewJob(kT0);
+  keyed.spec.idempotency_key = "outbox-key";
+  ASSERT_TRUE(store_->InsertJobs({keyed}).at(0).inserted);
+  store_->MarkPublished({keyed.id});
+  JobRecord again = NewJob(kT0);
+  again.spec.idempotency_key = "outbox-key";
+  EXPECT_FALSE(store_->InsertJobs({again}).at(0).inserted);
+  EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty());
+}
+
 TEST_P(StoreTest, EmptyBatchesDoNothing) {
   EXPECT_TRUE(store_->InsertJobs({}).empty());
   EXPECT_TRUE(store_->ApplyEvents({}).empty());

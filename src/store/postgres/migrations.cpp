@@ -33,6 +33,14 @@ CREATE TABLE periodic_ticks (
   last_tick bigint NOT NULL             -- milliseconds since the Unix epoch, UTC
 );
 )sql"},
+      {3, "publish_outbox", R"sql(
+-- Jobs inserted but not yet confirmed by RabbitMQ (Store::MarkPublished).
+CREATE TABLE unpublished (
+  id    text NOT NULL PRIMARY KEY,  -- jobs.id
+  since bigint NOT NULL             -- milliseconds since the Unix epoch, UTC: when it was inserted
+);
+CREATE INDEX unpublished_since ON unpublished (since);
+)sql"},
   };
   return migrations;
 }

@@ -46,6 +46,9 @@ constexpr const char* kGetJobByKey = "warren_get_job_by_key";
 constexpr const char* kDeleteJob = "warren_delete_job";
 constexpr const char* kLockJobs = "warren_lock_jobs";
 constexpr const char* kPruneJobs = "warren_prune_jobs";
+constexpr const char* kMarkUnpublished = "warren_mark_unpublished";
+constexpr const char* kMarkPublished = "warren_mark_published";
+constexpr const char* kUnpublishedBefore = "warren_unpublished_before";
 
 void PrepareStatements(pqxx::connection& connection) {
   // libpqxx 6 prepares lazily, on first use: fine on a database that has not been migrated yet.
@@ -64,6 +67,12 @@ void PrepareStatements(pqxx::connection& connection) {
   connection.prepare(kGetJob, "SELECT document FROM jobs WHERE id = $1");
   connection.prepare(kGetJobByKey, "SELECT id, document FROM jobs WHERE idempotency_key = $1");
   connection.prepare(kDeleteJob, "DELETE FROM jobs WHERE id = $1");
+  connection.prepare(kMarkUnpublished,
+                     "INSERT INTO unpublished (id, since) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING");
+  connection.prepare(kMarkPublished, "DELETE FROM unpublished WHERE id = ANY($1::text[])");
+  connection.prepare(kUnpublishedBefore,
+                     "SELECT j.id, j.document FROM unpublished u JOIN jobs j ON j.id = u.id WHERE u.since < $1 "
+                     "ORDER BY u.since LIMIT $2");
   connection.prepare(kLockJobs,
                      "SELECT id, document FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE");
   connection.prepare(kPruneJobs,
@@ -221,6 +230,7 @@ class PostgresStore final : public Store {
             transaction.exec_prepared(kInsertJob, row.id, row.state, row.type, row.queue, row.idempotency_key,
                                       row.created_at, row.updated_at, row.finished_at, row.document);
         if (inserted.affected_rows() == 1) {
+          transaction.exec_prepared(kMarkUnpublished, row.id, row.created_at);
           results[i] = {records[i], true};
           continue;
         }
@@ -282,8 +292,36 @@ class PostgresStore final : public Store {
 
   bool DeleteJob(const std::string& id) override {
     return Run("delete job", [&](pqxx::connection& connection) {
+      pqxx::work transaction(connection);
+      const bool deleted = transaction.exec_prepared(kDeleteJob, id).affected_rows() == 1;
+      transaction.exec_prepared(kMarkPublished, ArrayLiteral(std::vector<std::string>{id}, [](const std::string& one) -> const std::string& { return one; }));
+      transaction.commit();
+      return deleted;
+    });
+  }
+
+  void MarkPublished(const std::vector<std::string>& ids) override {
+    if (ids.empty()) {
+      return;
+    }
+    const std::string array = ArrayLiteral(ids, [](const std::string& id) -> const std::string& { return id; });
+    Run("mark published", [&](pqxx::connection& connection) {
       pqxx::nontransaction transaction(connection);
-      return transaction.exec_prepared(kDeleteJob, id).affected_rows() == 1;
+      transaction.exec_prepared(kMarkPublished, array);
+      return true;
+    });
+  }
+
+  std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) override {
+    return Run("unpublished jobs", [&](pqxx::connection& connection) {
+      pqxx::nontransaction transaction(connection);
+      const auto result = transaction.exec_prepared(kUnpublishedBefore, ToMillis(before), static_cast<int64_t>(limit));
+      std::vector<JobRecord> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        out.push_back(RecordFromDocument(View(row[1]), View(row[0])));
+      }
+      return out;
     });
   }
 

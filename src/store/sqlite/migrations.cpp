@@ -34,6 +34,14 @@ CREATE TABLE periodic_ticks (
   last_tick INTEGER NOT NULL            -- milliseconds since the Unix epoch, UTC
 ) STRICT;
 )sql"},
+      {3, "publish_outbox", R"sql(
+-- Jobs inserted but not yet confirmed by RabbitMQ (Store::MarkPublished).
+CREATE TABLE unpublished (
+  id    TEXT NOT NULL PRIMARY KEY,  -- jobs.id
+  since INTEGER NOT NULL            -- milliseconds since the Unix epoch, UTC: when it was inserted
+) STRICT;
+CREATE INDEX unpublished_since ON unpublished (since);
+)sql"},
   };
   return migrations;
 }

@@ -169,6 +169,10 @@ class SqliteStore final : public Store {
         insert->Run();
       }
       if (writer_.Changes() == 1) {
+        auto mark = writer_.Prepare("INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)");
+        mark->Bind(1, rows[i].id);
+        mark->Bind(2, rows[i].created_at);
+        mark->Run();
         results.push_back({records[i], true});
         continue;
       }
@@ -243,10 +247,45 @@ class SqliteStore final : public Store {
 
   bool DeleteJob(const std::string& id) override {
     std::lock_guard lock(writer_mutex_);
+    Transaction transaction(writer_, Transaction::Kind::kImmediate);
     auto remove = writer_.Prepare(kDeleteSql);
     remove->Bind(1, id);
     remove->Run();
-    return writer_.Changes() == 1;
+    const bool deleted = writer_.Changes() == 1;
+    auto unmark = writer_.Prepare("DELETE FROM unpublished WHERE id = ?1");
+    unmark->Bind(1, id);
+    unmark->Run();
+    transaction.Commit();
+    return deleted;
+  }
+
+  void MarkPublished(const std::vector<std::string>& ids) override {
+    if (ids.empty()) {
+      return;
+    }
+    std::lock_guard lock(writer_mutex_);
+    Transaction transaction(writer_, Transaction::Kind::kImmediate);
+    for (const auto& id : ids) {
+      auto unmark = writer_.Prepare("DELETE FROM unpublished WHERE id = ?1");
+      unmark->Bind(1, id);
+      unmark->Run();
+    }
+    transaction.Commit();
+  }
+
+  std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) override {
+    return WithReader([&](Database& db) {
+      auto select = db.Prepare(
+          "SELECT j.id, j.document FROM unpublished u JOIN jobs j ON j.id = u.id WHERE u.since < ?1 "
+          "ORDER BY u.since LIMIT ?2");
+      select->Bind(1, ToMillis(before));
+      select->Bind(2, static_cast<int64_t>(limit));
+      std::vector<JobRecord> out;
+      while (select->Step()) {
+        out.push_back(RecordFromDocument(select->Text(1), select->Text(0)));
+      }
+      return out;
+    });
   }
 
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {

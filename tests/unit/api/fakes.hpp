@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@ class FakeStore final : public store::Store {
         }
       }
       jobs_[record.id] = record;
+      unpublished_.insert(record.id);
       out.push_back({record, true});
     }
     return out;
@@ -96,7 +98,34 @@ class FakeStore final : public store::Store {
     std::lock_guard lock(mutex_);
     MaybeFail();
     ++delete_calls;
+    unpublished_.erase(id);
     return jobs_.erase(id) == 1;
+  }
+
+  void MarkPublished(const std::vector<std::string>& ids) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    for (const auto& id : ids) {
+      unpublished_.erase(id);
+    }
+  }
+
+  std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    std::vector<JobRecord> out;
+    for (const auto& id : unpublished_) {
+      const auto it = jobs_.find(id);
+      if (it != jobs_.end() && it->second.created_at < before && out.size() < limit) {
+        out.push_back(it->second);
+      }
+    }
+    return out;
+  }
+
+  bool Unpublished(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return unpublished_.contains(id);
   }
 
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {
@@ -158,6 +187,7 @@ class FakeStore final : public store::Store {
   std::mutex mutex_;
   std::map<std::string, JobRecord> jobs_;
   std::map<std::string, TimePoint> ticks_;  // guarded by mutex_; ids sort by creation time
+  std::set<std::string> unpublished_;       // guarded by mutex_
   int fail_next_ = 0;                      // guarded by mutex_
 };
 

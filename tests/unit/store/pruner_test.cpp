@@ -20,6 +20,8 @@ class CountingStore final : public Store {
   ListPage ListJobs(const ListQuery& /*query*/) override { return {}; }
   bool ReplaceJob(const JobRecord& /*record*/, TimePoint /*expected*/) override { return false; }
   bool DeleteJob(const std::string& /*id*/) override { return false; }
+  void MarkPublished(const std::vector<std::string>& /*ids*/) override {}
+  std::vector<JobRecord> UnpublishedBefore(TimePoint /*before*/, size_t /*limit*/) override { return {}; }
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
 
   std::optional<TimePoint> LastPeriodicTick(const std::string& /*name*/) override { return std::nullopt; }

@@ -1,0 +1,105 @@
+#include "api/outbox.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "amqp/topology.hpp"
+
+namespace warren::api {
+
+Outbox::Outbox(store::Store& store, PublishFn publish, ClockFn clock, OutboxOptions options)
+    : store_(store), publish_(std::move(publish)), clock_(std::move(clock)), options_(options) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Outbox::~Outbox() { Stop(); }
+
+void Outbox::Published(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mu_);
+  marks_.insert(marks_.end(), ids.begin(), ids.end());
+}
+
+void Outbox::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  Flush();
+}
+
+void Outbox::Flush() {
+  std::vector<std::string> marks;
+  {
+    std::lock_guard lock(mu_);
+    marks.swap(marks_);
+  }
+  if (marks.empty()) {
+    return;
+  }
+  try {
+    store_.MarkPublished(marks);
+  } catch (const std::exception& e) {
+    // Unmarked jobs are swept and published again later: a duplicate, never a loss.
+    spdlog::warn("outbox: marking {} jobs published failed ({}); they will be published again", marks.size(),
+                 e.what());
+  }
+}
+
+size_t Outbox::Sweep() {
+  const TimePoint now = clock_();
+  std::vector<JobRecord> stale;
+  try {
+    stale = store_.UnpublishedBefore(now - options_.stale_after, options_.sweep_batch);
+  } catch (const std::exception& e) {
+    spdlog::warn("outbox: cannot read unpublished jobs: {}", e.what());
+    return 0;
+  }
+  size_t republished = 0;
+  std::vector<std::string> settled;
+  for (const auto& record : stale) {
+    // Only a job still waiting for its first attempt needs its message; one that ran, was cancelled
+    // or retried by the API had its message (or needs none).
+    if (record.attempt != 0 || (record.state != JobState::kQueued && record.state != JobState::kScheduled)) {
+      settled.push_back(record.id);
+      continue;
+    }
+    ++republished;
+    spdlog::warn(
+        "outbox: job {} ({} on {}) was stored {} ago but its publish was never confirmed; publishing it",
+        record.id, record.spec.type, record.spec.queue,
+        FormatDuration(std::chrono::duration_cast<Duration>(now - record.created_at)));
+    publish_(amqp::EncodeFirstMessage(record, now), [this, id = record.id](amqp::PublishOutcome outcome) {
+      if (outcome == amqp::PublishOutcome::kConfirmed) {
+        Published({id});
+      }
+    });
+  }
+  if (!settled.empty()) {
+    Published(settled);
+  }
+  return republished;
+}
+
+void Outbox::Loop() {
+  auto next_sweep = std::chrono::steady_clock::now() + options_.sweep_interval;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.mark_interval, [this] { return stopping_; });
+      if (stopping_) {
+        return;
+      }
+    }
+    Flush();
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      Sweep();
+      next_sweep = std::chrono::steady_clock::now() + options_.sweep_interval;
+    }
+  }
+}
+
+}  // namespace warren::api
