@@ -497,6 +497,9 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     next.progress.reset();
     // Strictly later, so the compare-and-set that undoes this can tell it from the old record.
     next.updated_at = std::max(api_.clock(), record->updated_at + std::chrono::milliseconds(1));
+    // Into the outbox first: killed after the reservation and before the confirm, serve leaves the
+    // sweeper a job to publish; killed before the reservation, a mark on a job that did not move on.
+    api_.store->MarkUnpublished(id, next.updated_at);
     if (!api_.store->ReplaceJob(next, record->updated_at)) {
       continue;
     }
@@ -504,6 +507,9 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next,
                                                               respond](PublishOutcome outcome) {
       if (outcome == PublishOutcome::kConfirmed) {
+        if (self->api_.published) {
+          self->api_.published({next.id});
+        }
         self->Changed("retried", next);
         respond(Accepted(next));
         return;

@@ -1,5 +1,7 @@
 #include "api/outbox.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
@@ -61,9 +63,14 @@ size_t Outbox::Sweep() {
   size_t republished = 0;
   std::vector<std::string> settled;
   for (const auto& record : stale) {
-    // Only a job still waiting for its first attempt needs its message; one that ran, was cancelled
-    // or retried by the API had its message (or needs none).
-    if (record.attempt != 0 || (record.state != JobState::kQueued && record.state != JobState::kScheduled)) {
+    // Only a job waiting for an attempt that no worker reported yet needs its message: its first
+    // (attempt 0 in the record) or the one an API retry reserved. One that ran, moved on or was
+    // cancelled had its message, or needs none.
+    const bool waiting = record.state == JobState::kQueued || record.state == JobState::kScheduled;
+    const bool reported = std::any_of(record.attempts.begin(), record.attempts.end(), [&](const Attempt& a) {
+      return a.number >= std::max(record.attempt, 1);
+    });
+    if (!waiting || reported) {
       settled.push_back(record.id);
       continue;
     }
@@ -72,7 +79,9 @@ size_t Outbox::Sweep() {
         "outbox: job {} ({} on {}) was stored {} ago but its publish was never confirmed; publishing it",
         record.id, record.spec.type, record.spec.queue,
         FormatDuration(std::chrono::duration_cast<Duration>(now - record.created_at)));
-    publish_(amqp::EncodeFirstMessage(record, now), [this, id = record.id](amqp::PublishOutcome outcome) {
+    auto message = record.attempt == 0 ? amqp::EncodeFirstMessage(record, now)
+                                       : amqp::EncodeJobMessage(record, record.attempt);
+    publish_(std::move(message), [this, id = record.id](amqp::PublishOutcome outcome) {
       if (outcome == amqp::PublishOutcome::kConfirmed) {
         Published({id});
       }

@@ -68,6 +68,8 @@ class Store {
   // insert lost its publish with the process that inserted it (killed between the two), and serve's
   // sweeper publishes it again. DeleteJob drops the mark with the job.
   virtual void MarkPublished(const std::vector<std::string>& ids) = 0;
+  // Marks an existing job unpublished (an API retry, before it reserves the attempt and publishes it).
+  virtual void MarkUnpublished(const std::string& id, TimePoint since) = 0;
   // Unpublished jobs marked before `before`, oldest first, at most `limit`.
   virtual std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) = 0;
 

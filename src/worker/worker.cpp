@@ -450,7 +450,7 @@ void Worker::RunTypedJob(Running& run) {
     if (PickDelayTier(remaining) > Duration::zero()) {
       auto message = amqp::CopyOf(run.delivery);
       amqp::RouteThroughDelay(message, *job.not_before, remaining);
-      PublishThenAck(run, {std::move(message)}, "the delayed job");
+      PublishThenAck(run, {std::move(message)}, "the delayed job", /*ends_attempt=*/false);
       return;
     }
     if (remaining > Duration::zero()) {
@@ -600,8 +600,9 @@ void Worker::FinishWith(Running& run, JobEvent event) {
   }
 }
 
-void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what) {
-  auto done = AckWhenConfirmed(run, std::move(what));
+void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what,
+                            bool ends_attempt) {
+  auto done = AckWhenConfirmed(run, std::move(what), ends_attempt);
   if (!done) {
     return;
   }
@@ -612,7 +613,7 @@ void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> mes
   }
 }
 
-amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what) {
+amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what, bool ends_attempt) {
   // The callback may run after the executor moved on: keep the run alive until then.
   std::shared_ptr<Running> keep;
   {
@@ -633,9 +634,11 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what) {
       UpdatePrefetchLocked();
     }
   }
-  return [this, keep, what = std::move(what)](amqp::PublishOutcome outcome) {
+  return [this, keep, what = std::move(what), ends_attempt](amqp::PublishOutcome outcome) {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
-      RememberSettled(keep->job);
+      if (ends_attempt) {
+        RememberSettled(keep->job);
+      }
       Settle(*keep, amqp::Settlement::kAck);
       return;
     }

@@ -82,10 +82,13 @@ class Worker {
   void Fail(Running& run, const std::string& error, bool retryable, const std::string& dead_reason);
   void Dead(Running& run, const std::string& error, const std::string& reason);
   // Publishes `messages` (all-or-nothing) and acks the delivery once all are confirmed.
-  void PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what);
+  // `ends_attempt`: the messages are the attempt's outcome (a retry, a dead letter), so a copy of this
+  // delivery is acked later (SettledHere); false for a delivery only moved (an early delayed job).
+  void PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what,
+                      bool ends_attempt = true);
   // The callback that acks the delivery once confirmed (and hands it back otherwise); empty when the
   // delivery is no longer running. Counts the delivery as awaiting its confirm (see prefetch).
-  amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what);
+  amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what, bool ends_attempt = true);
   void FinishWith(Running& run, JobEvent event);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   JobEvent MakeNotStartedEvent(const Job& job, EventKind kind) const;

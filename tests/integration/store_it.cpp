@@ -273,6 +273,13 @@ TEST_P(StoreTest, InsertedJobsStayInTheOutboxUntilMarkedPublished) {
   again.spec.idempotency_key = "outbox-key";
   EXPECT_FALSE(store_->InsertJobs({again}).at(0).inserted);
   EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty());
+  // An API retry marks an existing job again, with the time of the retry.
+  store_->MarkUnpublished(first.id, kT0 + std::chrono::hours(2));
+  store_->MarkUnpublished(first.id, kT0 + std::chrono::hours(2));  // twice is once
+  EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty());
+  ASSERT_EQ(store_->UnpublishedBefore(kT0 + std::chrono::hours(3), 10).size(), 1U);
+  store_->MarkPublished({first.id});
+  EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(3), 10).empty());
 }
 
 TEST_P(StoreTest, EmptyBatchesDoNothing) {

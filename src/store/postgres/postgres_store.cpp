@@ -48,6 +48,7 @@ constexpr const char* kLockJobs = "warren_lock_jobs";
 constexpr const char* kPruneJobs = "warren_prune_jobs";
 constexpr const char* kMarkUnpublished = "warren_mark_unpublished";
 constexpr const char* kMarkPublished = "warren_mark_published";
+constexpr const char* kMarkUnpublishedAgain = "warren_mark_unpublished_again";
 constexpr const char* kUnpublishedBefore = "warren_unpublished_before";
 
 void PrepareStatements(pqxx::connection& connection) {
@@ -70,6 +71,8 @@ void PrepareStatements(pqxx::connection& connection) {
   connection.prepare(kMarkUnpublished,
                      "INSERT INTO unpublished (id, since) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING");
   connection.prepare(kMarkPublished, "DELETE FROM unpublished WHERE id = ANY($1::text[])");
+  connection.prepare(kMarkUnpublishedAgain,
+                     "INSERT INTO unpublished (id, since) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET since = $2");
   connection.prepare(kUnpublishedBefore,
                      "SELECT j.id, j.document FROM unpublished u JOIN jobs j ON j.id = u.id WHERE u.since < $1 "
                      "ORDER BY u.since LIMIT $2");
@@ -308,6 +311,14 @@ class PostgresStore final : public Store {
     Run("mark published", [&](pqxx::connection& connection) {
       pqxx::nontransaction transaction(connection);
       transaction.exec_prepared(kMarkPublished, array);
+      return true;
+    });
+  }
+
+  void MarkUnpublished(const std::string& id, TimePoint since) override {
+    Run("mark unpublished", [&](pqxx::connection& connection) {
+      pqxx::nontransaction transaction(connection);
+      transaction.exec_prepared(kMarkUnpublishedAgain, id, ToMillis(since));
       return true;
     });
   }

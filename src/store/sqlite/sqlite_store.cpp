@@ -273,6 +273,14 @@ class SqliteStore final : public Store {
     transaction.Commit();
   }
 
+  void MarkUnpublished(const std::string& id, TimePoint since) override {
+    std::lock_guard lock(writer_mutex_);
+    auto mark = writer_.Prepare("INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)");
+    mark->Bind(1, id);
+    mark->Bind(2, ToMillis(since));
+    mark->Run();
+  }
+
   std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) override {
     return WithReader([&](Database& db) {
       auto select = db.Prepare(

@@ -110,13 +110,25 @@ class FakeStore final : public store::Store {
     }
   }
 
+  void MarkUnpublished(const std::string& id, TimePoint since) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    unpublished_.insert(id);
+    unpublished_since_[id] = since;
+  }
+
   std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) override {
     std::lock_guard lock(mutex_);
     MaybeFail();
     std::vector<JobRecord> out;
     for (const auto& id : unpublished_) {
       const auto it = jobs_.find(id);
-      if (it != jobs_.end() && it->second.created_at < before && out.size() < limit) {
+      if (it == jobs_.end()) {
+        continue;
+      }
+      const auto since = unpublished_since_.find(id);
+      const TimePoint marked = since != unpublished_since_.end() ? since->second : it->second.created_at;
+      if (marked < before && out.size() < limit) {
         out.push_back(it->second);
       }
     }
@@ -188,6 +200,7 @@ class FakeStore final : public store::Store {
   std::map<std::string, JobRecord> jobs_;
   std::map<std::string, TimePoint> ticks_;  // guarded by mutex_; ids sort by creation time
   std::set<std::string> unpublished_;       // guarded by mutex_
+  std::map<std::string, TimePoint> unpublished_since_;  // guarded by mutex_: marks made after the insert
   int fail_next_ = 0;                      // guarded by mutex_
 };
 

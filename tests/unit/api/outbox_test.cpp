@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "amqp/topology.hpp"
 #include "fakes.hpp"
 
 namespace warren::api {
@@ -74,6 +75,23 @@ TEST_F(OutboxTest, ASweepPublishesLostJobsAgainAndOnlyThose) {
   EXPECT_TRUE(store_.Unpublished(fresh.id)) << "too young to be taken for lost";
   EXPECT_FALSE(store_.Unpublished(ran.id)) << "it ran: its message was published";
   EXPECT_FALSE(store_.Unpublished(cancelled.id)) << "cancelled: nothing to publish";
+}
+
+TEST_F(OutboxTest, ARetryReservedButNeverPublishedIsPublishedAsThatAttempt) {
+  auto dead = Job(kNow - 10min, JobState::kDead, 1);
+  dead.attempts.push_back(Attempt{1, "w", kNow - 10min, kNow - 9min, "dead", "boom"});
+  auto reserved = dead;  // what RetryNow stored before serve died: attempt 2 reserved, queued
+  reserved.attempt = 2;
+  reserved.state = JobState::kQueued;
+  store_.InsertJobs({reserved});
+  store_.MarkPublished({reserved.id});
+  store_.MarkUnpublished(reserved.id, kNow - 1min);
+  Outbox outbox(
+      store_, Publish(), [] { return kNow; }, Options());
+  EXPECT_EQ(outbox.Sweep(), 1U);
+  const auto messages = publisher_.Messages();
+  ASSERT_EQ(messages.size(), 1U);
+  EXPECT_EQ(messages[0].headers.at(std::string(amqp::kAttemptHeader)), "2");
 }
 
 TEST_F(OutboxTest, AnUnconfirmedRepublishStaysForTheNextSweep) {

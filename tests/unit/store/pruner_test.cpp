@@ -21,6 +21,7 @@ class CountingStore final : public Store {
   bool ReplaceJob(const JobRecord& /*record*/, TimePoint /*expected*/) override { return false; }
   bool DeleteJob(const std::string& /*id*/) override { return false; }
   void MarkPublished(const std::vector<std::string>& /*ids*/) override {}
+  void MarkUnpublished(const std::string& /*id*/, TimePoint /*since*/) override {}
   std::vector<JobRecord> UnpublishedBefore(TimePoint /*before*/, size_t /*limit*/) override { return {}; }
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
 
