@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "client/base_url.hpp"
+#include "client/http_client.hpp"
 #include "core/spawn_attrs.hpp"
 #include "core/unix_socket.hpp"
 #include "supervisor/child_process.hpp"
@@ -68,6 +70,23 @@ std::optional<nlohmann::json> Ask(const std::string& socket, const std::string& 
 
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
+// serve answers GET /readyz with 200 once its publisher and store are up: "ready" for the caller too.
+bool ApiReady(const Settings& settings) {
+  HostPort where = settings.listen;
+  if (where.host == "0.0.0.0" || where.host == "::" || where.host.empty()) {
+    where.host = "127.0.0.1";  // listening everywhere: ask on loopback
+  }
+  try {
+    client::HttpOptions options;
+    options.connect_timeout = 1s;
+    options.request_timeout = 2s;
+    client::HttpClient http(client::ParseBaseUrl("http://" + where.ToString()), options);
+    return http.Send("GET", "/readyz").status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_args) {
@@ -110,7 +129,8 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
     }
     std::string error;
     if (const auto status_json = Ask(paths.socket, "status", &error);
-        status_json && status_json->value("ready", false) && status_json->value("pid", 0) == pid) {
+        status_json && status_json->value("ready", false) && status_json->value("pid", 0) == pid &&
+        ApiReady(settings)) {
       std::printf("warren up is running in the background (pid %d): API http://%s, %d worker(s)\n", pid,
                   settings.listen.ToString().c_str(), status_json->value("workers", 0));
       std::printf("logs: %s\nstop it with `warren down`; scale with `warren scale workers=N`\n",
