@@ -37,7 +37,10 @@ class Chaos : public ::testing::Test {
     queue_ = "chaos." + std::to_string(port_);
     effects_ = dir_ + "/effects.log";
     const std::string effect = EffectBinary();
-    std::ofstream(dir_ + "/warren.toml") << fmt::format(R"([work]
+    std::ofstream(dir_ + "/warren.toml") << fmt::format(R"([amqp]
+publish_timeout = "3s"
+
+[work]
 queues = ["{0}"]
 concurrency = 2
 kill_grace = "1s"
@@ -246,6 +249,59 @@ TEST_F(Chaos, ServeKilledOrStoppedUnderLoadWithIdempotentRetriesMakesNoDuplicate
   const std::string log = up_->Output();
   EXPECT_NE(log.find("serve (pid"), std::string::npos) << log.substr(0, 3000);
   EXPECT_NE(log.find("killed by signal 9 (KILL)"), std::string::npos) << log.substr(0, 3000);
+}
+
+TEST_F(Chaos, AMemoryAlarmAnswers503PromptlyAndWorkResumesAfter) {
+  StartStack(2);
+  Checker checker(port_, effects_);
+  struct ResetWatermark {
+    ~ResetWatermark() { TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"}); }
+  } reset;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> alarmed{false};
+  std::atomic<bool> cleared{false};
+  std::atomic<int64_t> first_refusal_ms{-1};
+  std::atomic<int> accepted_after{0};
+  std::atomic<bool> retry_after_seen{false};
+  std::atomic<Clock::time_point> alarm_at{Clock::now() + 1h};
+  std::thread client([&] {
+    while (!stop) {
+      const json job = EffectJob(10);
+      const auto r = testing::HttpRequest(port_, "POST", "/v1/jobs", job.dump(),
+                                          {{"Content-Type", "application/json"}}, 30s);
+      if (r.status == 202 || r.status == 200) {
+        checker.Accepted(json::parse(r.body)["id"], true);
+        accepted_after += cleared ? 1 : 0;
+      } else if (alarmed && r.status == 503) {
+        retry_after_seen = retry_after_seen || r.headers.contains("retry-after");
+        if (first_refusal_ms < 0) {
+          first_refusal_ms = std::max<int64_t>(
+              0,
+              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - alarm_at.load()).count());
+        }
+        std::this_thread::sleep_for(100ms);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  std::this_thread::sleep_for(2s);
+  checker.Fault("memory alarm");
+  alarmed = true;
+  ASSERT_EQ(TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.000001"}), 0);
+  // In effect from here. An enqueue whose publish was already on its way waits for its confirm up to
+  // the publish timeout (3 s here, 5 s by default) and gets 503; later ones get 503 at once.
+  alarm_at = Clock::now();
+  std::this_thread::sleep_for(6s);
+  ASSERT_EQ(TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"}), 0);
+  cleared = true;
+  std::this_thread::sleep_for(4s);
+  stop = true;
+  client.join();
+  Expect(checker.Finish(120s));
+  EXPECT_GE(first_refusal_ms.load(), 0) << "enqueues were refused during the alarm";
+  EXPECT_LT(first_refusal_ms.load(), 5000) << "within 5 s of the alarm";
+  EXPECT_TRUE(retry_after_seen.load()) << "the 503s carry Retry-After";
+  EXPECT_GT(accepted_after.load(), 0) << "enqueues are accepted again once the alarm clears";
 }
 
 // Last: it restarts the broker.
