@@ -374,6 +374,19 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Status line and the fields every answer carries, plain or streamed.
+  template <typename Message>
+  void SetHead(Message& message, const Response& response) const {
+    message.version(version_);
+    message.result(static_cast<unsigned>(response.status));
+    message.set(http::field::server, options_.server_name);
+    message.set(http::field::date, HttpDate());
+    message.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) {
+      message.insert(name, value);
+    }
+  }
+
   void Write(Response response) {
     if (response.stream && method_ != "HEAD") {
       WriteStreamHead(std::move(response));
@@ -383,14 +396,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool close = response.close || !keep_alive_ || ShouldClose();
 
     response_ = {};
-    response_.version(version_);
-    response_.result(static_cast<unsigned>(response.status));
-    response_.set(http::field::server, options_.server_name);
-    response_.set(http::field::date, HttpDate());
-    response_.set(http::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) {
-      response_.insert(name, value);
-    }
+    SetHead(response_, response);
     const size_t body_size = response.body.size();
     // A HEAD answer announces the length of the body it leaves out (RFC 9110 §9.3.2); a body here
     // would be read as the start of the next response.
@@ -426,15 +432,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteStreamHead(Response response) {
     phase_ = Phase::kWriting;
     stream_head_ = {};
-    stream_head_.version(version_);
-    stream_head_.result(static_cast<unsigned>(response.status));
-    stream_head_.set(http::field::server, options_.server_name);
-    stream_head_.set(http::field::date, HttpDate());
-    stream_head_.set(http::field::content_type, response.content_type);
+    SetHead(stream_head_, response);
     stream_head_.set(http::field::cache_control, "no-cache");
-    for (auto& [name, value] : response.headers) {
-      stream_head_.insert(name, value);
-    }
     stream_head_.keep_alive(false);
     stream_.expires_after(options_.write_timeout);
     http::async_write(

@@ -20,8 +20,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 bool IsTerminal(const json& job) {
-  const auto state = job.value("state", std::string());
-  return state == "succeeded" || state == "dead" || state == "cancelled" || state == "expired";
+  const auto state = ParseJobState(job.value("state", std::string()));
+  return state && warren::IsTerminal(*state);
 }
 
 }  // namespace

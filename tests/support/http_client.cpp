@@ -149,42 +149,16 @@ bool EventStream::Fill(Clock::time_point deadline) {
 std::optional<SseEvent> EventStream::Next(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    // One event per blank-line-terminated block; comment-only blocks (": keep-alive") are skipped.
-    for (auto end = buffer_.find("\n\n"); end != std::string::npos; end = buffer_.find("\n\n")) {
-      const std::string block = buffer_.substr(0, end);
-      buffer_.erase(0, end + 2);
-      SseEvent event;
-      bool any = false;
-      size_t start = 0;
-      while (start <= block.size()) {
-        const size_t eol = std::min(block.find('\n', start), block.size());
-        const std::string line = block.substr(start, eol - start);
-        start = eol + 1;
-        const auto colon = line.find(": ");
-        if (line.empty() || line[0] == ':' || colon == std::string::npos) {
-          continue;
-        }
-        const std::string field = line.substr(0, colon);
-        const std::string value = line.substr(colon + 2);
-        if (field == "id") {
-          event.id = value;
-          any = true;
-        } else if (field == "event") {
-          event.event = value;
-          any = true;
-        } else if (field == "data") {
-          event.data = value;
-          any = true;
-        }
-      }
-      if (any && !event.event.empty()) {
-        return event;
-      }
+    decoder_.Feed(std::exchange(buffer_, {}), [this](const client::SseEvent& e) {
+      ready_.push_back(SseEvent{e.id, e.event, e.data});
+    });
+    if (!ready_.empty()) {
+      SseEvent event = std::move(ready_.front());
+      ready_.pop_front();
+      return event;
     }
-    if (Clock::now() >= deadline || !Fill(deadline)) {
-      if (Clock::now() >= deadline || closed_) {
-        return std::nullopt;
-      }
+    if (Clock::now() >= deadline || (!Fill(deadline) && (Clock::now() >= deadline || closed_))) {
+      return std::nullopt;
     }
   }
 }
@@ -285,7 +259,8 @@ bool WaitForHttp(unsigned short port, const std::string& target, std::chrono::mi
   const auto deadline = Clock::now() + timeout;
   while (true) {
     const auto left =
-        std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+        std::max(std::chrono::milliseconds(0),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     if (HttpGet(port, target, std::min<std::chrono::milliseconds>(left, std::chrono::seconds(2))).status ==
         200) {
       return true;

@@ -4,12 +4,14 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "client/sse.hpp"
 #include "core/unique_fd.hpp"
 
 namespace warren::testing {
@@ -90,7 +92,9 @@ class EventStream {
  private:
   bool Fill(std::chrono::steady_clock::time_point deadline);
   UniqueFd fd_;
-  std::string buffer_;
+  std::string buffer_;               // read, not yet decoded
+  client::SseDecoder decoder_;       // the CLI's decoder: comments skipped, lines split anywhere
+  std::deque<SseEvent> ready_;       // decoded, not yet returned
   std::string head_;
   int status_ = 0;
   bool closed_ = false;
