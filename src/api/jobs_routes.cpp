@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "amqp/topology.hpp"
+#include "api/insert_queue.hpp"
 #include "api/request_validation.hpp"
 #include "core/names.hpp"
 
@@ -25,6 +26,8 @@ using nlohmann::json;
 // Admin actions re-read and retry when the job changed between their read and their write.
 constexpr int kCasAttempts = 5;
 constexpr size_t kMaxIdInMessage = 80;
+// Jobs of concurrent POST /v1/jobs requests stored in one transaction, at most (InsertQueue).
+constexpr size_t kMaxGroupCommit = 256;
 // POST /v1/queues/{queue}/retry-dead retries at most this many jobs per call (one store page).
 constexpr size_t kMaxRetryDead = 1000;
 // A list page stops growing past this many bytes of JSON (1,000 jobs with large args would otherwise
@@ -34,7 +37,7 @@ constexpr size_t kMaxListBytes = size_t{8} << 20;
 std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 Response JobResponse(int status, const JobRecord& record) {
-  return JsonResponse(status, Dump(ToJson(record)));
+  return JsonResponse(status, ToJsonText(record));
 }
 
 // 202 for a job just accepted, with where to find it.
@@ -46,6 +49,10 @@ Response Accepted(const JobRecord& record) {
 
 Response NotFound(std::string_view id) {
   return ErrorResponse(404, "not_found", fmt::format("no job '{}'", id.substr(0, kMaxIdInMessage)));
+}
+
+Response InternalErrorResponse() {
+  return ErrorResponse(500, "internal_error", "the server failed to answer this request");
 }
 
 Response Conflict(std::string_view message) { return ErrorResponse(409, "conflict", message); }
@@ -104,7 +111,8 @@ using Fail = std::function<void(const Response&)>;
 
 class JobsService : public std::enable_shared_from_this<JobsService> {
  public:
-  explicit JobsService(JobsApi api) : api_(std::move(api)) {}
+  explicit JobsService(JobsApi api)
+      : api_(std::move(api)), inserts_(InsertQueue::Create(*api_.store, *api_.tasks, kMaxGroupCommit)) {}
 
   void Create(const Request& request, const Responder& respond);
   void CreateBatch(const Request& request, const Responder& respond);
@@ -121,7 +129,8 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   // Runs `work` on the task runner. `fail` answers when the runner is saturated (503 overloaded) or
   // when `work` throws (a StoreError: 503 store_unavailable; anything else is our bug: 500).
   void Blocking(const Fail& fail, std::function<void()> work) const;
-  void Enqueue(const JobRecord& record, const EnqueueDone& done);
+  // After the record is stored (or found by its idempotency key): publish, then answer.
+  void Enqueue(const store::InsertResult& stored, const EnqueueDone& done);
   void InsertBatch(const std::vector<JobRecord>& records, const Responder& respond);
   void CancelNow(const std::string& id, const Responder& respond);
   void RetryNow(const std::string& id, const Responder& respond);
@@ -135,6 +144,7 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   }
 
   const JobsApi api_;
+  const std::shared_ptr<InsertQueue> inserts_;
   InFlightKeys keys_;
 };
 
@@ -147,7 +157,7 @@ void JobsService::Blocking(const Fail& fail, std::function<void()> work) const {
       fail(StoreFailureResponse());
     } catch (const std::exception& e) {
       spdlog::error("api: request failed: {}", e.what());
-      fail(ErrorResponse(500, "internal_error", "the server failed to answer this request"));
+      fail(InternalErrorResponse());
     }
   };
   if (!api_.tasks->TryPost(std::move(task))) {
@@ -225,23 +235,26 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
       self->keys_.Finish(*key, theirs);
     }
   };
-  Blocking([done](const Response& response) { done(response, response); },
-           [self, record = std::move(record), done] { self->Enqueue(record, done); });
+  inserts_->Add(
+      std::move(record), [self, done](const store::InsertResult& stored) { self->Enqueue(stored, done); },
+      [done](InsertFailure failure) {
+        const Response response = failure == InsertFailure::kBusy    ? BusyResponse()
+                                  : failure == InsertFailure::kStore ? StoreFailureResponse()
+                                                                     : InternalErrorResponse();
+        done(response, response);
+      });
 }
 
 
-// On the task runner. Store first, then RabbitMQ: the job is readable before its POST returns, and a
-// job RabbitMQ did not take is deleted again before the client hears 503.
-void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
-  const auto results = api_.store->InsertJobs({record});
-  if (results.size() != 1) {
-    throw store::StoreError(fmt::format("InsertJobs returned {} results for 1 job", results.size()));
-  }
-  if (!results.front().inserted) {
-    const Response existing = JobResponse(200, results.front().record);
+// On the task runner, after the group commit. Store first, then RabbitMQ: the job is readable before
+// its POST returns, and a job RabbitMQ did not take is deleted again before the client hears 503.
+void JobsService::Enqueue(const store::InsertResult& stored, const EnqueueDone& done) {
+  if (!stored.inserted) {
+    const Response existing = JobResponse(200, stored.record);
     done(existing, existing);
     return;
   }
+  const JobRecord& record = stored.record;
   // Told now, before the publish, so the stream shows it before anything a worker reports of it.
   Changed("enqueued", record);
   auto self = shared_from_this();
@@ -253,7 +266,12 @@ void JobsService::Enqueue(const JobRecord& record, const EnqueueDone& done) {
       if (self->api_.published) {
         self->api_.published({record.id});
       }
-      done(Accepted(record), JobResponse(200, record));
+      // One encoding for both answers: they differ only in status and Location.
+      Response accepted = Accepted(record);
+      Response theirs = accepted;
+      theirs.status = 200;
+      std::erase_if(theirs.headers, [](const auto& h) { return h.first == "Location"; });
+      done(std::move(accepted), theirs);
       return;
     }
     // On the publisher's thread: the store call goes back to the task runner.

@@ -176,6 +176,9 @@ void ApplyEvent(JobRecord& record, const JobEvent& event);
 // --- JSON codec ---------------------------------------------------------------------------------
 // The public representation (the HTTP API's job object) and the store's; round-trips exactly.
 nlohmann::json ToJson(const JobRecord& record);
+// The same as ToJson(record).dump() (compact, invalid UTF-8 replaced), written without building the
+// json object first: the form the store keeps and the API answers with.
+std::string ToJsonText(const JobRecord& record);
 JobRecord JobRecordFromJson(const nlohmann::json& json);  // throws std::invalid_argument
 nlohmann::json ToJson(const JobEvent& event);
 JobEvent JobEventFromJson(const nlohmann::json& json);  // throws std::invalid_argument

@@ -75,7 +75,7 @@ int64_t ToMillis(TimePoint t) { return t.time_since_epoch().count(); }
 std::string ToDocument(const JobRecord& record) {
   // Worker-reported text (errors, progress notes, command output) may not be valid UTF-8; a strict
   // dump would throw and lose the whole event batch, so invalid bytes become U+FFFD instead.
-  return ToJson(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return ToJsonText(record);
 }
 
 JobRow ToRow(const JobRecord& record) {

@@ -97,6 +97,39 @@ TEST(JobCodec, RecordRoundTripsExactly) {
   }
 }
 
+// ToJsonText is the fast writer of the same text: it must equal the json object's dump exactly,
+// for every field, escaping and invalid UTF-8 included.
+std::string Dumped(const JobRecord& r) { return ToJson(r).dump(-1, ' ', false, json::error_handler_t::replace); }
+
+TEST(JobCodec, TextEqualsTheJsonObjectsDump) {
+  EXPECT_EQ(ToJsonText(FullRecord()), Dumped(FullRecord()));
+  JobRecord bare;
+  bare.id = kId;
+  bare.spec.type = "t";
+  EXPECT_EQ(ToJsonText(bare), Dumped(bare));
+  JobRecord whole_seconds = FullRecord();
+  whole_seconds.spec.timeout = milliseconds(30'000);
+  EXPECT_EQ(ToJsonText(whole_seconds), Dumped(whole_seconds));
+}
+
+TEST(JobCodec, TextEscapesLikeTheJsonObjectsDump) {
+  const std::vector<std::string> texts = {
+      "quote \" and backslash \\", "tab\tnewline\ncr\r", std::string("nul\0byte", 8), "\x01\x1f\x7f",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x87", "bad \xff\xfe utf-8", "cut \xe2\x82", "</script>"};
+  for (const auto& text : texts) {
+    JobRecord r = FullRecord();
+    r.error = text;
+    r.attempts[0].worker = text;
+    r.attempts[0].error = text;
+    r.progress->note = text;
+    r.spec.tags = {text, "ok"};
+    r.spec.idempotency_key = text;
+    r.spec.args = {{text, text}};
+    r.result = json::array({text});
+    EXPECT_EQ(ToJsonText(r), Dumped(r)) << text;
+  }
+}
+
 TEST(JobCodec, MissingOptionalFieldsReadAsDefaults) {
   const JobRecord r = JobRecordFromJson(json::parse(R"({"id": "j1", "type": "x", "state": "queued",
       "created_at": "2026-11-26T12:00:00Z", "updated_at": "2026-11-26T12:00:00+00:00", "future_field": 1})"));
