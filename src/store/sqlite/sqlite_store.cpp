@@ -364,7 +364,8 @@ class SqliteStore final : public Store {
       std::vector<StoredLogLine> out;
       while (select->Step()) {
         out.push_back(StoredLogLine{static_cast<int>(select->Int64(0)), select->Int64(1),
-                                    TimePoint(std::chrono::milliseconds(select->Int64(2))), select->Text(3)});
+                                    TimePoint(std::chrono::milliseconds(select->Int64(2))),
+                                    std::string(select->Text(3))});
       }
       return out;
     });
