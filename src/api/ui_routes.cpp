@@ -32,9 +32,8 @@ Response Asset(std::string_view name) {
 
 void AddUiRoutes(Router& router) {
   // One page; its views are the URL's fragment (#/jobs, #/jobs/ID), so every view loads from /ui.
-  router.Add("GET", "/ui", [](const Request& /*request*/, const Responder& respond) {
-    respond(Asset("index.html"));
-  });
+  router.Add("GET", "/ui",
+             [](const Request& /*request*/, const Responder& respond) { respond(Asset("index.html")); });
   router.Add("GET", "/ui/{asset}", [](const Request& request, const Responder& respond) {
     const std::string& name = request.Param("asset");
     respond(Asset(name.empty() ? "index.html" : name));

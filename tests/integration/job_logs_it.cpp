@@ -30,24 +30,25 @@ class JobLogs : public ::testing::Test {
     port_ = testing::FreePort();
     queue_ = "it.logs." + std::to_string(port_);
     // Fails its first attempt and succeeds on the second, writing stderr lines each time.
-    std::ofstream(dir_ + "/work.toml") << "[jobs.it_shout]\ncommand = [\"/bin/sh\", \"-c\", 'echo line one >&2; if [ -f "
-                                       << dir_ << "/marker ]; then echo second try >&2; echo 42; else touch " << dir_
-                                       << "/marker; echo failing now >&2; exit 1; fi']\n";
+    std::ofstream(dir_ + "/work.toml")
+        << "[jobs.it_shout]\ncommand = [\"/bin/sh\", \"-c\", 'echo line one >&2; if [ -f " << dir_
+        << "/marker ]; then echo second try >&2; echo 42; else touch " << dir_
+        << "/marker; echo failing now >&2; exit 1; fi']\n";
     serve_ = std::make_unique<testing::Process>(std::vector<std::string>{
         testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--amqp-url",
         TestBroker::Get().AmqpUrl(), "--store", "sqlite:" + dir_ + "/warren.db"});
     ASSERT_TRUE(testing::WaitForHttp(port_, "/healthz", 20s)) << serve_->Output();
     worker_ = std::make_unique<testing::Process>(std::vector<std::string>{
-        testing::WarrenBinary(), "work", "--config", dir_ + "/work.toml", "--amqp-url", TestBroker::Get().AmqpUrl(),
-        "--queue", queue_, "--concurrency", "2", "--retry-base", "100ms"});
+        testing::WarrenBinary(), "work", "--config", dir_ + "/work.toml", "--amqp-url",
+        TestBroker::Get().AmqpUrl(), "--queue", queue_, "--concurrency", "2", "--retry-base", "100ms"});
     ASSERT_TRUE(worker_->WaitForOutput("consuming " + queue_, 15s)) << worker_->Output();
     ASSERT_TRUE(worker_->WaitForOutput("publisher connected", 15s)) << worker_->Output();
     ASSERT_TRUE(testing::WaitForHttp(port_, "/readyz", 15s)) << serve_->Output();
   }
 
   std::string Enqueue(const json& spec) {
-    const auto answer = testing::HttpRequest(port_, "POST", "/v1/jobs", spec.dump(),
-                                             {{"Content-Type", "application/json"}});
+    const auto answer =
+        testing::HttpRequest(port_, "POST", "/v1/jobs", spec.dump(), {{"Content-Type", "application/json"}});
     EXPECT_EQ(answer.status, 202) << answer.body;
     return json::parse(answer.body, nullptr, false).value("id", "");
   }
@@ -100,8 +101,8 @@ std::vector<std::pair<int, std::string>> AttemptsAndTexts(const json& lines) {
 
 TEST_F(JobLogs, CommandStderrAndHandlerLinesAreStoredPerAttempt) {
   const std::string command = Enqueue({{"type", "it_shout"}, {"queue", queue_}, {"max_attempts", 2}});
-  const std::string builtin = Enqueue({{"type", "warren.flaky"}, {"queue", queue_}, {"max_attempts", 3},
-                                       {"args", {{"fail_attempts", 2}}}});
+  const std::string builtin = Enqueue(
+      {{"type", "warren.flaky"}, {"queue", queue_}, {"max_attempts", 3}, {"args", {{"fail_attempts", 2}}}});
 
   const json command_lines = WaitForLogs(command, "succeeded", 4);
   EXPECT_EQ(AttemptsAndTexts(command_lines),
@@ -112,10 +113,10 @@ TEST_F(JobLogs, CommandStderrAndHandlerLinesAreStoredPerAttempt) {
     EXPECT_EQ(line["cursor"], fmt::format("{}.{}", line["attempt"].get<int>(), line["seq"].get<int>()));
   }
   const json builtin_lines = WaitForLogs(builtin, "succeeded", 3);
-  EXPECT_EQ(AttemptsAndTexts(builtin_lines),
-            (std::vector<std::pair<int, std::string>>{{1, "warren.flaky: attempt 1"},
-                                                      {2, "warren.flaky: attempt 2"},
-                                                      {3, "warren.flaky: attempt 3"}}));
+  EXPECT_EQ(
+      AttemptsAndTexts(builtin_lines),
+      (std::vector<std::pair<int, std::string>>{
+          {1, "warren.flaky: attempt 1"}, {2, "warren.flaky: attempt 2"}, {3, "warren.flaky: attempt 3"}}));
 
   // One attempt, and paging with the cursor.
   EXPECT_EQ(Get("/v1/jobs/" + command + "/logs?attempt=2")["lines"].size(), 2U);
@@ -148,8 +149,8 @@ TEST_F(JobLogs, CommandStderrAndHandlerLinesAreStoredPerAttempt) {
 TEST_F(JobLogs, FollowPrintsLinesWhileTheJobRuns) {
   // warren.sleep writes no lines; a flaky job retried after 100 ms writes one per attempt, so a follow
   // started at once sees lines arrive and returns when the job succeeds.
-  const std::string id = Enqueue({{"type", "warren.flaky"}, {"queue", queue_}, {"max_attempts", 4},
-                                  {"args", {{"fail_attempts", 3}}}});
+  const std::string id = Enqueue(
+      {{"type", "warren.flaky"}, {"queue", queue_}, {"max_attempts", 4}, {"args", {{"fail_attempts", 3}}}});
   const std::string followed = Cli({"logs", id, "--follow"});
   EXPECT_NE(followed.find("warren.flaky: attempt 4"), std::string::npos) << followed;
   EXPECT_EQ(Get("/v1/jobs/" + id)["state"], "succeeded");
