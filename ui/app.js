@@ -87,6 +87,7 @@ function askToken(message) {
 function tokenEntered(value) {
   sessionStorage.setItem(TOKEN_KEY, value);
   document.getElementById('token-form').hidden = true;
+  document.getElementById('notice').hidden = true;
   const waiters = tokenWaiters;
   tokenWaiters = [];
   for (const w of waiters) w();

@@ -127,7 +127,9 @@ async function main() {
     await page.click('#token-form button[type=submit]');
     await page.waitForSelector('#queues-table tr[data-queue="default"]');
     await page.waitForSelector('#workers-table tbody tr .badge[data-state="running"]');
-    await page.waitForSelector('#throughput-chart rect.ok');
+    // The chart counts the attempts that finished in the last minutes: the jobs above are in it.
+    await page.waitForFunction(() => [...document.querySelectorAll('#throughput-chart rect.ok')].some((r) => Number(r.getAttribute('height')) > 0));
+    await page.waitForFunction(() => [...document.querySelectorAll('#throughput-chart rect.bad')].some((r) => Number(r.getAttribute('height')) > 0));
     await page.waitForSelector('#live-status.online');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('warren.token')), TOKEN);
     await shot('overview.png');
