@@ -15,12 +15,18 @@ packages=(
   tzdata
   # tests and scripts
   python3 python3-pika python3-yaml curl procps iproute2 ca-certificates
+  # the dashboard's browser test: Debian's chromium driven by playwright-core (npm, tests/browser)
+  nodejs npm chromium
   # side-by-side benchmarks (bench/system): the demo and Celery baselines, the HTTP load, the plots
   python3-flask python3-celery gunicorn wrk gnuplot-nox
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  # Node.js from another source (NodeSource's nodejs bundles npm and conflicts with Debian's) will do.
+  if { [ "$p" = nodejs ] && command -v node >/dev/null; } || { [ "$p" = npm ] && command -v npm >/dev/null; }; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

@@ -67,7 +67,8 @@ class JobContext {
 
   // Reports progress (clamped to 0..100) as a `progress` event; the store keeps the latest.
   void progress(int percent, const std::string& note = {}) const;
-  // A line of the job's log (the worker's log, tagged with the job id and attempt).
+  // A line of the job's log: in the worker's log (tagged with the job id and attempt) and, kept per
+  // attempt, at GET /v1/jobs/{id}/logs and `warren logs ID`.
   void log(std::string_view line) const;
 
  private:

@@ -8,6 +8,7 @@
 #include "api/events_routes.hpp"
 #include "api/openapi.hpp"
 #include "api/request_validation.hpp"
+#include "api/ui_routes.hpp"
 
 namespace warren::api {
 
@@ -32,6 +33,7 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
                                     KnownQueues(settings), settings.job_types, deps.workers, deps.metrics,
                                     std::move(supervisor_metrics)});
   AddOpenApiRoute(router);
+  AddUiRoutes(router);
   if (deps.events != nullptr) {
     AddEventRoutes(router, *deps.events);
   }

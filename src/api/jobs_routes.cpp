@@ -117,6 +117,7 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void Create(const Request& request, const Responder& respond);
   void CreateBatch(const Request& request, const Responder& respond);
   void Get(const Request& request, const Responder& respond);
+  void Logs(const Request& request, const Responder& respond);
   void List(const Request& request, const Responder& respond);
   void Cancel(const Request& request, const Responder& respond);
   void Retry(const Request& request, const Responder& respond);
@@ -399,6 +400,37 @@ void JobsService::Get(const Request& request, const Responder& respond) {
   Blocking(respond, [self, id = request.Param("id"), respond] {
     const auto record = self->api_.store->GetJob(id);
     respond(record ? JobResponse(200, *record) : NotFound(id));
+  });
+}
+
+void JobsService::Logs(const Request& request, const Responder& respond) {
+  auto query = ParseLogQuery(request.query);
+  if (auto* error = std::get_if<Response>(&query)) {
+    respond(std::move(*error));
+    return;
+  }
+  auto& log_query = std::get<store::LogQuery>(query);
+  log_query.job_id = request.Param("id");
+  auto self = shared_from_this();
+  Blocking(respond, [self, log_query = std::move(log_query), respond] {
+    if (!self->api_.store->GetJob(log_query.job_id)) {
+      respond(NotFound(log_query.job_id));
+      return;
+    }
+    const store::LogPage page = self->api_.store->ListLogs(log_query);
+    json lines = json::array();
+    for (const auto& line : page.lines) {
+      lines.push_back({{"attempt", line.attempt},
+                       {"seq", line.seq},
+                       {"at", FormatTime(line.at)},
+                       {"line", line.line},
+                       {"cursor", LogCursor(line.attempt, line.seq)}});
+    }
+    json next;  // null: nothing after this page yet
+    if (page.more) {
+      next = LogCursor(page.lines.back().attempt, page.lines.back().seq);
+    }
+    respond(JsonResponse(200, Dump(json{{"lines", std::move(lines)}, {"next", std::move(next)}})));
   });
 }
 
@@ -689,6 +721,7 @@ SubmitFn AddJobsRoutes(Router& router, JobsApi api) {
   router.Add("GET", "/v1/jobs", bind(&JobsService::List));
   router.Add("POST", "/v1/jobs/batch", bind(&JobsService::CreateBatch));
   router.Add("GET", "/v1/jobs/{id}", bind(&JobsService::Get));
+  router.Add("GET", "/v1/jobs/{id}/logs", bind(&JobsService::Logs));
   router.Add("DELETE", "/v1/jobs/{id}", bind(&JobsService::Delete));
   router.Add("POST", "/v1/jobs/{id}/cancel", bind(&JobsService::Cancel));
   router.Add("POST", "/v1/jobs/{id}/retry", bind(&JobsService::Retry));

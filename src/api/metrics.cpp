@@ -34,6 +34,7 @@ std::string_view CounterName(EventKind kind) {
     case EventKind::kCancelled: return "cancelled";
     case EventKind::kExpired: return "expired";
     case EventKind::kProgress: return "";
+    case EventKind::kLog: return "";
   }
   return "";
 }

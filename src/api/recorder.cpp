@@ -64,6 +64,7 @@ void Recorder::Loop() {
       }
     }
     std::vector<JobEvent> events;
+    std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
     events.reserve(batch.size());
     for (const auto& d : batch) {
       if (d.type == amqp::kWorkerHeartbeatType) {
@@ -71,7 +72,7 @@ void Recorder::Loop() {
       }
       try {
         for (auto& event : amqp::DecodeEvents(d.body)) {
-          events.push_back(std::move(event));
+          (event.kind == EventKind::kLog ? logs : events).push_back(std::move(event));
         }
       } catch (const std::exception& e) {
         // Acked with the batch: requeueing a message no recorder can read would loop forever.
@@ -79,6 +80,8 @@ void Recorder::Loop() {
       }
     }
     try {
+      // Both writes are idempotent, so a batch handed back after either failed is simply applied again.
+      store_.AppendLogs(logs, options_.log_lines_per_job);
       const auto changed = store_.ApplyEvents(events);
       if (options_.metrics != nullptr) {
         options_.metrics->CountEvents(events, changed);

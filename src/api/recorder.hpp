@@ -23,6 +23,7 @@ struct RecorderOptions {
   size_t max_batch = 500;   // events per store transaction
   Metrics* metrics = nullptr;  // counts what was applied; may be null
   uint16_t prefetch = 1000;  // events the broker may have in flight to us
+  size_t log_lines_per_job = 1000;  // a job's newest log lines kept in the store (0: none)
   // After each committed batch: its events and the records they changed (the live event stream).
   std::function<void(const std::vector<JobEvent>&, const std::vector<JobRecord>&)> on_applied;
 };

@@ -313,6 +313,64 @@ std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query) 
   return out;
 }
 
+namespace {
+
+template <typename Int>
+bool ParseWhole(std::string_view text, Int lo, Int hi, Int& out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && ptr == text.data() + text.size() && out >= lo && out <= hi;
+}
+
+}  // namespace
+
+std::string LogCursor(int attempt, int64_t seq) { return fmt::format("{}.{}", attempt, seq); }
+
+std::variant<store::LogQuery, Response> ParseLogQuery(std::string_view query) {
+  auto parsed = ParseUniqueParams(query);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    return std::move(*error);
+  }
+  store::LogQuery out;
+  for (const auto& [name, value] : std::get<QueryParams>(parsed)) {
+    if (value.empty()) {
+      continue;
+    }
+    if (name == "attempt") {
+      int attempt = 0;
+      if (!ParseWhole(value, 1, 1'000'000'000, attempt)) {
+        return BadParameter("invalid_parameter", fmt::format("query parameter 'attempt': expected an integer "
+                                                             ">= 1, got '{}'",
+                                                             value.substr(0, 40)));
+      }
+      out.attempt = attempt;
+    } else if (name == "after") {
+      const size_t dot = value.find('.');
+      int attempt = 0;
+      int64_t seq = 0;
+      if (dot == std::string::npos || !ParseWhole(std::string_view(value).substr(0, dot), 0, 1'000'000'000, attempt) ||
+          !ParseWhole(std::string_view(value).substr(dot + 1), int64_t{0}, int64_t{1} << 53, seq)) {
+        return BadParameter("invalid_cursor", fmt::format("query parameter 'after': expected a cursor "
+                                                          "ATTEMPT.SEQ from a previous answer, got '{}'",
+                                                          value.substr(0, 40)));
+      }
+      out.after = {attempt, seq};
+    } else if (name == "limit") {
+      size_t limit = 0;
+      if (!ParseWhole(value, size_t{1}, kMaxListLimit, limit)) {
+        return BadParameter("invalid_parameter", fmt::format("query parameter 'limit': expected an integer 1..{}, "
+                                                             "got '{}'",
+                                                             kMaxListLimit, value.substr(0, 40)));
+      }
+      out.limit = limit;
+    } else {
+      return BadParameter("unknown_parameter", fmt::format("unknown query parameter '{}'; known: attempt, after, "
+                                                           "limit",
+                                                           name.substr(0, 40)));
+    }
+  }
+  return out;
+}
+
 Response FieldErrorResponse(const FieldError& error, std::string_view where) {
   return ErrorResponse(400, error.code.empty() ? "invalid_field" : error.code,
                        fmt::format("{}{}", where, error.message));

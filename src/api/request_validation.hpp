@@ -45,6 +45,12 @@ std::optional<QueryParams> ParseQueryString(std::string_view query);
 inline constexpr size_t kMaxListLimit = 1000;
 std::variant<store::ListQuery, Response> ParseListQuery(std::string_view query);
 
+// GET /v1/jobs/{id}/logs's query: attempt (1..), after (a cursor "ATTEMPT.SEQ", as `next` and every
+// line's `cursor` give it), limit (1..1000, default 500). Unknown or repeated parameters are a 400.
+std::variant<store::LogQuery, Response> ParseLogQuery(std::string_view query);
+// The cursor of a log line: "ATTEMPT.SEQ".
+std::string LogCursor(int attempt, int64_t seq);
+
 // GET /v1/events's query: queue, type, job (filters) and last_event_id (for clients that cannot send
 // the Last-Event-ID header, which wins when both are given). Bad names or ids, unknown or repeated
 // parameters are a 400.

@@ -193,6 +193,7 @@ int RunServe(const Settings& settings) {
   recorder_options.connection.name = "warren serve";
   recorder_options.reconnect_max = settings.reconnect_max;
   recorder_options.metrics = &metrics;
+  recorder_options.log_lines_per_job = settings.log_lines;
   recorder_options.on_applied = [&feed](const std::vector<JobEvent>& events,
                                         const std::vector<JobRecord>& changed) {
     std::map<std::string_view, const JobRecord*> by_id;

@@ -123,6 +123,9 @@ struct ClientCommands::State {
   CLI::App* queues_cmd = nullptr;
   CLI::App* workers_cmd = nullptr;
   CLI::App* tail_cmd = nullptr;
+  CLI::App* logs_cmd = nullptr;
+  bool follow = false;
+  int attempt = 0;
   std::string job_filter;
   size_t count = 0;
   std::string job_id;
@@ -143,6 +146,7 @@ struct ClientCommands::State {
   [[nodiscard]] int Queues() const;
   [[nodiscard]] int Workers() const;
   [[nodiscard]] int Tail() const;
+  [[nodiscard]] int Logs() const;
   void PrintEvent(const client::SseEvent& event) const;
 };
 
@@ -203,6 +207,12 @@ ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()
   s.tail_cmd->add_option("--job", s.job_filter, "only this job")->type_name("ID");
   s.tail_cmd->add_option("--count", s.count, "stop after this many events (default: follow until interrupted)");
   AddConnectionFlags(s.tail_cmd, s.connection);
+
+  s.logs_cmd = app.add_subcommand("logs", "Print a job's own log lines (command stderr, JobContext::log)");
+  s.logs_cmd->add_option("ID", s.job_id, "the job's id")->required();
+  s.logs_cmd->add_option("--attempt", s.attempt, "only this attempt's lines")->check(CLI::PositiveNumber);
+  s.logs_cmd->add_flag("--follow,-f", s.follow, "keep printing new lines until the job ends");
+  AddConnectionFlags(s.logs_cmd, s.connection);
 }
 
 ClientCommands::~ClientCommands() = default;
@@ -210,7 +220,7 @@ ClientCommands::~ClientCommands() = default;
 std::optional<int> ClientCommands::Run() {
   State& s = *state_;
   s.style = DetectStyle();
-  const std::array<std::pair<CLI::App*, int (State::*)() const>, 8> commands = {
+  const std::array<std::pair<CLI::App*, int (State::*)() const>, 9> commands = {
       {{s.enqueue_cmd, &State::Enqueue},
        {s.status_cmd, &State::Status},
        {s.jobs_cmd, &State::Jobs},
@@ -218,7 +228,8 @@ std::optional<int> ClientCommands::Run() {
        {s.cancel_cmd, &State::Cancel},
        {s.queues_cmd, &State::Queues},
        {s.workers_cmd, &State::Workers},
-       {s.tail_cmd, &State::Tail}}};
+       {s.tail_cmd, &State::Tail},
+       {s.logs_cmd, &State::Logs}}};
   try {
     for (const auto& [command, run] : commands) {
       if (command->parsed()) {
@@ -461,6 +472,44 @@ int ClientCommands::State::Retry() const {
     PrintJson(json{{"retried", ids.size()}, {"ids", ids}}, style);
   } else {
     Print(fmt::format("retried {} dead job{} of {}\n", ids.size(), ids.size() == 1 ? "" : "s", dead_queue));
+  }
+  return kExitOk;
+}
+
+// Pages through the lines; with --follow polls for more every second until the job has ended (one
+// last read after the end, for lines that arrived with its outcome). --json: the API's document when
+// not following, else one line object per output line (NDJSON), as they come.
+int ClientCommands::State::Logs() const {
+  ApiClient client = Client();
+  std::string after;
+  json collected = json::array();
+  for (;;) {
+    const json job = follow ? client.GetJob(job_id) : json();
+    const bool ended = follow && IsTerminal(ParseJobState(job.value("state", "")).value_or(JobState::kQueued));
+    for (;;) {
+      const json page = client.Logs(job_id, after, attempt);
+      for (const auto& line : page.value("lines", json::array())) {
+        after = line.value("cursor", after);
+        if (!connection.json) {
+          Print(LogLineText(line, style));
+        } else if (follow) {
+          std::fputs((line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n").c_str(), stdout);
+        } else {
+          collected.push_back(line);
+        }
+      }
+      if (!page.value("next", json()).is_string()) {
+        break;
+      }
+    }
+    std::fflush(stdout);
+    if (!follow || ended) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (connection.json && !follow) {
+    PrintJson(json{{"lines", std::move(collected)}, {"next", nullptr}}, style);
   }
   return kExitOk;
 }

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   AddCommonFlags(serve, serve_flags);
   AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
                                        "amqp.reconnect_max", "store.url", "store.keep_succeeded",
-                                       "store.keep_failed", "api.max_body", "api.max_batch", "api.tokens",
+                                       "store.keep_failed", "store.log_lines", "api.max_body", "api.max_batch", "api.tokens",
                                        "api.job_types", "broker.management_port"});
   bool serve_insecure = false;
   serve->add_flag("--insecure", serve_insecure,

@@ -42,6 +42,25 @@ Style DetectStyle() {
   return style;
 }
 
+std::string LogLineText(const nlohmann::json& line, const Style& style) {
+  const int attempt = line.value("attempt", 0);
+  const std::string at = line.value("at", "");
+  std::string text = line.value("line", "");
+  for (char& c : text) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') {
+      c = ' ';  // an escape sequence in a job's log must not drive the terminal
+    }
+  }
+  if (!style.tty) {
+    for (char& c : text) {
+      c = c == '\t' ? ' ' : c;
+    }
+    return fmt::format("{}\t{}\t{}\n", attempt, at, text);
+  }
+  const std::string clock = at.size() >= 23 ? at.substr(11, 12) : at;
+  return fmt::format("{} {}\n", Paint(fmt::format("#{} {}", attempt, clock), kDim, style), text);
+}
+
 std::string_view StateColor(std::string_view state) {
   if (state == "succeeded") {
     return kGreen;

@@ -27,6 +27,11 @@ std::string_view StateColor(std::string_view state);
 // `text` wrapped in `color` when the style has colours.
 std::string Paint(std::string_view text, std::string_view color, const Style& style);
 
+// One line of GET /v1/jobs/{id}/logs as `warren logs` prints it: on a terminal "#ATTEMPT HH:MM:SS.mmm
+// line" (the prefix dim when coloured); otherwise "ATTEMPT<TAB>AT<TAB>line". Ends in a newline; the
+// line's own control characters are kept out of the terminal (shown as spaces).
+std::string LogLineText(const nlohmann::json& line, const Style& style);
+
 struct Cell {
   std::string text;
   std::string_view color;  // "" for none

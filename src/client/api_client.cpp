@@ -104,6 +104,17 @@ json ApiClient::GetJob(const std::string& id) { return Call("GET", "/v1/jobs/" +
 
 json ApiClient::ListJobs(const JobFilter& filter) { return Call("GET", "/v1/jobs" + JobListQuery(filter)); }
 
+json ApiClient::Logs(const std::string& id, const std::string& after, int attempt) {
+  std::string target = "/v1/jobs/" + PercentEncode(id) + "/logs?limit=1000";
+  if (!after.empty()) {
+    target += "&after=" + PercentEncode(after);
+  }
+  if (attempt > 0) {
+    target += "&attempt=" + std::to_string(attempt);
+  }
+  return Call("GET", target);
+}
+
 json ApiClient::Cancel(const std::string& id) {
   return Call("POST", "/v1/jobs/" + PercentEncode(id) + "/cancel");
 }

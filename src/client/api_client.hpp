@@ -45,6 +45,8 @@ class ApiClient {
   nlohmann::json Enqueue(const nlohmann::json& spec);  // POST /v1/jobs → the job
   nlohmann::json GetJob(const std::string& id);        // GET /v1/jobs/{id}
   nlohmann::json ListJobs(const JobFilter& filter);    // GET /v1/jobs → {"jobs", "next_cursor"}
+  // GET /v1/jobs/{id}/logs → {"lines", "next"}; `after` is a cursor from a previous answer (or empty).
+  nlohmann::json Logs(const std::string& id, const std::string& after, int attempt = 0);
   nlohmann::json Cancel(const std::string& id);        // POST /v1/jobs/{id}/cancel → the job
   nlohmann::json Retry(const std::string& id);         // POST /v1/jobs/{id}/retry → the job
   nlohmann::json RetryDead(const std::string& queue);  // POST /v1/queues/{q}/retry-dead

@@ -53,6 +53,8 @@ const std::vector<SettingKey> kKeys = {
     {"store.url", "WARREN_STORE", "store", "job store: sqlite:PATH or postgresql://..."},
     {"store.keep_succeeded", "WARREN_KEEP_SUCCEEDED", "keep-succeeded", "how long succeeded jobs are kept"},
     {"store.keep_failed", "WARREN_KEEP_FAILED", "keep-failed", "how long dead, cancelled and expired jobs are kept"},
+    {"store.log_lines", "WARREN_LOG_LINES", "log-lines",
+     "a job's newest log lines kept for GET /v1/jobs/{id}/logs (0: none)"},
     {"api.max_body", "WARREN_MAX_BODY", "max-body", "largest request body in bytes"},
     {"api.max_batch", "WARREN_MAX_BATCH", "max-batch", "most jobs in one POST /v1/jobs/batch"},
     {"api.tokens", "WARREN_TOKENS", "token", "bearer tokens as SECRET:SCOPE[+SCOPE] (read, enqueue, admin)"},
@@ -409,6 +411,8 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.keep_succeeded = ParseDurationOrThrow(text);
       } else if (key == "store.keep_failed") {
         s.keep_failed = ParseDurationOrThrow(text);
+      } else if (key == "store.log_lines") {
+        s.log_lines = ParseInt<size_t>(text, 0, 1'000'000);
       } else if (key == "api.max_body") {
         s.max_body = ParseInt<size_t>(text, 1024, size_t{1} << 30);
       } else if (key == "api.max_batch") {

@@ -73,6 +73,7 @@ struct Settings {
   std::string store_url = "sqlite:./var/warren.db";
   Duration keep_succeeded{std::chrono::hours(24)};
   Duration keep_failed{std::chrono::hours(24 * 7)};  // dead, cancelled, expired
+  size_t log_lines = 1000;  // a job's newest log lines kept (GET /v1/jobs/{id}/logs); 0: none
   // [api]
   size_t max_body = 1024 * 1024;
   size_t max_batch = 1000;

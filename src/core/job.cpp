@@ -17,7 +17,7 @@ constexpr std::array<std::pair<JobState, std::string_view>, 8> kStateNames = {{
     {JobState::kExpired, "expired"},
 }};
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 8> kKindNames = {{
+constexpr std::array<std::pair<EventKind, std::string_view>, 9> kKindNames = {{
     {EventKind::kStarted, "started"},
     {EventKind::kProgress, "progress"},
     {EventKind::kSucceeded, "succeeded"},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 8> kKindNames = {{
     {EventKind::kDead, "dead"},
     {EventKind::kCancelled, "cancelled"},
     {EventKind::kExpired, "expired"},
+    {EventKind::kLog, "log"},
 }};
 
 template <typename Enum, size_t N>

@@ -109,9 +109,21 @@ struct JobRecord {
   friend bool operator==(const JobRecord&, const JobRecord&) = default;
 };
 
-enum class EventKind { kStarted, kProgress, kSucceeded, kFailed, kRetrying, kDead, kCancelled, kExpired };
+// kLog carries lines of a job's own log (stderr of a command, JobContext::log): it rides the same
+// exchange and batches as the lifecycle events, but changes no record (ApplyEvent ignores it).
+enum class EventKind { kStarted, kProgress, kSucceeded, kFailed, kRetrying, kDead, kCancelled, kExpired, kLog };
 std::string_view ToString(EventKind kind);
 std::optional<EventKind> ParseEventKind(std::string_view text);
+
+// One line of a job's own log. `seq` counts the lines of an attempt from 1, so a redelivered log
+// event stores nothing twice and lines read back in the order the job wrote them.
+struct LogLine {
+  int64_t seq = 0;
+  TimePoint at{};
+  std::string text;
+
+  friend bool operator==(const LogLine&, const LogLine&) = default;
+};
 
 // A lifecycle event, as workers publish it to `warren.events`. Delivery is at-least-once and in any
 // order: ApplyEvent must converge on the same record for any permutation and duplication of a set.
@@ -125,6 +137,7 @@ struct JobEvent {
   std::string error;      // kFailed, kRetrying, kDead
   int percent = 0;        // kProgress
   std::string note;       // kProgress
+  std::vector<LogLine> lines;  // kLog
 
   friend bool operator==(const JobEvent&, const JobEvent&) = default;
 };

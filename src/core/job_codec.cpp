@@ -144,7 +144,7 @@ bool IsKnownOutcome(std::string_view outcome) {
 
 bool NeedsAttempt(EventKind kind) {
   return kind == EventKind::kStarted || kind == EventKind::kProgress || kind == EventKind::kSucceeded ||
-         kind == EventKind::kFailed || kind == EventKind::kRetrying;
+         kind == EventKind::kFailed || kind == EventKind::kRetrying || kind == EventKind::kLog;
 }
 
 }  // namespace
@@ -479,6 +479,13 @@ json ToJson(const JobEvent& event) {
   if (!event.note.empty()) {
     j["note"] = event.note;
   }
+  if (event.kind == EventKind::kLog) {
+    json lines = json::array();
+    for (const auto& line : event.lines) {
+      lines.push_back({{"seq", line.seq}, {"at", FormatTime(line.at)}, {"line", line.text}});
+    }
+    j["lines"] = std::move(lines);
+  }
   return j;
 }
 
@@ -489,7 +496,7 @@ JobEvent JobEventFromJson(const json& j) {
   const std::string kind = r.RequiredString("kind");
   const auto parsed_kind = ParseEventKind(kind);
   if (!parsed_kind) {
-    r.Fail("kind", "one of started, progress, succeeded, failed, retrying, dead, cancelled, expired",
+    r.Fail("kind", "one of started, progress, succeeded, failed, retrying, dead, cancelled, expired, log",
            r.Find("kind"));
   }
   event.kind = *parsed_kind;
@@ -505,6 +512,20 @@ JobEvent JobEventFromJson(const json& j) {
   event.error = r.StringOrEmpty("error");
   event.percent = r.Int("percent", 0, 100, 0);
   event.note = r.StringOrEmpty("note");
+  if (event.kind == EventKind::kLog) {
+    const json& lines = r.Required("lines", "an array of log lines");
+    if (!lines.is_array()) {
+      r.Fail("lines", "an array of log lines", &lines);
+    }
+    for (const json& item : lines) {
+      const Reader line(item, "log line");
+      event.lines.push_back(LogLine{line.Int("seq", 1, kMaxInt, 0), line.RequiredTime("at"),
+                                    line.RequiredString("line", /*allow_empty=*/true)});
+      if (event.lines.back().seq == 0) {
+        line.Fail("seq", "an integer >= 1", line.Find("seq"));
+      }
+    }
+  }
   return event;
 }
 

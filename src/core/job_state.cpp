@@ -92,6 +92,7 @@ std::string_view OutcomeOf(EventKind kind) {
       return "expired";
     case EventKind::kStarted:
     case EventKind::kProgress:
+    case EventKind::kLog:
       return {};
   }
   return {};
@@ -132,7 +133,7 @@ int StageZeroRank(JobState state) {
 
 bool NeedsAttempt(EventKind kind) {
   return kind == EventKind::kStarted || kind == EventKind::kProgress || kind == EventKind::kSucceeded ||
-         kind == EventKind::kFailed || kind == EventKind::kRetrying;
+         kind == EventKind::kFailed || kind == EventKind::kRetrying || kind == EventKind::kLog;
 }
 
 std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -278,6 +279,9 @@ void Derive(JobRecord& record) {
 }  // namespace
 
 void ApplyEvent(JobRecord& record, const JobEvent& event) {
+  if (event.kind == EventKind::kLog) {
+    return;  // log lines are stored beside the record (Store::AppendLogs), never in it
+  }
   if (event.job_id != record.id || event.attempt < 0 || (event.attempt == 0 && NeedsAttempt(event.kind))) {
     return;
   }

@@ -199,4 +199,69 @@ bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events) {
   return ToJson(record) != before;
 }
 
+namespace {
+
+// Replaces every `?N` of `sql` with `<prefix>N`.
+std::string WithPrefix(std::string sql, char prefix) {
+  for (char& c : sql) {
+    if (c == '?') {
+      c = prefix;
+    }
+  }
+  return sql;
+}
+
+constexpr size_t kMaxLogLimit = 1000;
+
+}  // namespace
+
+std::string InsertLogLineSql(char prefix) {
+  return WithPrefix(
+      "INSERT INTO job_logs (job_id, attempt, seq, at, line) SELECT CAST(?1 AS TEXT), CAST(?2 AS INTEGER), "
+      "CAST(?3 AS BIGINT), CAST(?4 AS BIGINT), CAST(?5 AS TEXT) WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1) "
+      "ON CONFLICT (job_id, attempt, seq) DO NOTHING",
+      prefix);
+}
+
+std::string CapLogSql(char prefix) {
+  return WithPrefix(
+      "DELETE FROM job_logs WHERE job_id = ?1 AND (attempt, seq) < (SELECT attempt, seq FROM job_logs "
+      "WHERE job_id = ?1 ORDER BY attempt DESC, seq DESC LIMIT 1 OFFSET CAST(?2 AS BIGINT))",
+      prefix);
+}
+
+std::string ListLogsSql(char prefix) {
+  return WithPrefix(
+      "SELECT attempt, seq, at, line FROM job_logs WHERE job_id = ?1 AND (CAST(?2 AS INTEGER) = 0 OR "
+      "attempt = CAST(?2 AS INTEGER)) AND (attempt, seq) > (CAST(?3 AS INTEGER), CAST(?4 AS BIGINT)) "
+      "ORDER BY attempt, seq LIMIT CAST(?5 AS BIGINT)",
+      prefix);
+}
+
+EventsByJob GroupLogEventsByJob(const std::vector<JobEvent>& events) {
+  EventsByJob by_job;
+  for (const auto& event : events) {
+    if (event.kind == EventKind::kLog && event.attempt >= 1 && IsJobId(event.job_id)) {
+      by_job[event.job_id].push_back(&event);
+    }
+  }
+  return by_job;
+}
+
+void CheckLogQuery(const LogQuery& query) {
+  if (query.limit < 1 || query.limit > kMaxLogLimit) {
+    throw std::invalid_argument(fmt::format("limit must be 1..{}, got {}", kMaxLogLimit, query.limit));
+  }
+}
+
+LogPage MakeLogPage(std::vector<StoredLogLine> lines, size_t limit) {
+  LogPage page;
+  page.more = lines.size() > limit;
+  if (page.more) {
+    lines.resize(limit);
+  }
+  page.lines = std::move(lines);
+  return page;
+}
+
 }  // namespace warren::store

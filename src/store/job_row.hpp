@@ -85,4 +85,19 @@ EventsByJob GroupEventsByJob(const std::vector<JobEvent>& events);
 // by its JSON form: a redelivered batch then writes nothing.
 bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events);
 
+// --- job logs: SQL shared by both backends, placeholders `<prefix>N` as in BuildListSql ------------
+// CASTs give PostgreSQL the parameter types an INSERT ... SELECT cannot infer; SQLite accepts them.
+// Inserts one line (job_id, attempt, seq, at, line) if its job exists and the line is new.
+std::string InsertLogLineSql(char prefix);
+// Deletes a job's lines (1) but the newest N (2 = N - 1, an OFFSET).
+std::string CapLogSql(char prefix);
+// A page: job (1), attempt or 0 for all (2), after (attempt 3, seq 4), limit (5).
+std::string ListLogsSql(char prefix);
+// The kLog events with a job id and an attempt, by job id (ascending, as GroupEventsByJob).
+EventsByJob GroupLogEventsByJob(const std::vector<JobEvent>& events);
+// Throws std::invalid_argument for a limit outside 1..1000.
+void CheckLogQuery(const LogQuery& query);
+// Turns up to limit + 1 fetched lines into a page.
+LogPage MakeLogPage(std::vector<StoredLogLine> lines, size_t limit);
+
 }  // namespace warren::store

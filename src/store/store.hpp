@@ -44,6 +44,34 @@ struct RetentionPolicy {
   size_t batch = 1000;                          // rows per delete transaction, so writers never stall long
 };
 
+// One stored line of a job's log (a kLog event's line, with the attempt that wrote it).
+struct StoredLogLine {
+  int attempt = 0;
+  int64_t seq = 0;  // 1, 2, ... per attempt
+  TimePoint at{};
+  std::string line;
+
+  friend bool operator==(const StoredLogLine&, const StoredLogLine&) = default;
+};
+
+// Where a page of log lines starts: after this (attempt, seq); {0, 0} is the beginning.
+struct LogPosition {
+  int attempt = 0;
+  int64_t seq = 0;
+};
+
+struct LogQuery {
+  std::string job_id;
+  std::optional<int> attempt;  // only this attempt's lines
+  LogPosition after;
+  size_t limit = 500;  // 1..1000
+};
+
+struct LogPage {
+  std::vector<StoredLogLine> lines;  // by attempt, then seq
+  bool more = false;                 // lines after the last one exist
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -76,6 +104,15 @@ class Store {
   // Applies lifecycle events in one transaction with core's ApplyEvent, so a redelivered batch changes
   // nothing. Events for unknown jobs are ignored. Returns the records that changed.
   virtual std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) = 0;
+
+  // Stores the lines of the kLog events among `events` (others are ignored) in one transaction,
+  // idempotently per (job, attempt, seq); lines of unknown jobs are dropped. Then keeps only the newest
+  // `keep_per_job` lines of each job it wrote to (0 stores nothing), so a chatty job cannot fill the
+  // store. Lines go with their job: DeleteJob and Prune remove them.
+  virtual void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) = 0;
+  // A job's log lines after `query.after`, oldest first; empty for an unknown job.
+  // Throws std::invalid_argument for a limit outside 1..1000.
+  virtual LogPage ListLogs(const LogQuery& query) = 0;
 
   // Deletes terminal jobs older than the policy, in small transactions. Returns how many.
   virtual size_t Prune(const RetentionPolicy& policy, TimePoint now) = 0;

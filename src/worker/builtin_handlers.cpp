@@ -26,6 +26,19 @@ void RegisterBuiltinHandlers(HandlerRegistry& registry) {
                                       ? args["error"].get<std::string>()
                                       : "warren.fail was asked to fail");
   });
+  // Fails its first `fail_attempts` attempts (default 1), then succeeds; logs a line per attempt. For
+  // trying retries, logs and the dashboard's retry of a dead job.
+  registry.Register("warren.flaky", [](JobContext& ctx) {
+    const auto& args = ctx.job().args;
+    const int fail_attempts = args.is_object() && args.contains("fail_attempts") && args["fail_attempts"].is_number_integer()
+                                  ? args["fail_attempts"].get<int>()
+                                  : 1;
+    ctx.Log("warren.flaky: attempt " + std::to_string(ctx.attempt()));
+    if (ctx.attempt() <= fail_attempts) {
+      return HandlerResult::Failure("warren.flaky: attempt " + std::to_string(ctx.attempt()) + " fails on purpose");
+    }
+    return HandlerResult::Success(nlohmann::json{{"attempt", ctx.attempt()}});
+  });
 }
 
 }  // namespace warren::worker

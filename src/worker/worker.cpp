@@ -60,6 +60,13 @@ std::string AppendHistory(nlohmann::json history, int attempt, const std::string
 // At most this many deliveries awaiting their confirm lend their slot to a new one.
 constexpr int kMaxLentSlots = 1000;
 
+// A job's own log lines ship as kLog events through the event batcher: gathered per attempt and sent
+// every 100 lines, 200 ms after the oldest waiting line, and right before the attempt's outcome.
+constexpr size_t kLogFlushLines = 100;
+constexpr std::chrono::milliseconds kLogFlushAfter{200};
+constexpr size_t kMaxLogLineBytes = 4096;          // longer lines are cut
+constexpr int64_t kMaxLogLinesPerAttempt = 10'000;  // later lines are counted, not shipped
+
 }  // namespace
 
 // One delivery being run by an executor.
@@ -74,6 +81,12 @@ struct Worker::Running {
   std::atomic<bool> settled{false};             // its delivery has been (or is being) settled
   std::atomic<bool> reported{false};            // its attempt's outcome has been reported
   bool awaiting = false;  // guarded by Worker::mu_: finished, waiting for its replacement's confirm
+  // The attempt's log lines not yet shipped (ShipLog).
+  std::mutex log_mu;
+  std::vector<LogLine> log_lines;         // guarded by log_mu
+  std::optional<SteadyTime> log_since;    // guarded by log_mu: when the oldest of log_lines came
+  int64_t log_seq = 0;                    // guarded by log_mu: lines of this attempt so far
+  int64_t log_dropped = 0;                // guarded by log_mu: past kMaxLogLinesPerAttempt
 };
 
 Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
@@ -352,9 +365,11 @@ void Worker::WatchdogLoop(const std::stop_token& stop) {
       next_heartbeat = now + options_.heartbeat_interval;
     }
     std::vector<std::shared_ptr<Running>> runaways;
+    std::vector<std::shared_ptr<Running>> all_running;
     {
       std::lock_guard lock(mu_);
       for (auto& [key, run] : running_) {
+        all_running.push_back(run);
         if (run->timeout_at && now >= *run->timeout_at && !run->stop_requested_at) {
           run->stop_reason = "timeout";
           run->stop_requested_at = now;
@@ -365,6 +380,9 @@ void Worker::WatchdogLoop(const std::stop_token& stop) {
           runaways.push_back(run);
         }
       }
+    }
+    for (auto& run : all_running) {
+      ShipLog(*run, /*all=*/false);
     }
     for (auto& run : runaways) {
       if (run->reported.exchange(true)) {
@@ -516,8 +534,9 @@ void Worker::RunTypedJob(Running& run) {
     event.note = note;
     events_->Send(event, job.queue, job.type, {});
   };
-  hooks.log = [&job](std::string_view line) {
-    spdlog::info("job {} attempt {}: {}", job.id, job.attempt, line);
+  hooks.log = [this, &run](std::string_view line) {
+    spdlog::info("job {} attempt {}: {}", run.job.id, run.job.attempt, line);
+    AddLogLine(run, line);
   };
   JobContext ctx(job, run.stop.get_token(), std::move(hooks));
   HandlerResult result = Invoke(*handler, ctx);
@@ -546,6 +565,7 @@ void Worker::RunTypedJob(Running& run) {
 
 void Worker::Fail(Running& run, const std::string& error, bool retryable, const std::string& dead_reason) {
   const Job& job = run.job;
+  ShipLog(run, /*all=*/true);
   if (!retryable || job.attempt >= job.max_attempts) {
     spdlog::warn("job {} ({}) attempt {} of {} failed, no attempts left: {}", job.id, job.type, job.attempt,
                  job.max_attempts, error);
@@ -575,6 +595,7 @@ void Worker::Fail(Running& run, const std::string& error, bool retryable, const 
 
 void Worker::Dead(Running& run, const std::string& error, const std::string& reason) {
   const Job& job = run.job;
+  ShipLog(run, /*all=*/true);
   auto event = MakeEvent(job, EventKind::kDead);
   event.error = error;
   auto message = amqp::CopyOf(run.delivery);
@@ -594,10 +615,62 @@ void Worker::Dead(Running& run, const std::string& error, const std::string& rea
 
 void Worker::FinishWith(Running& run, JobEvent event) {
   const auto& job = run.job;
+  ShipLog(run, /*all=*/true);
   auto done = AckWhenConfirmed(run, fmt::format("the {} event", ToString(event.kind)));
   if (done) {
     events_->Send(event, job.queue, job.type, std::move(done));
   }
+}
+
+void Worker::AddLogLine(Running& run, std::string_view text) {
+  bool full = false;
+  {
+    std::lock_guard lock(run.log_mu);
+    if (run.log_seq >= kMaxLogLinesPerAttempt) {
+      ++run.log_dropped;
+      return;
+    }
+    LogLine line{++run.log_seq, Now(), std::string(text.substr(0, kMaxLogLineBytes))};
+    if (text.size() > kMaxLogLineBytes) {
+      line.text += " [cut]";
+    }
+    run.log_lines.push_back(std::move(line));
+    if (!run.log_since) {
+      run.log_since = std::chrono::steady_clock::now();
+    }
+    full = run.log_lines.size() >= kLogFlushLines;
+  }
+  if (full) {
+    ShipLog(run, /*all=*/true);
+  }
+}
+
+void Worker::ShipLog(Running& run, bool all) {
+  std::vector<LogLine> lines;
+  {
+    std::lock_guard lock(run.log_mu);
+    if (!all && (!run.log_since || std::chrono::steady_clock::now() - *run.log_since < kLogFlushAfter)) {
+      return;
+    }
+    if (all && run.log_dropped > 0) {
+      run.log_lines.push_back(LogLine{kMaxLogLinesPerAttempt + 1, Now(),
+                                      fmt::format("[warren] {} more lines of this attempt were not kept; the "
+                                                  "limit is {} lines per attempt",
+                                                  run.log_dropped, kMaxLogLinesPerAttempt)});
+      run.log_dropped = 0;
+    }
+    if (run.log_lines.empty()) {
+      return;
+    }
+    lines.swap(run.log_lines);
+    run.log_since.reset();
+  }
+  // run.job is read only now: lines exist, so the executor set it before writing them (log_mu).
+  auto event = MakeEvent(run.job, EventKind::kLog);
+  event.lines = std::move(lines);
+  // No confirm awaited: log lines are best effort and never hold up the outcome, which is sent after
+  // them through the same batcher and so usually rides in the same batch.
+  events_->Send(event, run.job.queue, run.job.type, {});
 }
 
 void Worker::PublishThenAck(Running& run, std::vector<amqp::OutgoingMessage> messages, std::string what,

@@ -90,6 +90,11 @@ class Worker {
   // delivery is no longer running. Counts the delivery as awaiting its confirm (see prefetch).
   amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what, bool ends_attempt = true);
   void FinishWith(Running& run, JobEvent event);
+  // A line of the attempt's own log, shipped to the store as a kLog event (see ShipLog).
+  void AddLogLine(Running& run, std::string_view text);
+  // Sends the attempt's waiting log lines as one kLog event: all of them, or (the watchdog's call)
+  // only once the oldest has waited kLogFlushAfter.
+  void ShipLog(Running& run, bool all);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   JobEvent MakeNotStartedEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);

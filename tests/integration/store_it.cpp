@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/job.hpp"
@@ -750,6 +751,105 @@ TEST_P(StoreTest, PruneRunsAlongsideWriters) {
   done = true;
   writer.join();
   EXPECT_EQ(CountJobs(*store_), static_cast<size_t>(writes.load()));
+}
+
+// --- job logs ---------------------------------------------------------------------------------
+
+JobEvent LogEvent(const std::string& job_id, int attempt, std::vector<int64_t> seqs) {
+  JobEvent event;
+  event.job_id = job_id;
+  event.kind = EventKind::kLog;
+  event.attempt = attempt;
+  event.at = kT0;
+  for (const int64_t seq : seqs) {
+    event.lines.push_back(LogLine{seq, kT0 + std::chrono::milliseconds(seq), fmt::format("a{} line {}", attempt, seq)});
+  }
+  return event;
+}
+
+std::vector<std::string> LineTexts(const LogPage& page) {
+  std::vector<std::string> out;
+  for (const auto& line : page.lines) {
+    out.push_back(line.line);
+  }
+  return out;
+}
+
+TEST_P(StoreTest, LogsReadBackInOrderOncePerLineAndByAttempt) {
+  const JobRecord job = Insert(NewJob(kT0));
+  // Out of order, a duplicate line and a redelivered event, lifecycle events mixed in (ignored here).
+  const std::vector<JobEvent> events = {LogEvent(job.id, 2, {1}), LogEvent(job.id, 1, {2, 3}),
+                                        LogEvent(job.id, 1, {1, 2}), Event(job.id, EventKind::kStarted, 1, kT0)};
+  store_->AppendLogs(events, 100);
+  store_->AppendLogs(events, 100);
+  LogQuery query;
+  query.job_id = job.id;
+  const LogPage all = store_->ListLogs(query);
+  EXPECT_EQ(LineTexts(all), (std::vector<std::string>{"a1 line 1", "a1 line 2", "a1 line 3", "a2 line 1"}));
+  EXPECT_FALSE(all.more);
+  EXPECT_EQ(all.lines.at(1), (StoredLogLine{1, 2, kT0 + 2ms, "a1 line 2"}));
+  // The record itself is untouched by log events.
+  EXPECT_EQ(store_->GetJob(job.id)->attempts.size(), 0U);
+
+  query.limit = 2;
+  const LogPage first = store_->ListLogs(query);
+  EXPECT_EQ(LineTexts(first), (std::vector<std::string>{"a1 line 1", "a1 line 2"}));
+  EXPECT_TRUE(first.more);
+  query.after = {first.lines.back().attempt, first.lines.back().seq};
+  const LogPage second = store_->ListLogs(query);
+  EXPECT_EQ(LineTexts(second), (std::vector<std::string>{"a1 line 3", "a2 line 1"}));
+  EXPECT_FALSE(second.more);
+
+  LogQuery second_attempt;
+  second_attempt.job_id = job.id;
+  second_attempt.attempt = 2;
+  EXPECT_EQ(LineTexts(store_->ListLogs(second_attempt)), (std::vector<std::string>{"a2 line 1"}));
+
+  LogQuery bad;
+  bad.job_id = job.id;
+  bad.limit = 0;
+  EXPECT_THROW(store_->ListLogs(bad), std::invalid_argument);
+}
+
+TEST_P(StoreTest, LogsKeepTheNewestLinesPerJob) {
+  const JobRecord chatty = Insert(NewJob(kT0));
+  const JobRecord quiet = Insert(NewJob(kT0));
+  store_->AppendLogs({LogEvent(chatty.id, 1, {1, 2, 3, 4}), LogEvent(quiet.id, 1, {1})}, 3);
+  store_->AppendLogs({LogEvent(chatty.id, 2, {1, 2})}, 3);
+  LogQuery query;
+  query.job_id = chatty.id;
+  EXPECT_EQ(LineTexts(store_->ListLogs(query)), (std::vector<std::string>{"a1 line 4", "a2 line 1", "a2 line 2"}));
+  query.job_id = quiet.id;
+  EXPECT_EQ(LineTexts(store_->ListLogs(query)), (std::vector<std::string>{"a1 line 1"}));
+  // 0 keeps nothing new.
+  const JobRecord muted = Insert(NewJob(kT0));
+  store_->AppendLogs({LogEvent(muted.id, 1, {1})}, 0);
+  query.job_id = muted.id;
+  EXPECT_TRUE(store_->ListLogs(query).lines.empty());
+}
+
+TEST_P(StoreTest, LogsOfUnknownJobsAreDroppedAndLogsGoWithTheirJob) {
+  const TimePoint now = kT0 + std::chrono::hours(24 * 30);
+  const JobRecord deleted = Insert(FinishedJob(JobState::kSucceeded, now - 1h));
+  const JobRecord pruned = Insert(FinishedJob(JobState::kSucceeded, now - 48h));
+  const JobRecord kept = Insert(FinishedJob(JobState::kSucceeded, now - 1h));
+  const std::string unknown = NewJobId(kT0);
+  store_->AppendLogs({LogEvent(deleted.id, 1, {1}), LogEvent(pruned.id, 1, {1}), LogEvent(kept.id, 1, {1}),
+                      LogEvent(unknown, 1, {1}), LogEvent("not-a-job-id", 1, {1})},
+                     10);
+  LogQuery query;
+  query.job_id = unknown;
+  EXPECT_TRUE(store_->ListLogs(query).lines.empty());
+
+  EXPECT_TRUE(store_->DeleteJob(deleted.id));
+  RetentionPolicy policy;
+  EXPECT_EQ(store_->Prune(policy, now), 1U);
+  query.job_id = deleted.id;
+  EXPECT_TRUE(store_->ListLogs(query).lines.empty());
+  query.job_id = pruned.id;
+  EXPECT_TRUE(store_->ListLogs(query).lines.empty());
+  query.job_id = kept.id;
+  EXPECT_EQ(store_->ListLogs(query).lines.size(), 1U);
 }
 
 // --- SQLite specifics -------------------------------------------------------------------------

@@ -41,6 +41,17 @@ CREATE TABLE unpublished (
 );
 CREATE INDEX unpublished_since ON unpublished (since);
 )sql"},
+      {4, "job_logs", R"sql(
+-- Lines of a job's own log (Store::AppendLogs), capped per job; they go with their job.
+CREATE TABLE job_logs (
+  job_id  text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  seq     bigint NOT NULL,   -- 1, 2, ... per attempt, from the worker
+  at      bigint NOT NULL,   -- milliseconds since the Unix epoch, UTC
+  line    text NOT NULL,
+  PRIMARY KEY (job_id, attempt, seq)
+);
+)sql"},
   };
   return migrations;
 }

@@ -50,6 +50,9 @@ constexpr const char* kMarkUnpublished = "warren_mark_unpublished";
 constexpr const char* kMarkPublished = "warren_mark_published";
 constexpr const char* kMarkUnpublishedAgain = "warren_mark_unpublished_again";
 constexpr const char* kUnpublishedBefore = "warren_unpublished_before";
+constexpr const char* kInsertLogLine = "warren_insert_log_line";
+constexpr const char* kCapLog = "warren_cap_log";
+constexpr const char* kListLogs = "warren_list_logs";
 
 void PrepareStatements(pqxx::connection& connection) {
   // libpqxx 6 prepares lazily, on first use: fine on a database that has not been migrated yet.
@@ -78,6 +81,9 @@ void PrepareStatements(pqxx::connection& connection) {
                      "ORDER BY u.since LIMIT $2");
   connection.prepare(kLockJobs,
                      "SELECT id, document FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE");
+  connection.prepare(kInsertLogLine, InsertLogLineSql('$'));
+  connection.prepare(kCapLog, CapLogSql('$'));
+  connection.prepare(kListLogs, ListLogsSql('$'));
   connection.prepare(kPruneJobs,
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ANY($1::text[]) "
                      "AND finished_at < $2 LIMIT $3 FOR UPDATE SKIP LOCKED)");
@@ -364,6 +370,45 @@ class PostgresStore final : public Store {
       transaction.commit();
       return changed;
     });
+  }
+
+  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+    const EventsByJob by_job = GroupLogEventsByJob(events);
+    if (by_job.empty() || keep_per_job == 0) {
+      return;
+    }
+    Run("append logs", [&](pqxx::connection& connection) {
+      pqxx::work transaction(connection);
+      for (const auto& [id, job_events] : by_job) {
+        for (const JobEvent* event : job_events) {
+          for (const LogLine& line : event->lines) {
+            transaction.exec_prepared(kInsertLogLine, id, event->attempt, line.seq, ToMillis(line.at), line.text);
+          }
+        }
+        transaction.exec_prepared(kCapLog, id, static_cast<int64_t>(keep_per_job - 1));
+      }
+      transaction.commit();
+      return true;
+    });
+  }
+
+  LogPage ListLogs(const LogQuery& query) override {
+    CheckLogQuery(query);
+    auto lines = Run("list logs", [&](pqxx::connection& connection) {
+      pqxx::nontransaction transaction(connection);
+      const auto result =
+          transaction.exec_prepared(kListLogs, query.job_id, query.attempt.value_or(0), query.after.attempt,
+                                    query.after.seq, static_cast<int64_t>(query.limit + 1));
+      std::vector<StoredLogLine> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        out.push_back(StoredLogLine{row[0].as<int>(), row[1].as<int64_t>(),
+                                    TimePoint(std::chrono::milliseconds(row[2].as<int64_t>())),
+                                    std::string(View(row[3]))});
+      }
+      return out;
+    });
+    return MakeLogPage(std::move(lines), query.limit);
   }
 
   size_t Prune(const RetentionPolicy& policy, TimePoint now) override {

@@ -42,6 +42,17 @@ CREATE TABLE unpublished (
 ) STRICT;
 CREATE INDEX unpublished_since ON unpublished (since);
 )sql"},
+      {4, "job_logs", R"sql(
+-- Lines of a job's own log (Store::AppendLogs), capped per job; they go with their job.
+CREATE TABLE job_logs (
+  job_id  TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  seq     INTEGER NOT NULL,  -- 1, 2, ... per attempt, from the worker
+  at      INTEGER NOT NULL,  -- milliseconds since the Unix epoch, UTC
+  line    TEXT NOT NULL,
+  PRIMARY KEY (job_id, attempt, seq)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return migrations;
 }

@@ -325,6 +325,53 @@ class SqliteStore final : public Store {
     return changed;
   }
 
+  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+    const EventsByJob by_job = GroupLogEventsByJob(events);
+    if (by_job.empty() || keep_per_job == 0) {
+      return;
+    }
+    std::lock_guard lock(writer_mutex_);
+    Transaction transaction(writer_, Transaction::Kind::kImmediate);
+    for (const auto& [id, job_events] : by_job) {
+      for (const JobEvent* event : job_events) {
+        for (const LogLine& line : event->lines) {
+          auto insert = writer_.Prepare(InsertLogLineSql('?'));
+          insert->Bind(1, id);
+          insert->Bind(2, int64_t{event->attempt});
+          insert->Bind(3, line.seq);
+          insert->Bind(4, ToMillis(line.at));
+          insert->Bind(5, line.text);
+          insert->Run();
+        }
+      }
+      auto cap = writer_.Prepare(CapLogSql('?'));
+      cap->Bind(1, id);
+      cap->Bind(2, static_cast<int64_t>(keep_per_job - 1));
+      cap->Run();
+    }
+    transaction.Commit();
+  }
+
+  LogPage ListLogs(const LogQuery& query) override {
+    CheckLogQuery(query);
+    auto lines = WithReader([&](Database& db) {
+      auto select = db.Prepare(ListLogsSql('?'));
+      select->Bind(1, query.job_id);
+      select->Bind(2, int64_t{query.attempt.value_or(0)});
+      select->Bind(3, int64_t{query.after.attempt});
+      select->Bind(4, query.after.seq);
+      select->Bind(5, static_cast<int64_t>(query.limit + 1));
+      std::vector<StoredLogLine> out;
+      while (select->Step()) {
+        out.push_back(StoredLogLine{static_cast<int>(select->Int64(0)), select->Int64(1),
+                                    TimePoint(std::chrono::milliseconds(select->Int64(2))),
+                                    std::string(select->Text(3))});
+      }
+      return out;
+    });
+    return MakeLogPage(std::move(lines), query.limit);
+  }
+
   size_t Prune(const RetentionPolicy& policy, TimePoint now) override {
     size_t total = 0;
     for (const auto& rule : PruneRules(policy, now)) {

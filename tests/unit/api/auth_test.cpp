@@ -168,6 +168,10 @@ TEST_F(AuthRoutes, OpenRoutesNeedNoToken) {
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
   EXPECT_EQ(Call("GET", "/readyz").status, 200);
   EXPECT_EQ(Call("GET", "/v1/openapi.json").status, 200);
+  // The dashboard's files hold no data; what it shows comes from the API, with a token.
+  EXPECT_EQ(Call("GET", "/ui").status, 200);
+  EXPECT_EQ(Call("GET", "/ui/app.js").status, 200);
+  EXPECT_EQ(Call("GET", "/v1/jobs/01900000-0000-7000-8000-000000000000/logs").status, 401);
 }
 
 TEST_F(AuthRoutes, MissingOrWrongTokenIs401) {

@@ -99,6 +99,7 @@ class FakeStore final : public store::Store {
     MaybeFail();
     ++delete_calls;
     unpublished_.erase(id);
+    logs_.erase(id);
     return jobs_.erase(id) == 1;
   }
 
@@ -138,6 +139,44 @@ class FakeStore final : public store::Store {
   bool Unpublished(const std::string& id) {
     std::lock_guard lock(mutex_);
     return unpublished_.contains(id);
+  }
+
+  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    for (const auto& event : events) {
+      if (event.kind != EventKind::kLog || jobs_.count(event.job_id) == 0) {
+        continue;
+      }
+      auto& lines = logs_[event.job_id];
+      for (const auto& line : event.lines) {
+        lines[{event.attempt, line.seq}] = store::StoredLogLine{event.attempt, line.seq, line.at, line.text};
+      }
+      while (lines.size() > keep_per_job) {
+        lines.erase(lines.begin());
+      }
+    }
+  }
+
+  store::LogPage ListLogs(const store::LogQuery& query) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    if (query.limit < 1 || query.limit > 1000) {
+      throw std::invalid_argument("limit must be 1..1000");
+    }
+    store::LogPage page;
+    for (const auto& [key, line] : logs_[query.job_id]) {
+      if (key <= std::pair{query.after.attempt, query.after.seq} ||
+          (query.attempt && line.attempt != *query.attempt)) {
+        continue;
+      }
+      if (page.lines.size() == query.limit) {
+        page.more = true;
+        break;
+      }
+      page.lines.push_back(line);
+    }
+    return page;
   }
 
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {
@@ -200,6 +239,7 @@ class FakeStore final : public store::Store {
   std::map<std::string, JobRecord> jobs_;
   std::map<std::string, TimePoint> ticks_;  // guarded by mutex_; ids sort by creation time
   std::set<std::string> unpublished_;       // guarded by mutex_
+  std::map<std::string, std::map<std::pair<int, int64_t>, store::StoredLogLine>> logs_;  // guarded by mutex_
   std::map<std::string, TimePoint> unpublished_since_;  // guarded by mutex_: marks made after the insert
   int fail_next_ = 0;                      // guarded by mutex_
 };

@@ -500,6 +500,62 @@ TEST_F(JobsRoutes, UnknownJobIs404) {
   EXPECT_EQ(Call("GET", "/v1/jobs/batch").status, 404);  // GET on the batch path is a job lookup
 }
 
+// ---- GET /v1/jobs/{id}/logs -------------------------------------------------------------------------------
+
+TEST_F(JobsRoutes, LogsComeInPagesWithCursorsAndUnknownJobsAre404) {
+  const JobRecord job = PutJob(JobState::kRunning);
+  JobEvent log;
+  log.job_id = job.id;
+  log.kind = EventKind::kLog;
+  log.attempt = 1;
+  const TimePoint at{std::chrono::milliseconds(1'780'000'000'000)};
+  log.lines = {LogLine{1, at, "first"}, LogLine{2, at, "<b>second</b>"}};
+  JobEvent later = log;
+  later.attempt = 2;
+  later.lines = {LogLine{1, at, "third"}};
+  store_.AppendLogs({log, later}, 100);
+
+  json page = Json(Call("GET", "/v1/jobs/" + job.id + "/logs?limit=2"));
+  EXPECT_EQ(page["lines"].size(), 2U);
+  EXPECT_EQ(page["lines"][0], (json{{"attempt", 1}, {"seq", 1}, {"at", "2026-05-28T20:26:40.000Z"}, {"line", "first"},
+                                    {"cursor", "1.1"}}));
+  EXPECT_EQ(page["lines"][1]["line"], "<b>second</b>");
+  EXPECT_EQ(page["next"], "1.2");
+  page = Json(Call("GET", "/v1/jobs/" + job.id + "/logs?after=1.2"));
+  EXPECT_EQ(page["lines"].size(), 1U);
+  EXPECT_EQ(page["lines"][0]["line"], "third");
+  EXPECT_TRUE(page["next"].is_null());
+  page = Json(Call("GET", "/v1/jobs/" + job.id + "/logs?attempt=2"));
+  EXPECT_EQ(page["lines"].size(), 1U);
+
+  EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs/01900000-0000-7000-8000-000000000000/logs")), "not_found");
+  EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs/" + job.id + "/logs?after=x")), "invalid_cursor");
+  EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs/" + job.id + "/logs?limit=0")), "invalid_parameter");
+  EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs/" + job.id + "/logs?attempt=-1")), "invalid_parameter");
+  EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs/" + job.id + "/logs?colour=red")), "unknown_parameter");
+}
+
+TEST_F(JobsRoutes, TheDashboardIsServedWithAStrictContentSecurityPolicy) {
+  for (const std::string path : {"/ui", "/ui/", "/ui/app.js", "/ui/style.css"}) {
+    const Response response = Call("GET", path);
+    EXPECT_EQ(response.status, 200) << path;
+    EXPECT_FALSE(response.body.empty()) << path;
+    bool csp = false;
+    for (const auto& [name, value] : response.headers) {
+      if (name == "Content-Security-Policy") {
+        csp = true;
+        EXPECT_NE(value.find("script-src 'self'"), std::string::npos);
+        EXPECT_EQ(value.find("unsafe-inline"), std::string::npos);
+      }
+    }
+    EXPECT_TRUE(csp) << path;
+  }
+  EXPECT_NE(Call("GET", "/ui").content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(Call("GET", "/ui/app.js").content_type.find("javascript"), std::string::npos);
+  EXPECT_EQ(Call("GET", "/ui/nope.js").status, 404);
+  EXPECT_EQ(Call("GET", "/ui/%2e%2e%2fetc").status, 404);
+}
+
 // ---- cancel -----------------------------------------------------------------------------------------------
 
 TEST_F(JobsRoutes, CancelAQueuedJob) {

@@ -91,4 +91,11 @@ TEST(ExitCodes, ReflectTheOutcome) {
 }
 
 }  // namespace
+TEST(LogLineText, TabSeparatedOffATerminalAndCleanOnOne) {
+  const nlohmann::json line = {{"attempt", 2}, {"at", "2026-11-26T12:00:01.250Z"}, {"line", "a\tb\x1b[31mred"}, {"cursor", "2.7"}};
+  EXPECT_EQ(LogLineText(line, Style{false, false}), "2\t2026-11-26T12:00:01.250Z\ta b [31mred\n");
+  EXPECT_EQ(LogLineText(line, Style{true, false}), "#2 12:00:01.250 a\tb [31mred\n");
+  EXPECT_EQ(LogLineText(line, Style{true, true}), "\033[2m#2 12:00:01.250\033[0m a\tb [31mred\n");
+}
+
 }  // namespace warren::cli

@@ -24,6 +24,8 @@ class CountingStore final : public Store {
   void MarkUnpublished(const std::string& /*id*/, TimePoint /*since*/) override {}
   std::vector<JobRecord> UnpublishedBefore(TimePoint /*before*/, size_t /*limit*/) override { return {}; }
   std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
+  void AppendLogs(const std::vector<JobEvent>& /*events*/, size_t /*keep_per_job*/) override {}
+  LogPage ListLogs(const LogQuery& /*query*/) override { return {}; }
 
   std::optional<TimePoint> LastPeriodicTick(const std::string& /*name*/) override { return std::nullopt; }
   void RecordPeriodicTick(const std::string& /*name*/, TimePoint /*tick*/) override {}
