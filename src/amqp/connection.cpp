@@ -100,20 +100,66 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
   return AmqpUrl{info.host, info.port, info.user, info.password, vhost};
 }
 
+std::vector<std::string> SplitAmqpUrls(const std::string& urls) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const auto comma = urls.find(',', start);
+    std::string one = urls.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!one.empty()) {
+      ParseAmqpUrl(one);
+      out.push_back(std::move(one));
+    }
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (out.empty()) {
+    throw std::invalid_argument("no AMQP URL given");
+  }
+  return out;
+}
+
 struct Connection::State {
   amqp_connection_state_t conn = nullptr;
   amqp_socket_t* socket = nullptr;
   bool logged_in = false;
   bool channel_open = false;
+  size_t url_index = 0;
+  std::string peer;
 };
 
-Connection::Connection(const ConnectionOptions& options) : state_(std::make_unique<State>()) {
-  AmqpUrl url;
+Connection::Connection(const ConnectionOptions& options, size_t first_url) {
+  std::vector<std::string> urls;
   try {
-    url = ParseAmqpUrl(options.url);
+    urls = SplitAmqpUrls(options.url);
   } catch (const std::invalid_argument& e) {
     throw AmqpError(e.what());
   }
+  // A dead node on another host may cost connect_timeout before the next is tried; on loopback a
+  // refused connection fails at once.
+  std::string errors;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const size_t index = (first_url + i) % urls.size();
+    state_ = std::make_unique<State>();
+    state_->url_index = index;
+    state_->peer = RedactedUrl(urls[index]);
+    try {
+      Open(options, ParseAmqpUrl(urls[index]));
+      return;
+    } catch (const AmqpError& e) {
+      state_.reset();
+      errors += errors.empty() ? e.what() : fmt::format("; {}", e.what());
+    }
+  }
+  throw AmqpError(errors);
+}
+
+size_t Connection::UrlIndex() const { return state_->url_index; }
+const std::string& Connection::Peer() const { return state_->peer; }
+
+void Connection::Open(const ConnectionOptions& options, const AmqpUrl& url) {
   state_->conn = amqp_new_connection();
   if (state_->conn == nullptr) {
     throw AmqpError("amqp_new_connection failed");
