@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chaos/checker.hpp"
+#include "core/job.hpp"
 #include "support/cluster.hpp"
 #include "support/postgres.hpp"
 #include "support/support.hpp"
@@ -45,7 +46,6 @@ class Stack {
       : dir_(testing::MakeTempDir("warren-cluster-stack")), port_(testing::FreePort()), queue_(queue) {
     const std::string effect = std::filesystem::path(testing::WarrenBinary()).parent_path() / "chaos_effect";
     std::ofstream(dir_ + "/warren.toml") << fmt::format(R"([amqp]
-publish_timeout = "3s"
 reconnect_max = "1s"
 
 [retry]
