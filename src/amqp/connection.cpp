@@ -3,12 +3,14 @@
 #include <sys/time.h>
 
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "amqp/frames.hpp"
 #include "core/log.hpp"
@@ -302,12 +304,33 @@ void Connection::Declare(const Topology& topology) {
   for (const auto& e : topology.exchanges) {
     DeclareExchange(e);
   }
+  std::set<std::string> skipped;
   for (const auto& q : topology.queues) {
-    DeclareQueue(q);
+    try {
+      DeclareQueue(q);
+    } catch (const AmqpError& e) {
+      if (!q.optional || !state_->logged_in) {
+        throw;  // required, or the whole connection is gone
+      }
+      spdlog::warn("skipping queue {} for now: {}", q.name, e.what());
+      skipped.insert(q.name);
+      ReopenChannel();
+    }
   }
   for (const auto& b : topology.bindings) {
-    Bind(b);
+    if (!skipped.contains(b.queue)) {
+      Bind(b);
+    }
   }
+}
+
+void Connection::ReopenChannel() {
+  // The broker closed the channel: it waits for our close-ok before the channel number is free again.
+  amqp_channel_close_ok_t ok{};
+  CheckStatus(amqp_send_method(state_->conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok), "channel.close-ok");
+  amqp_channel_open(state_->conn, kChannel);
+  CheckRpc("channel.open");
+  state_->channel_open = true;
 }
 
 void Connection::ConfirmSelect() {

@@ -57,6 +57,8 @@ class Connection {
   void DeclareQueue(const QueueSpec& spec);
   void DeclareExchange(const ExchangeSpec& spec);  // durable
   void Bind(const BindingSpec& spec);
+  // Exchanges, queues, bindings in order. A refused optional queue is skipped (and its bindings); the
+  // channel is opened again for the rest.
   void Declare(const Topology& topology);
   void ConfirmSelect();
   // basic.qos per consumer (global=false) and, when non-zero, per channel (global=true). Classic
@@ -76,6 +78,7 @@ class Connection {
  private:
   void CheckRpc(const char* what);
   void Open(const ConnectionOptions& options, const AmqpUrl& url);
+  void ReopenChannel();
   struct State;
   std::unique_ptr<State> state_;
 };

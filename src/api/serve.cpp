@@ -176,6 +176,11 @@ int RunServe(const Settings& settings) {
   known_queues.erase(std::unique(known_queues.begin(), known_queues.end()), known_queues.end());
   publisher_options.queue_type = settings.queue_type;
   publisher_options.declare = amqp::JobTopologyWithDelays(known_queues, settings.queue_type);
+  for (auto& queue : publisher_options.declare.queues) {
+    // The demo's classic queue lives on one node of a cluster: while that node is down, serve still
+    // connects (to another node) and publishes everything else.
+    queue.optional = queue.name == amqp::kDemoQueue;
+  }
   const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));

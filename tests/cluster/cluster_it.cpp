@@ -38,25 +38,30 @@ void Report(const std::string& line) {
   }
 }
 
-// `serve` on node `serve_node` first, a worker on each other node first; all with every node's URL.
+// `serve` with `serve_node` first in its URL list, a worker with each of `worker_nodes` first; every
+// process has every node's URL. serve declares `queue` when it connects (it is in [work] queues), so
+// the queue's leader starts on serve's node.
 class Stack {
  public:
   Stack(testing::TestCluster& cluster, const std::string& vhost, const std::string& queue_type,
-        const std::string& queue, int serve_node, int concurrency)
+        const std::string& queue, int serve_node, const std::vector<int>& worker_nodes, int concurrency)
       : dir_(testing::MakeTempDir("warren-cluster-stack")), port_(testing::FreePort()), queue_(queue) {
     const std::string effect = std::filesystem::path(testing::WarrenBinary()).parent_path() / "chaos_effect";
     std::ofstream(dir_ + "/warren.toml") << fmt::format(R"([amqp]
 reconnect_max = "1s"
+
+[work]
+queues = ["{1}"]
 
 [retry]
 base = "100ms"
 cap = "1s"
 
 [jobs."chaos.effect"]
-command = ["{}", "append", "{{args.file}}", "{{id}}", "{{attempt}}", "{{args.ms}}"]
+command = ["{0}", "append", "{{args.file}}", "{{id}}", "{{attempt}}", "{{args.ms}}"]
 max_attempts = 10
 )",
-                                                        effect);
+                                                        effect, queue);
     const std::vector<std::string> common{"--config", dir_ + "/warren.toml", "--queue-type", queue_type};
     std::vector<std::string> serve{testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_),
                                    "--amqp-url", cluster.AmqpUrls(serve_node, vhost), "--store",
@@ -64,10 +69,7 @@ max_attempts = 10
     serve.insert(serve.end(), common.begin(), common.end());
     serve_ = std::make_unique<testing::Process>(serve);
     EXPECT_TRUE(testing::WaitForHttp(port_, "/readyz", 120s)) << serve_->Output();
-    for (int node = 0; node < cluster.Size(); ++node) {
-      if (node == serve_node) {
-        continue;
-      }
+    for (const int node : worker_nodes) {
       std::vector<std::string> work{testing::WarrenBinary(), "work", "--amqp-url", cluster.AmqpUrls(node, vhost),
                                     "--queue", queue, "--concurrency", std::to_string(concurrency)};
       work.insert(work.end(), common.begin(), common.end());
@@ -80,6 +82,8 @@ max_attempts = 10
   }
 
   unsigned short Port() const { return port_; }
+  std::string ServeOutput() const { return serve_->Output(); }
+  std::string WorkerOutput(size_t i) const { return workers_.at(i)->Output(); }
   const std::string& Dir() const { return dir_; }
 
   // warren_jobs_succeeded_total for the queue and type, from serve's /metrics.
@@ -128,7 +132,7 @@ TEST_F(Cluster, ClassicAndQuorumQueuesBothRunABurstAcrossTheCluster) {
   for (const std::string type : {"classic", "quorum"}) {
     const std::string vhost = "throughput-" + type;
     cluster_->AddVhost(vhost);
-    Stack stack(*cluster_, vhost, type, "bench", 0, 8);
+    Stack stack(*cluster_, vhost, type, "bench", 0, {1, 2}, 8);
     ASSERT_FALSE(HasFailure()) << stack.Logs();
     const auto start = Clock::now();
     for (int sent = 0; sent < kJobs; sent += kBatch) {
@@ -153,12 +157,14 @@ TEST_F(Cluster, ClassicAndQuorumQueuesBothRunABurstAcrossTheCluster) {
   }
 }
 
-// serve connects to node 0 first, so it declares the queues there and node 0 holds their leaders.
+// serve and worker A connect to node 0 first, worker B to node 1. serve declares the queues on node 0,
+// so node 0 holds their leaders: killing it takes the leaders, serve's connections and worker A's at
+// once, and all of them must move to the surviving nodes.
 TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
   const std::string vhost = "failover";
   const std::string queue = "cluster.jobs";
   cluster_->AddVhost(vhost);
-  Stack stack(*cluster_, vhost, "quorum", queue, 0, 4);
+  Stack stack(*cluster_, vhost, "quorum", queue, 0, {0, 1}, 4);
   ASSERT_FALSE(HasFailure()) << stack.Logs();
   const std::string effects = stack.Dir() + "/effects.log";
   int leader = cluster_->LeaderOf(queue, vhost);
@@ -233,6 +239,22 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
   EXPECT_TRUE(report.problems.empty()) << report.Text();
   EXPECT_GT(report.accepted, 0U);
   EXPECT_GE(first_completion, 0) << "a job enqueued after the kill completed" << stack.Logs();
+  // The connections on the killed node moved to the others.
+  auto count = [](const std::string& text, const std::string& needle) {
+    size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const auto killed_port = ":" + std::to_string(cluster_->AmqpPort(leader)) + "/";
+  const std::string serve_log = stack.ServeOutput();
+  EXPECT_NE(serve_log.find("publisher lost the broker amqp://guest:***@127.0.0.1" + killed_port), std::string::npos)
+      << serve_log;
+  EXPECT_GE(count(serve_log, "publisher connected to"), 2U) << serve_log;
+  if (leader == 0) {
+    EXPECT_GE(count(stack.WorkerOutput(0), "consuming " + queue), 2U) << stack.WorkerOutput(0);
+  }
   Report(fmt::format("leader of {} after the kill: node {}", queue, cluster_->LeaderOf(queue, vhost)));
 }
 
