@@ -63,15 +63,28 @@ max_attempts = 10
 )",
                                                         effect, queue);
     const std::vector<std::string> common{"--config", dir_ + "/warren.toml", "--queue-type", queue_type};
-    std::vector<std::string> serve{testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_),
-                                   "--amqp-url", cluster.AmqpUrls(serve_node, vhost), "--store",
-                                   testing::TestPostgres::Get().CreateDatabase(), "--max-batch", "1000"};
+    std::vector<std::string> serve{testing::WarrenBinary(),
+                                   "serve",
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port_),
+                                   "--amqp-url",
+                                   cluster.AmqpUrls(serve_node, vhost),
+                                   "--store",
+                                   testing::TestPostgres::Get().CreateDatabase(),
+                                   "--max-batch",
+                                   "1000"};
     serve.insert(serve.end(), common.begin(), common.end());
     serve_ = std::make_unique<testing::Process>(serve);
     EXPECT_TRUE(testing::WaitForHttp(port_, "/readyz", 120s)) << serve_->Output();
     for (const int node : worker_nodes) {
-      std::vector<std::string> work{testing::WarrenBinary(), "work", "--amqp-url", cluster.AmqpUrls(node, vhost),
-                                    "--queue", queue, "--concurrency", std::to_string(concurrency)};
+      std::vector<std::string> work{testing::WarrenBinary(),
+                                    "work",
+                                    "--amqp-url",
+                                    cluster.AmqpUrls(node, vhost),
+                                    "--queue",
+                                    queue,
+                                    "--concurrency",
+                                    std::to_string(concurrency)};
       work.insert(work.end(), common.begin(), common.end());
       workers_.push_back(std::make_unique<testing::Process>(work));
     }
@@ -89,13 +102,16 @@ max_attempts = 10
   // warren_jobs_succeeded_total for the queue and type, from serve's /metrics.
   long Succeeded(const std::string& type) const {
     const auto text = testing::HttpGet(port_, "/metrics").body;
-    const std::string needle = fmt::format("warren_jobs_succeeded_total{{queue=\"{}\",type=\"{}\"}} ", queue_, type);
+    const std::string needle =
+        fmt::format("warren_jobs_succeeded_total{{queue=\"{}\",type=\"{}\"}} ", queue_, type);
     const auto at = text.find(needle);
     return at == std::string::npos ? 0 : std::atol(text.c_str() + at + needle.size());
   }
 
   std::string Logs() const {
-    auto tail = [](const std::string& text) { return text.size() > 6000 ? text.substr(text.size() - 6000) : text; };
+    auto tail = [](const std::string& text) {
+      return text.size() > 6000 ? text.substr(text.size() - 6000) : text;
+    };
     std::string out = "\n--- serve:\n" + tail(serve_->Output());
     for (const auto& w : workers_) {
       out += "\n--- worker:\n" + tail(w->Output());
@@ -151,9 +167,10 @@ TEST_F(Cluster, ClassicAndQuorumQueuesBothRunABurstAcrossTheCluster) {
     }
     const double total_s = SecondsSince(start);
     ASSERT_EQ(stack.Succeeded("warren.noop"), kJobs) << stack.Logs();
-    Report(fmt::format("{} queues, {} no-op jobs in batches of {}, serve on node 0, 2 workers x 8 on nodes 1 and 2: "
-                       "enqueued at {:.0f} jobs/s, all succeeded after {:.1f} s ({:.0f} jobs/s end to end)",
-                       type, kJobs, kBatch, kJobs / enqueue_s, total_s, kJobs / total_s));
+    Report(fmt::format(
+        "{} queues, {} no-op jobs in batches of {}, serve on node 0, 2 workers x 8 on nodes 1 and 2: "
+        "enqueued at {:.0f} jobs/s, all succeeded after {:.1f} s ({:.0f} jobs/s end to end)",
+        type, kJobs, kBatch, kJobs / enqueue_s, total_s, kJobs / total_s));
   }
 }
 
@@ -228,9 +245,10 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
         }
       }
     }
-    Report(fmt::format("after the kill: first enqueue accepted after {:.1f} s, first job enqueued after the kill "
-                       "completed {:.1f} s after it; {} enqueues refused (503) meanwhile, {} accepted after the kill",
-                       first_accept_after_kill.load(), first_completion, refused.load(), after_kill.size()));
+    Report(fmt::format(
+        "after the kill: first enqueue accepted after {:.1f} s, first job enqueued after the kill "
+        "completed {:.1f} s after it; {} enqueues refused (503) meanwhile, {} accepted after the kill",
+        first_accept_after_kill.load(), first_completion, refused.load(), after_kill.size()));
     EXPECT_FALSE(after_kill.empty()) << "enqueues were accepted again after the kill" << stack.Logs();
   }
   EXPECT_EQ(report.lost, 0U) << report.Text() << stack.Logs();
@@ -249,7 +267,8 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
   };
   const auto killed_port = ":" + std::to_string(cluster_->AmqpPort(leader)) + "/";
   const std::string serve_log = stack.ServeOutput();
-  EXPECT_NE(serve_log.find("publisher lost the broker amqp://guest:***@127.0.0.1" + killed_port), std::string::npos)
+  EXPECT_NE(serve_log.find("publisher lost the broker amqp://guest:***@127.0.0.1" + killed_port),
+            std::string::npos)
       << serve_log;
   EXPECT_GE(count(serve_log, "publisher connected to"), 2U) << serve_log;
   if (leader == 0) {

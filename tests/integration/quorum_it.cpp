@@ -30,11 +30,11 @@ class Quorum : public ::testing::Test {
     dir_ = testing::MakeTempDir("warren-quorum");
     port_ = testing::FreePort();
     // Nothing listens on the first URL's port: every connection must move on to the second.
-    const std::string urls = fmt::format("amqp://guest:guest@127.0.0.1:{}/{},{}{}", testing::FreePort(), kVhost,
-                                         TestBroker::Get().AmqpUrl(), kVhost);
+    const std::string urls = fmt::format("amqp://guest:guest@127.0.0.1:{}/{},{}{}", testing::FreePort(),
+                                         kVhost, TestBroker::Get().AmqpUrl(), kVhost);
     serve_ = std::make_unique<testing::Process>(std::vector<std::string>{
-        testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--amqp-url", urls,
-        "--queue-type", "quorum", "--store", "sqlite:" + dir_ + "/warren.db"});
+        testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--amqp-url",
+        urls, "--queue-type", "quorum", "--store", "sqlite:" + dir_ + "/warren.db"});
     ASSERT_TRUE(testing::WaitForHttp(port_, "/readyz", 30s)) << serve_->Output();
     worker_ = std::make_unique<testing::Process>(std::vector<std::string>{
         testing::WarrenBinary(), "work", "--amqp-url", urls, "--queue-type", "quorum", "--queue", "default",
@@ -53,7 +53,8 @@ class Quorum : public ::testing::Test {
       }
       std::this_thread::sleep_for(100ms);
     }
-    ADD_FAILURE() << id << " is " << job.dump() << "\n--- serve:\n" << serve_->Output() << "\n--- work:\n"
+    ADD_FAILURE() << id << " is " << job.dump() << "\n--- serve:\n"
+                  << serve_->Output() << "\n--- work:\n"
                   << worker_->Output();
     return job;
   }
@@ -68,7 +69,8 @@ class Quorum : public ::testing::Test {
 TEST_F(Quorum, JobsAndRetriesRunOnQuorumQueuesAndTheDemoQueueStaysClassic) {
   std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
-    const auto r = testing::HttpRequest(port_, "POST", "/v1/jobs", json{{"type", "warren.echo"}, {"args", {{"i", i}}}}.dump(),
+    const auto r = testing::HttpRequest(port_, "POST", "/v1/jobs",
+                                        json{{"type", "warren.echo"}, {"args", {{"i", i}}}}.dump(),
                                         {{"Content-Type", "application/json"}}, 30s);
     ASSERT_EQ(r.status, 202) << r.body << serve_->Output();
     ids.push_back(json::parse(r.body)["id"]);
@@ -87,8 +89,8 @@ TEST_F(Quorum, JobsAndRetriesRunOnQuorumQueuesAndTheDemoQueueStaysClassic) {
   EXPECT_EQ(dead["attempts"].size(), 2U) << dead;
 
   std::string listing;
-  ASSERT_EQ(TestBroker::Get().Ctl({"list_queues", "-p", kVhost, "--formatter", "json", "name", "type", "arguments"},
-                                  &listing),
+  ASSERT_EQ(TestBroker::Get().Ctl(
+                {"list_queues", "-p", kVhost, "--formatter", "json", "name", "type", "arguments"}, &listing),
             0)
       << listing;
   const auto queues = json::parse(listing, nullptr, false);

@@ -33,7 +33,7 @@ class TestCluster {
   void AddVhost(const std::string& vhost);
   // The node (index) holding the leader of quorum queue `queue` in `vhost`, or -1.
   int LeaderOf(const std::string& queue, const std::string& vhost);
-  void Kill(int node);  // kill -9 the node's processes (epmd stays) and wait until they are gone
+  void Kill(int node);   // kill -9 the node's processes (epmd stays) and wait until they are gone
   void Start(int node);  // start it again (same name, ports, data); waits until ready
   bool Running(int node) const;
   std::string LogTail() const;  // the nodes' recent output, for failure messages

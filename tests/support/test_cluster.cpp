@@ -77,13 +77,14 @@ TestCluster::TestCluster(int count) : impl_(std::make_unique<Impl>()) {
     options.extra_conf = discovery;
     options.console_log_level = "warning";
     Impl* impl = impl_.get();
-    impl_->nodes.push_back(std::make_unique<supervisor::ManagedBroker>(options, [impl, i](std::string_view line) {
-      std::lock_guard lock(impl->mutex);
-      impl->last_lines.push_back(fmt::format("node{} | {}", i, line));
-      if (impl->last_lines.size() > kKeptLines) {
-        impl->last_lines.pop_front();
-      }
-    }));
+    impl_->nodes.push_back(
+        std::make_unique<supervisor::ManagedBroker>(options, [impl, i](std::string_view line) {
+          std::lock_guard lock(impl->mutex);
+          impl->last_lines.push_back(fmt::format("node{} | {}", i, line));
+          if (impl->last_lines.size() > kKeptLines) {
+            impl->last_lines.pop_front();
+          }
+        }));
   }
   try {
     for (auto& node : impl_->nodes) {
@@ -124,7 +125,8 @@ std::string TestCluster::NodeName(int node) const { return impl_->nodes.at(node)
 unsigned short TestCluster::AmqpPort(int node) const { return impl_->nodes.at(node)->Options().amqp_port; }
 
 std::string TestCluster::AmqpUrl(int node, const std::string& vhost) const {
-  return fmt::format("amqp://guest:guest@127.0.0.1:{}/{}", AmqpPort(node), vhost == "/" ? "" : PercentEncode(vhost));
+  return fmt::format("amqp://guest:guest@127.0.0.1:{}/{}", AmqpPort(node),
+                     vhost == "/" ? "" : PercentEncode(vhost));
 }
 
 std::string TestCluster::AmqpUrls(int first, const std::string& vhost) const {
