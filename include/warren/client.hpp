@@ -23,7 +23,11 @@
 namespace warren {
 
 struct ClientOptions {
+  // One broker, or a cluster's nodes comma-separated (tried in turn).
   std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";
+  // Declare Warren's queues as quorum queues, as `amqp.queue_type = "quorum"` does: every process
+  // sharing the broker must agree, or the second declaration fails.
+  bool quorum_queues = false;
   // How long enqueue() waits for the connection and then for RabbitMQ's confirm.
   std::chrono::milliseconds publish_timeout{5000};
 };

@@ -22,7 +22,11 @@
 namespace warren {
 
 struct WorkerOptions {
+  // One broker, or a cluster's nodes comma-separated (tried in turn).
   std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";
+  // Declare Warren's queues as quorum queues, as `amqp.queue_type = "quorum"` does: every process
+  // sharing the broker must agree, or the second declaration fails.
+  bool quorum_queues = false;
   std::vector<std::string> queues{"default"};
   int concurrency = 1;  // executor threads; also the prefetch
   // stop()/run(): how long running jobs have to finish before their stop tokens fire and their

@@ -3,12 +3,14 @@
 #include <sys/time.h>
 
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "amqp/frames.hpp"
 #include "core/log.hpp"
@@ -100,20 +102,66 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
   return AmqpUrl{info.host, info.port, info.user, info.password, vhost};
 }
 
+std::vector<std::string> SplitAmqpUrls(const std::string& urls) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const auto comma = urls.find(',', start);
+    std::string one = urls.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!one.empty()) {
+      ParseAmqpUrl(one);
+      out.push_back(std::move(one));
+    }
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (out.empty()) {
+    throw std::invalid_argument("no AMQP URL given");
+  }
+  return out;
+}
+
 struct Connection::State {
   amqp_connection_state_t conn = nullptr;
   amqp_socket_t* socket = nullptr;
   bool logged_in = false;
   bool channel_open = false;
+  size_t url_index = 0;
+  std::string peer;
 };
 
-Connection::Connection(const ConnectionOptions& options) : state_(std::make_unique<State>()) {
-  AmqpUrl url;
+Connection::Connection(const ConnectionOptions& options, size_t first_url) {
+  std::vector<std::string> urls;
   try {
-    url = ParseAmqpUrl(options.url);
+    urls = SplitAmqpUrls(options.url);
   } catch (const std::invalid_argument& e) {
     throw AmqpError(e.what());
   }
+  // A dead node on another host may cost connect_timeout before the next is tried; on loopback a
+  // refused connection fails at once.
+  std::string errors;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const size_t index = (first_url + i) % urls.size();
+    state_ = std::make_unique<State>();
+    state_->url_index = index;
+    state_->peer = RedactedUrl(urls[index]);
+    try {
+      Open(options, ParseAmqpUrl(urls[index]));
+      return;
+    } catch (const AmqpError& e) {
+      state_.reset();
+      errors += errors.empty() ? e.what() : fmt::format("; {}", e.what());
+    }
+  }
+  throw AmqpError(errors);
+}
+
+size_t Connection::UrlIndex() const { return state_->url_index; }
+const std::string& Connection::Peer() const { return state_->peer; }
+
+void Connection::Open(const ConnectionOptions& options, const AmqpUrl& url) {
   state_->conn = amqp_new_connection();
   if (state_->conn == nullptr) {
     throw AmqpError("amqp_new_connection failed");
@@ -256,12 +304,33 @@ void Connection::Declare(const Topology& topology) {
   for (const auto& e : topology.exchanges) {
     DeclareExchange(e);
   }
+  std::set<std::string> skipped;
   for (const auto& q : topology.queues) {
-    DeclareQueue(q);
+    try {
+      DeclareQueue(q);
+    } catch (const AmqpError& e) {
+      if (!q.optional || !state_->logged_in) {
+        throw;  // required, or the whole connection is gone
+      }
+      spdlog::warn("skipping queue {} for now: {}", q.name, e.what());
+      skipped.insert(q.name);
+      ReopenChannel();
+    }
   }
   for (const auto& b : topology.bindings) {
-    Bind(b);
+    if (!skipped.contains(b.queue)) {
+      Bind(b);
+    }
   }
+}
+
+void Connection::ReopenChannel() {
+  // The broker closed the channel: it waits for our close-ok before the channel number is free again.
+  amqp_channel_close_ok_t ok{};
+  CheckStatus(amqp_send_method(state_->conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok), "channel.close-ok");
+  amqp_channel_open(state_->conn, kChannel);
+  CheckRpc("channel.open");
+  state_->channel_open = true;
 }
 
 void Connection::ConfirmSelect() {

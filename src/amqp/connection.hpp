@@ -28,8 +28,12 @@ struct AmqpUrl {
   std::string vhost = "/";
 };
 AmqpUrl ParseAmqpUrl(const std::string& url);  // throws std::invalid_argument
+// The URLs of a comma-separated list (a cluster's nodes), each checked by ParseAmqpUrl; throws
+// std::invalid_argument for an empty list or a bad URL.
+std::vector<std::string> SplitAmqpUrls(const std::string& urls);
 
 struct ConnectionOptions {
+  // One broker, or several comma-separated (the nodes of a cluster): a connection tries them in turn.
   std::string url = "amqp://guest:guest@127.0.0.1:5672/";
   std::chrono::seconds heartbeat{10};
   std::chrono::milliseconds connect_timeout{3000};
@@ -39,7 +43,9 @@ struct ConnectionOptions {
 
 class Connection {
  public:
-  explicit Connection(const ConnectionOptions& options);  // connect, login, open channel 1; throws
+  // Connects, logs in and opens channel 1, trying the URLs of `options.url` in turn from the one at
+  // `first_url` (modulo their number); throws AmqpError naming the last failure when none answers.
+  explicit Connection(const ConnectionOptions& options, size_t first_url = 0);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -51,6 +57,8 @@ class Connection {
   void DeclareQueue(const QueueSpec& spec);
   void DeclareExchange(const ExchangeSpec& spec);  // durable
   void Bind(const BindingSpec& spec);
+  // Exchanges, queues, bindings in order. A refused optional queue is skipped (and its bindings); the
+  // channel is opened again for the rest.
   void Declare(const Topology& topology);
   void ConfirmSelect();
   // basic.qos per consumer (global=false) and, when non-zero, per channel (global=true). Classic
@@ -63,9 +71,14 @@ class Connection {
 
   // True when rabbitmq-c holds unread data or frames, so poll() on the socket would miss them.
   bool HasBuffered() const;
+  // Which URL of the list answered, and that URL (password redacted) for logs.
+  size_t UrlIndex() const;
+  const std::string& Peer() const;
 
  private:
   void CheckRpc(const char* what);
+  void Open(const ConnectionOptions& options, const AmqpUrl& url);
+  void ReopenChannel();
   struct State;
   std::unique_ptr<State> state_;
 };

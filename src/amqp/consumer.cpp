@@ -105,16 +105,20 @@ class Consumer::Impl {
   }
 
   void Connect() {
-    auto conn = std::make_unique<Connection>(options_.connection);
+    auto conn = std::make_unique<Connection>(options_.connection, next_url_);
     conn->Declare(options_.declare);
-    uint16_t channel_prefetch = options_.prefetch;
-    if (options_.max_prefetch != 0) {
-      std::lock_guard lock(mu_);
-      channel_prefetch = wanted_prefetch_ != 0 ? wanted_prefetch_ : options_.prefetch;
+    if (options_.channel_prefetch) {
+      uint16_t channel_prefetch = options_.prefetch;
+      if (options_.max_prefetch != 0) {
+        std::lock_guard lock(mu_);
+        channel_prefetch = wanted_prefetch_ != 0 ? wanted_prefetch_ : options_.prefetch;
+      }
+      // Fixed: the same limit per consumer and per channel (several queues share it).
+      conn->Qos(options_.max_prefetch != 0 ? options_.max_prefetch : options_.prefetch, channel_prefetch);
+      channel_prefetch_ = channel_prefetch;
+    } else {
+      conn->Qos(options_.prefetch, 0);
     }
-    // Fixed: the same limit per consumer and per channel (several queues share it).
-    conn->Qos(options_.max_prefetch != 0 ? options_.max_prefetch : options_.prefetch, channel_prefetch);
-    channel_prefetch_ = channel_prefetch;
     consumer_tags_.clear();
     queue_by_tag_.clear();
     {
@@ -158,7 +162,7 @@ class Consumer::Impl {
   // One basic.qos when the wanted channel prefetch changed; rabbitmq-c keeps deliveries that arrive
   // before qos-ok queued for the next amqp_consume_message.
   void MaybeSetPrefetch() {
-    if (options_.max_prefetch == 0) {
+    if (options_.max_prefetch == 0 || !options_.channel_prefetch) {
       return;
     }
     uint16_t wanted = 0;
@@ -284,8 +288,8 @@ class Consumer::Impl {
       if (conn_ == nullptr) {
         try {
           Connect();
-          spdlog::info("consumer connected to {}, consuming {} with prefetch {}",
-                       RedactedUrl(options_.connection.url), QueueNames(), options_.prefetch);
+          spdlog::info("consumer connected to {}, consuming {} with prefetch {}", conn_->Peer(), QueueNames(),
+                       options_.prefetch);
           logged_down = false;
           backoff = std::chrono::milliseconds(100);
           SetConnected(true);
@@ -312,8 +316,10 @@ class Consumer::Impl {
         waker_.WaitReadable(conn_.get(), tick);
         ReadAvailable();  // also lets rabbitmq-c send a heartbeat that is due
       } catch (const AmqpError& e) {
-        spdlog::warn("consumer lost the broker: {}; unacked deliveries return to their queues", e.what());
+        spdlog::warn("consumer lost the broker {}: {}; unacked deliveries return to their queues", conn_->Peer(),
+                     e.what());
         live_generation_.store(0);
+        next_url_ = conn_->UrlIndex() + 1;  // that node has most likely gone: try the next one first
         conn_.reset();
         SetConnected(false);
       }
@@ -348,6 +354,7 @@ class Consumer::Impl {
 
   // Owned by the I/O thread.
   std::unique_ptr<Connection> conn_;
+  size_t next_url_ = 0;  // of options_.connection.url's list: where the next connect starts
   uint64_t generation_ = 0;
   bool cancelled_ = false;
   std::vector<std::string> consumer_tags_;

@@ -29,6 +29,9 @@ struct ConsumerOptions {
   // slots of finished jobs still waiting for their outcome's confirm). A worker consuming several
   // classic queues thus holds no more than the channel limit in all.
   uint16_t max_prefetch = 0;
+  // False for quorum queues, which refuse to be consumed on a channel with a global basic.qos: then
+  // only the per-consumer limit `prefetch` applies (max_prefetch and SetPrefetch are ignored).
+  bool channel_prefetch = true;
   std::chrono::milliseconds reconnect_max{5000};
 };
 

@@ -22,9 +22,9 @@ struct OutgoingMessage {
   // AMQP `timestamp` (seconds since 1970): when the job became ready to run. The management API shows
   // the head message's as head_message_timestamp, which is how the autoscaler sees the oldest wait.
   std::optional<int64_t> timestamp;
-  // Declared (once per connection) before the first publish that names it, so a job for a new queue
-  // is never returned as unroutable.
-  std::optional<QueueSpec> declare_queue;
+  // A job queue declared (once per connection, as JobQueueSpec with the publisher's queue type) before
+  // the first publish that names it, so a job for a new queue is never returned as unroutable.
+  std::string declare_job_queue;
 };
 
 struct Delivery {

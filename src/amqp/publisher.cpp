@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/frames.hpp"
+#include "amqp/topology.hpp"
 #include "amqp/waker.hpp"
 #include "core/log.hpp"
 
@@ -155,7 +156,7 @@ class Publisher::Impl {
   }
 
   void Connect() {
-    auto conn = std::make_unique<Connection>(options_.connection);
+    auto conn = std::make_unique<Connection>(options_.connection, next_url_);
     conn->Declare(options_.declare);
     conn->ConfirmSelect();
     conn_ = std::move(conn);
@@ -165,9 +166,9 @@ class Publisher::Impl {
   }
 
   void PublishOne(OutgoingMessage& m, const std::shared_ptr<Group>& group) {
-    if (m.declare_queue && !declared_queues_.contains(m.declare_queue->name)) {
-      conn_->DeclareQueue(*m.declare_queue);
-      declared_queues_.insert(m.declare_queue->name);
+    if (!m.declare_job_queue.empty() && !declared_queues_.contains(m.declare_job_queue)) {
+      conn_->DeclareQueue(JobQueueSpec(m.declare_job_queue, options_.queue_type));
+      declared_queues_.insert(m.declare_job_queue);
     }
     const uint64_t seq = next_seq_;
     if (m.message_id.empty()) {
@@ -348,7 +349,7 @@ class Publisher::Impl {
       if (conn_ == nullptr) {
         try {
           Connect();
-          spdlog::info("publisher connected to {}", RedactedUrl(options_.connection.url));
+          spdlog::info("publisher connected to {}", conn_->Peer());
           logged_down = false;
           backoff = std::chrono::milliseconds(100);
           SetState(PublisherState::kReady);
@@ -372,10 +373,11 @@ class Publisher::Impl {
         ReadFrames();  // also lets rabbitmq-c send a heartbeat that is due
         ExpireTimedOut();
       } catch (const AmqpError& e) {
-        spdlog::warn("publisher lost the broker: {}", e.what());
+        spdlog::warn("publisher lost the broker {}: {}", conn_->Peer(), e.what());
         if (state_.load() != PublisherState::kStopped) {
           SetState(PublisherState::kConnecting);
         }
+        next_url_ = conn_->UrlIndex() + 1;  // that node has most likely gone: try the next one first
         conn_.reset();
         FailAll(PublishOutcome::kUnavailable);
         logged_down = true;
@@ -399,11 +401,12 @@ class Publisher::Impl {
 
   // Owned by the I/O thread.
   std::unique_ptr<Connection> conn_;
+  size_t next_url_ = 0;  // of options_.connection.url's list: where the next connect starts
   uint64_t next_seq_ = 1;
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
   std::map<std::string, uint64_t> id_to_seq_;
-  std::set<std::string> declared_queues_;  // on this connection, by declare_queue
+  std::set<std::string> declared_queues_;  // on this connection, by declare_job_queue
 };
 
 Publisher::Publisher(PublisherOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

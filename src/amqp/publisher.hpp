@@ -12,6 +12,7 @@
 
 #include "amqp/connection.hpp"
 #include "amqp/message.hpp"
+#include "core/queue_type.hpp"
 
 namespace warren::amqp {
 
@@ -37,6 +38,7 @@ struct PublisherOptions {
   std::chrono::milliseconds confirm_timeout{5000};
   std::chrono::milliseconds reconnect_max{5000};
   Topology declare;  // declared on every (re)connect before publishing
+  QueueType queue_type = QueueType::kClassic;  // of the job queues messages ask for (declare_job_queue)
   size_t max_in_flight = 50'000;   // more unconfirmed publishes than this answer kBlocked
 };
 

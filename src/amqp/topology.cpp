@@ -22,51 +22,74 @@ std::optional<Int> HeaderInt(const Delivery& d, std::string_view name) {
   return value;
 }
 
-}  // namespace
-
-QueueSpec JobQueueSpec(const std::string& name) {
-  // Plain durable (classic) queues for now, like the demo's. Quorum queues are the aim (replication,
-  // delivery counting for poison jobs), but a fresh quorum queue's queue.declare was seen to hang after
-  // the single managed broker was SIGKILLed and restarted; see docs/architecture.md.
-  return QueueSpec{name, {}, {}};
+// A durable quorum queue; at-least-once dead-lettering when `dead_letter` (it requires reject-publish).
+QueueSpec QuorumSpec(const std::string& name, bool dead_letter) {
+  QueueSpec spec{name, {{"x-queue-type", "quorum"}}, {}};
+  if (dead_letter) {
+    spec.string_args["x-dead-letter-strategy"] = "at-least-once";
+    spec.string_args["x-overflow"] = "reject-publish";
+  }
+  return spec;
 }
 
-Topology JobTopology(const std::vector<std::string>& queues) {
+}  // namespace
+
+QueueSpec JobQueueSpec(const std::string& name, QueueType type) {
+  // Classic is the default: on a single node a fresh quorum queue's queue.declare was seen to hang
+  // after the broker was SIGKILLed and restarted (docs/architecture.md decisions 22 and 63).
+  if (type == QueueType::kClassic || name == kDemoQueue) {
+    return QueueSpec{name, {}, {}};
+  }
+  if (name == kDeadQueue) {
+    return QuorumSpec(name, false);
+  }
+  QueueSpec spec = QuorumSpec(name, true);
+  spec.string_args["x-dead-letter-exchange"] = "";
+  spec.string_args["x-dead-letter-routing-key"] = std::string(kDeadQueue);
+  spec.int_args["x-delivery-limit"] = kQuorumDeliveryLimit;
+  return spec;
+}
+
+Topology JobTopology(const std::vector<std::string>& queues, QueueType type) {
   Topology t;
   t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
   for (const auto& q : queues) {
-    t.queues.push_back(JobQueueSpec(q));
+    t.queues.push_back(JobQueueSpec(q, type));
   }
   return t;
 }
 
 std::string DelayTierName(Duration tier) { return "warren.delay." + std::to_string(tier.count()); }
 
-Topology DelayTopology() {
+Topology DelayTopology(QueueType type) {
   Topology t;
   for (const Duration tier : DelayTiers()) {
     const std::string name = DelayTierName(tier);
     t.exchanges.push_back(ExchangeSpec{name, "fanout"});
     // x-dead-letter-exchange "" is the default exchange, and with no x-dead-letter-routing-key the
     // message keeps its routing key: the job queue it was published for.
-    t.queues.push_back(QueueSpec{name, {{"x-dead-letter-exchange", ""}}, {{"x-message-ttl", tier.count()}}});
+    QueueSpec spec = type == QueueType::kQuorum ? QuorumSpec(name, true) : QueueSpec{name, {}, {}};
+    spec.string_args["x-dead-letter-exchange"] = "";
+    spec.int_args["x-message-ttl"] = tier.count();
+    t.queues.push_back(std::move(spec));
     t.bindings.push_back(BindingSpec{name, name, ""});
   }
   return t;
 }
 
-Topology JobTopologyWithDelays(const std::vector<std::string>& queues) {
-  Topology t = JobTopology(queues);
+Topology JobTopologyWithDelays(const std::vector<std::string>& queues, QueueType type) {
+  Topology t = JobTopology(queues, type);
   t.exchanges.push_back(ExchangeSpec{std::string(kControlExchange), "fanout"});
-  t.queues.push_back(JobQueueSpec(std::string(kDeadQueue)));
-  Append(t, DelayTopology());
+  t.queues.push_back(JobQueueSpec(std::string(kDeadQueue), type));
+  Append(t, DelayTopology(type));
   return t;
 }
 
-Topology RecorderTopology() {
+Topology RecorderTopology(QueueType type) {
   Topology t;
   t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
-  t.queues.push_back(JobQueueSpec(std::string(kRecorderQueue)));
+  t.queues.push_back(type == QueueType::kQuorum ? QuorumSpec(std::string(kRecorderQueue), false)
+                                                : QueueSpec{std::string(kRecorderQueue), {}, {}});
   t.bindings.push_back(BindingSpec{std::string(kRecorderQueue), std::string(kEventsExchange), "#"});
   return t;
 }
@@ -75,7 +98,7 @@ OutgoingMessage EncodeJobMessage(const JobRecord& record, int attempt) {
   OutgoingMessage m;
   m.exchange = "";
   m.routing_key = record.spec.queue;
-  m.declare_queue = JobQueueSpec(record.spec.queue);
+  m.declare_job_queue = record.spec.queue;
   m.body = record.spec.args.dump();
   m.content_type = "application/json";
   m.message_id = record.id;
@@ -129,12 +152,17 @@ OutgoingMessage CopyOf(const Delivery& delivery) {
   OutgoingMessage m;
   m.exchange = "";
   m.routing_key = delivery.queue;
-  m.declare_queue = JobQueueSpec(delivery.queue);
+  m.declare_job_queue = delivery.queue;
   m.body = delivery.body;
   m.content_type = delivery.content_type;
   m.message_id = delivery.message_id;
   m.type = delivery.type;
   m.headers = delivery.headers;
+  m.headers.erase("x-delivery-count");
+  m.headers.erase("x-death");
+  m.headers.erase("x-first-death-exchange");
+  m.headers.erase("x-first-death-queue");
+  m.headers.erase("x-first-death-reason");
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include "amqp/connection.hpp"
 #include "amqp/message.hpp"
 #include "core/job.hpp"
+#include "core/queue_type.hpp"
 
 namespace warren::amqp {
 
@@ -25,23 +26,33 @@ inline constexpr std::string_view kDeadQueue = "warren.dead";
 // Commands for every running worker (cancel a job); each worker binds a private queue of its own.
 inline constexpr std::string_view kControlExchange = "warren.control";
 
-// The declaration of job queue `name`: durable, with no arguments, so the demo's own declaration of
-// `task_queue` matches it.
-QueueSpec JobQueueSpec(const std::string& name);
+// A quorum job queue dead-letters a message delivered this many times (to warren.dead): the broker's
+// guard against a job that kills every worker before the worker's own redelivery rule (an attempt
+// per redelivery, docs/architecture.md decision 34) can act.
+inline constexpr int64_t kQuorumDeliveryLimit = 20;
+
+// The declaration of job queue `name` (warren.dead too). Classic: durable, no arguments. Quorum:
+// `x-queue-type: quorum` with kQuorumDeliveryLimit, dead-lettering at-least-once to warren.dead
+// (warren.dead itself has neither). `task_queue` is always classic with no arguments, as the demo
+// declares it, or the demo's own declaration would fail with 406 PRECONDITION_FAILED.
+QueueSpec JobQueueSpec(const std::string& name, QueueType type);
 // Everything a job publisher or worker needs declared for `queues`, plus the events exchange.
-Topology JobTopology(const std::vector<std::string>& queues);
-// The events exchange and the recorder queue bound to all of it.
-Topology RecorderTopology();
+Topology JobTopology(const std::vector<std::string>& queues, QueueType type);
+// The events exchange and the recorder queue bound to all of it (quorum: no delivery limit, since the
+// recorder hands a batch back whenever the store fails).
+Topology RecorderTopology(QueueType type);
 
 // The delay tiers (core/retry.hpp): per tier a fanout exchange and a queue of the same name,
 // `warren.delay.<ms>`, whose queue-level TTL dead-letters through the default exchange under the
 // message's own routing key, which is its job queue. A job waiting for its time travels
 // tier -> job queue -> (a worker sees it is early) -> next tier, until its time has come.
+// Quorum tiers dead-letter at-least-once (which needs `x-overflow: reject-publish`), so a job moving
+// from a tier to its queue is not dropped in a failover.
 std::string DelayTierName(Duration tier);
-Topology DelayTopology();
+Topology DelayTopology(QueueType type);
 // Everything a job publisher or worker needs: job queues, delay tiers, the dead queue, the events
 // and control exchanges.
-Topology JobTopologyWithDelays(const std::vector<std::string>& queues);
+Topology JobTopologyWithDelays(const std::vector<std::string>& queues, QueueType type);
 
 // Headers Warren sets on typed job messages.
 inline constexpr std::string_view kAttemptHeader = "x-warren-attempt";
@@ -74,7 +85,8 @@ struct JobMessage {
 // nullopt for seed-style messages (no `type` property).
 std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery);
 
-// A copy of a delivered job message, to publish again (to its own queue by default).
+// A copy of a delivered job message, to publish again (to its own queue by default). Headers the
+// broker adds (x-delivery-count, x-death) are left out: they describe the old message.
 OutgoingMessage CopyOf(const Delivery& delivery);
 // Sends `message` (bound for its job queue) through the delay tiers so it arrives no earlier than
 // `not_before`: through the longest tier that fits `remaining`, or straight to the queue when less

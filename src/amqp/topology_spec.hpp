@@ -17,6 +17,10 @@ struct QueueSpec {
   bool durable = true;
   bool exclusive = false;    // private to the declaring connection, deleted with it
   bool auto_delete = false;
+  // On (re)connect, a declaration the broker refuses is skipped with a warning instead of failing the
+  // connection: in a cluster a classic queue whose node is down answers 404, and the demo's
+  // task_queue must not stop `serve` from publishing every other job (docs/architecture.md 63).
+  bool optional = false;
 };
 
 struct ExchangeSpec {

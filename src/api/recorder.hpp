@@ -13,12 +13,14 @@
 
 #include "amqp/consumer.hpp"
 #include "api/metrics.hpp"
+#include "core/queue_type.hpp"
 #include "store/store.hpp"
 
 namespace warren::api {
 
 struct RecorderOptions {
   amqp::ConnectionOptions connection;
+  QueueType queue_type = QueueType::kClassic;  // of the recorder queue
   std::chrono::milliseconds reconnect_max{5000};
   size_t max_batch = 500;   // events per store transaction
   Metrics* metrics = nullptr;  // counts what was applied; may be null

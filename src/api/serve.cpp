@@ -174,7 +174,13 @@ int RunServe(const Settings& settings) {
   }
   std::sort(known_queues.begin(), known_queues.end());
   known_queues.erase(std::unique(known_queues.begin(), known_queues.end()), known_queues.end());
-  publisher_options.declare = amqp::JobTopologyWithDelays(known_queues);
+  publisher_options.queue_type = settings.queue_type;
+  publisher_options.declare = amqp::JobTopologyWithDelays(known_queues, settings.queue_type);
+  for (auto& queue : publisher_options.declare.queues) {
+    // The demo's classic queue lives on one node of a cluster: while that node is down, serve still
+    // connects (to another node) and publishes everything else.
+    queue.optional = queue.name == amqp::kDemoQueue;
+  }
   const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
@@ -188,6 +194,7 @@ int RunServe(const Settings& settings) {
   // are recorded from the start.
   RecorderOptions recorder_options;
   recorder_options.connection.url = settings.amqp_url;
+  recorder_options.queue_type = settings.queue_type;
   recorder_options.connection.heartbeat =
       std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
   recorder_options.connection.name = "warren serve";
@@ -286,7 +293,8 @@ int RunServe(const Settings& settings) {
   // broker.management_port (0: not asked), with the AMQP URL's credentials and vhost.
   amqp::ManagementOptions management_options;
   try {
-    const auto url = amqp::ParseAmqpUrl(settings.amqp_url);
+    // A cluster's first node: the management API answers for the whole cluster on any node.
+    const auto url = amqp::ParseAmqpUrl(amqp::SplitAmqpUrls(settings.amqp_url).front());
     management_options.host = url.host;
     management_options.user = url.user;
     management_options.password = url.password;

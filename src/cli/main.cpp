@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   FlagValues serve_flags;
   auto* serve = app.add_subcommand("serve", "Run the HTTP API (default 127.0.0.1:5000)");
   AddCommonFlags(serve, serve_flags);
-  AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.publish_timeout", "amqp.heartbeat",
+  AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.queue_type", "amqp.publish_timeout", "amqp.heartbeat",
                                        "amqp.reconnect_max", "store.url", "store.keep_succeeded",
                                        "store.keep_failed", "store.log_lines", "api.max_body", "api.max_batch", "api.tokens",
                                        "api.job_types", "broker.management_port"});
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   FlagValues work_flags;
   auto* work = app.add_subcommand("work", "Run a worker that consumes jobs and runs their handlers");
   AddCommonFlags(work, work_flags);
-  AddSettingFlags(work, work_flags, {"amqp.url", "work.queues", "work.concurrency", "work.type_limits", "work.grace",
+  AddSettingFlags(work, work_flags, {"amqp.url", "amqp.queue_type", "work.queues", "work.concurrency", "work.type_limits", "work.grace",
                                      "work.kill_grace", "retry.base", "retry.cap", "retry.jitter",
                                      "amqp.heartbeat", "amqp.reconnect_max"});
 
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   auto* up = app.add_subcommand("up", "Start RabbitMQ, the API and workers together, in the foreground");
   AddCommonFlags(up, up_flags);
   AddSettingFlags(up, up_flags, {"up.workers", "up.data_dir", "up.autoscale.min", "up.autoscale.max",
-                                 "up.autoscale.target_wait", "up.autoscale.cooldown", "amqp.url", "serve.listen",
+                                 "up.autoscale.target_wait", "up.autoscale.cooldown", "amqp.url", "amqp.queue_type", "serve.listen",
                                  "work.concurrency", "work.queues", "broker.port", "broker.management_port",
                                  "broker.dist_port", "broker.epmd_port"});
 

@@ -21,7 +21,10 @@ struct RawValue {
 const std::vector<SettingKey> kKeys = {
     {"serve.listen", "WARREN_LISTEN", "listen", "HTTP address HOST:PORT"},
     {"serve.threads", "WARREN_SERVE_THREADS", "threads", "I/O threads of the HTTP API"},
-    {"amqp.url", "WARREN_AMQP_URL", "amqp-url", "RabbitMQ URL amqp://user:pass@host:port/vhost"},
+    {"amqp.url", "WARREN_AMQP_URL", "amqp-url",
+     "RabbitMQ URL amqp://user:pass@host:port/vhost; several (a cluster's nodes) comma-separated or repeated"},
+    {"amqp.queue_type", "WARREN_QUEUE_TYPE", "queue-type",
+     "classic or quorum: how job, retry, dead and recorder queues are declared"},
     {"amqp.publish_timeout", "WARREN_PUBLISH_TIMEOUT", "publish-timeout",
      "longest wait for a publisher confirm"},
     {"amqp.heartbeat", "WARREN_HEARTBEAT", "heartbeat", "AMQP heartbeat interval (whole seconds)"},
@@ -311,11 +314,27 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
       } else if (key == "serve.threads") {
         s.serve_threads = ParseInt<int>(text, 1, 64);
       } else if (key == "amqp.url") {
-        if (text.rfind("amqp://", 0) != 0) {
-          throw std::invalid_argument(fmt::format("expected amqp://user:pass@host:port/vhost, got '{}'", text));
+        const auto urls = SplitList(value.values);
+        if (urls.empty()) {
+          throw std::invalid_argument("expected amqp://user:pass@host:port/vhost");
         }
-        s.amqp_url = text;
+        std::string joined;
+        for (const auto& url : urls) {
+          if (url.rfind("amqp://", 0) != 0) {
+            throw std::invalid_argument(fmt::format("expected amqp://user:pass@host:port/vhost, got '{}'", url));
+          }
+          joined += joined.empty() ? url : "," + url;
+        }
+        s.amqp_url = joined;
         s.amqp_url_is_set = true;
+      } else if (key == "amqp.queue_type") {
+        if (text == "classic") {
+          s.queue_type = QueueType::kClassic;
+        } else if (text == "quorum") {
+          s.queue_type = QueueType::kQuorum;
+        } else {
+          throw std::invalid_argument(fmt::format("expected classic or quorum, got '{}'", text));
+        }
       } else if (key == "amqp.publish_timeout") {
         s.publish_timeout = ParseDurationOrThrow(text);
         if (s.publish_timeout.count() == 0) {

@@ -12,6 +12,7 @@
 #include "core/command_config.hpp"
 #include "core/duration.hpp"
 #include "core/periodic.hpp"
+#include "core/queue_type.hpp"
 #include "core/retry.hpp"
 
 namespace warren {
@@ -41,8 +42,11 @@ struct Settings {
   HostPort listen{"127.0.0.1", 5000};
   int serve_threads = 2;  // HTTP I/O threads
   // [amqp]
+  // One broker URL, or the nodes of a cluster comma-separated: connections try them in turn and move
+  // to the next when one fails.
   std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/";
   bool amqp_url_is_set = false;  // set by flag, env or file: `warren up` then starts no broker
+  QueueType queue_type = QueueType::kClassic;  // how Warren's durable queues are declared
   Duration publish_timeout{5000};
   Duration heartbeat{10000};
   Duration reconnect_max{5000};

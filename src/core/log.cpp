@@ -24,7 +24,9 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-std::string RedactedUrl(const std::string& url) {
+namespace {
+
+std::string RedactedOne(const std::string& url) {
   const auto scheme = url.find("://");
   const auto at = url.find('@');
   if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
@@ -35,6 +37,23 @@ std::string RedactedUrl(const std::string& url) {
     return url;
   }
   return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
+
+std::string RedactedUrl(const std::string& url) {
+  // A comma-separated list (a cluster's nodes): each URL on its own.
+  std::string out;
+  size_t start = 0;
+  for (;;) {
+    const auto comma = url.find(',', start);
+    out += RedactedOne(url.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) {
+      return out;
+    }
+    out += ',';
+    start = comma + 1;
+  }
 }
 
 std::string JsonEscape(std::string_view text) {

@@ -44,13 +44,14 @@ struct Client::Impl {
   explicit Impl(ClientOptions o) : options(std::move(o)), publisher(PublisherOptionsFor(options)) {}
 
   static amqp::PublisherOptions PublisherOptionsFor(const ClientOptions& o) {
-    amqp::ParseAmqpUrl(o.amqp_url);  // throws std::invalid_argument naming the problem
+    amqp::SplitAmqpUrls(o.amqp_url);  // throws std::invalid_argument naming the problem
     amqp::PublisherOptions p;
     p.connection.url = o.amqp_url;
+    p.queue_type = o.quorum_queues ? QueueType::kQuorum : QueueType::kClassic;
     p.connection.name = fmt::format("warren sdk client pid {}", getpid());
     p.confirm_timeout = o.publish_timeout;
     // The delay tiers and warren.dead; each job's queue is declared with its first message.
-    p.declare = amqp::JobTopologyWithDelays({});
+    p.declare = amqp::JobTopologyWithDelays({}, p.queue_type);
     return p;
   }
 

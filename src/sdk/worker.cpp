@@ -35,9 +35,10 @@ worker::WorkerOptions EngineOptions(const WorkerOptions& o) {
       throw std::invalid_argument(fmt::format("WorkerOptions::queues: {}", *why));
     }
   }
-  amqp::ParseAmqpUrl(o.amqp_url);  // throws std::invalid_argument naming the problem
+  amqp::SplitAmqpUrls(o.amqp_url);  // throws std::invalid_argument naming the problem
   worker::WorkerOptions e;
   e.connection.url = o.amqp_url;
+  e.queue_type = o.quorum_queues ? QueueType::kQuorum : QueueType::kClassic;
   e.connection.heartbeat = o.heartbeat;
   e.connection.name = fmt::format("warren sdk worker pid {}", getpid());
   e.queues = o.queues;

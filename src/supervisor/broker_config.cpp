@@ -42,6 +42,7 @@ std::string RabbitmqConf(const BrokerOptions& options) {
     out += "management.tcp.ip = 127.0.0.1\n";
     out += fmt::format("management.tcp.port = {}\n", options.management_port);
   }
+  out += options.extra_conf;
   return out;
 }
 

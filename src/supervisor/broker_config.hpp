@@ -25,6 +25,12 @@ struct BrokerOptions {
   unsigned short epmd_port = 4369;
   std::string rabbitmq_bin_dir = "/usr/lib/rabbitmq/bin";  // Debian's scripts, run directly (no su)
   std::string console_log_level = "warning";               // the full log is in dir/log at info level
+  // Several nodes of one cluster on one host (tests/support's TestCluster): they share one epmd, which
+  // the first node runs and the others only use, and one Erlang cookie; extra rabbitmq.conf lines
+  // (peer discovery) are appended.
+  bool own_epmd = true;
+  std::string cookie;      // empty: a random one, kept across restarts
+  std::string extra_conf;  // appended to rabbitmq.conf
 };
 
 struct BrokerPaths {

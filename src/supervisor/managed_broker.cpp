@@ -184,9 +184,10 @@ void ManagedBroker::WriteFiles() const {
   WriteFile(paths_.enabled_plugins, EnabledPlugins(options_));
   WriteFile(paths_.env_conf, "# Empty on purpose: warren sets the environment itself.\n");
   WriteFile(paths_.inetrc, ErlInetrc());
-  if (!fs::exists(paths_.cookie)) {
-    // Kept across restarts; Erlang refuses a cookie file others can read.
-    WriteFile(paths_.cookie, RandomCookie());
+  if (!options_.cookie.empty() || !fs::exists(paths_.cookie)) {
+    // Kept across restarts; Erlang refuses a cookie file others can read (and we cannot rewrite ours).
+    fs::remove(paths_.cookie, ec);
+    WriteFile(paths_.cookie, options_.cookie.empty() ? RandomCookie() : options_.cookie);
     fs::permissions(paths_.cookie, fs::perms::owner_read, fs::perm_options::replace, ec);
     if (ec) {
       throw BrokerError(fmt::format("cannot chmod {}: {}", paths_.cookie, ec.message()));
@@ -258,7 +259,11 @@ void ManagedBroker::Start() {
   if (epmd_.Running() && epmd_.TryWait()) {
     epmd_reader_->Stop(kReaderDrain);  // it died: start a new one
   }
-  const bool need_epmd = !epmd_.Running();
+  const bool need_epmd = options_.own_epmd && !epmd_.Running();
+  if (!options_.own_epmd && !EpmdAnswers(options_.epmd_port, kPoll)) {
+    throw BrokerError(fmt::format("no epmd answers on 127.0.0.1:{} (another node of the cluster runs it)",
+                                  options_.epmd_port));
+  }
   // Ports of killed leftovers can take a moment to be released (their connections closing).
   const auto ports_deadline =
       Clock::now() + (killed_leftovers_.empty() ? milliseconds(0) : milliseconds(5000));

@@ -52,7 +52,8 @@ std::vector<std::string> CommonArgs(const Settings& settings, const UpOptions& o
   if (!options.config_path.empty()) {
     common.insert(common.end(), {"--config", options.config_path});
   }
-  common.insert(common.end(), {"--log-level", settings.log_level, "--log-format", settings.log_format});
+  common.insert(common.end(), {"--log-level", settings.log_level, "--log-format", settings.log_format,
+                               "--queue-type", ToString(settings.queue_type)});
   return common;
 }
 

@@ -107,14 +107,15 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   publisher_options.connection.name += " publisher";
   publisher_options.confirm_timeout = options_.publish_timeout;
   publisher_options.reconnect_max = options_.reconnect_max;
-  publisher_options.declare = amqp::RecorderTopology();
-  amqp::Append(publisher_options.declare, amqp::JobTopologyWithDelays({}));
+  publisher_options.queue_type = options_.queue_type;
+  publisher_options.declare = amqp::RecorderTopology(options_.queue_type);
+  amqp::Append(publisher_options.declare, amqp::JobTopologyWithDelays({}, options_.queue_type));
   publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
   events_ = std::make_unique<EventBatcher>(*publisher_);
 
   amqp::ConsumerOptions consumer_options;
   consumer_options.connection = options_.connection;
-  consumer_options.declare = amqp::JobTopology(options_.queues);
+  consumer_options.declare = amqp::JobTopology(options_.queues, options_.queue_type);
   consumer_options.consume = options_.queues;
   // Prefetch follows the free slots: `concurrency`, plus one for each finished job whose delivery waits
   // for its outcome's confirm (it holds no executor, but stays unacked). So the next job arrives while
@@ -122,6 +123,15 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   consumer_options.prefetch = static_cast<uint16_t>(options_.concurrency);
   consumer_options.max_prefetch =
       static_cast<uint16_t>(std::min(2 * options_.concurrency + kMaxLentSlots, 65535));
+  if (options_.queue_type == QueueType::kQuorum) {
+    // Quorum queues refuse a channel-wide prefetch, and a per-consumer one cannot change while the
+    // consumer exists: each queue's consumer gets a fixed 2 x concurrency, a slot and one more for the
+    // job whose outcome's confirm is on its way (docs/architecture.md decision 64). Deliveries past
+    // the free slots wait here unstarted and go back on a drain, as with classic queues.
+    consumer_options.prefetch = static_cast<uint16_t>(std::min(2 * options_.concurrency, 65535));
+    consumer_options.max_prefetch = 0;
+    consumer_options.channel_prefetch = false;
+  }
   consumer_options.reconnect_max = options_.reconnect_max;
   {
     // The callbacks take mu_ before they touch consumer_ or control_: holding it here makes the first
@@ -600,7 +610,7 @@ void Worker::Dead(Running& run, const std::string& error, const std::string& rea
   event.error = error;
   auto message = amqp::CopyOf(run.delivery);
   message.routing_key = std::string(amqp::kDeadQueue);
-  message.declare_queue = amqp::JobQueueSpec(std::string(amqp::kDeadQueue));
+  message.declare_job_queue = std::string(amqp::kDeadQueue);
   message.headers[std::string(amqp::kErrorHeader)] = error;
   message.headers[std::string(amqp::kDeadReasonHeader)] = reason;
   message.headers["x-warren-queue"] = job.queue;
@@ -867,6 +877,7 @@ int RunWork(const Settings& settings) {
   options.retry = settings.retry;
   options.kill_grace = settings.kill_grace;
   options.connection.url = settings.amqp_url;
+  options.queue_type = settings.queue_type;
   options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
   options.connection.name = fmt::format("warren work pid {}", getpid());
   options.queues = settings.queues;

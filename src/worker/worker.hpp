@@ -33,6 +33,7 @@ namespace warren::worker {
 
 struct WorkerOptions {
   amqp::ConnectionOptions connection;
+  QueueType queue_type = QueueType::kClassic;  // how its queues are declared (quorum: no global prefetch)
   std::vector<std::string> queues{"default", "task_queue"};
   int concurrency = 1;
   // At most N jobs of a type at once. Deliveries of a type at its limit wait in the worker while

@@ -230,9 +230,9 @@ TEST(WorkerEngine, CancellingARunningJobStopsItAndAQueuedOneNeverStarts) {
   ASSERT_TRUE(tap.WaitFor(running.id, EventKind::kStarted, 10s));
   // concurrency 1: `queued` waits behind the sleeper; cancel it first, then the sleeper.
   PublishJob(queued);
-  testing::PublishMessage(amqp::EncodeCancelMessage(queued.id), amqp::JobTopologyWithDelays({}));
+  testing::PublishMessage(amqp::EncodeCancelMessage(queued.id), amqp::JobTopologyWithDelays({}, QueueType::kClassic));
   const auto cancel_sent = Clock::now();
-  testing::PublishMessage(amqp::EncodeCancelMessage(running.id), amqp::JobTopologyWithDelays({}));
+  testing::PublishMessage(amqp::EncodeCancelMessage(running.id), amqp::JobTopologyWithDelays({}, QueueType::kClassic));
   auto stopped = tap.WaitFor(running.id, EventKind::kCancelled, 10s);
   ASSERT_TRUE(stopped);
   EXPECT_LT(Clock::now() - cancel_sent, 5s);

@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 void Publish(const std::string& queue, const std::string& body) {
   amqp::PublisherOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
-  o.declare.queues = {amqp::JobQueueSpec(queue)};
+  o.declare.queues = {amqp::JobQueueSpec(queue, QueueType::kClassic)};
   amqp::Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   std::promise<amqp::PublishOutcome> done;

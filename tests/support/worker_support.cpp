@@ -46,7 +46,7 @@ bool WaitForCounts(const std::string& queue, std::pair<int, int> want, std::chro
 EventTap::EventTap() {
   amqp::ConsumerOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
-  o.declare = amqp::RecorderTopology();
+  o.declare = amqp::RecorderTopology(QueueType::kClassic);
   o.consume = {std::string(amqp::kRecorderQueue)};
   o.prefetch = 100;
   consumer_ = std::make_unique<amqp::Consumer>(std::move(o), [this](amqp::Delivery d) {
@@ -117,7 +117,7 @@ void PublishJob(const JobRecord& record) {
   if (record.spec.run_at && *record.spec.run_at > now) {
     amqp::RouteThroughDelay(message, *record.spec.run_at, *record.spec.run_at - now);
   }
-  PublishMessage(std::move(message), amqp::JobTopologyWithDelays({record.spec.queue}));
+  PublishMessage(std::move(message), amqp::JobTopologyWithDelays({record.spec.queue}, QueueType::kClassic));
 }
 
 std::vector<amqp::Delivery> TakeAll(const std::string& queue) {
@@ -126,7 +126,7 @@ std::vector<amqp::Delivery> TakeAll(const std::string& queue) {
   auto last = std::chrono::steady_clock::now();
   amqp::ConsumerOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
-  o.declare.queues = {amqp::JobQueueSpec(queue)};
+  o.declare.queues = {amqp::JobQueueSpec(queue, QueueType::kClassic)};
   o.consume = {queue};
   o.prefetch = 100;
   std::unique_ptr<amqp::Consumer> consumer;

@@ -35,6 +35,64 @@ TEST(EventMessages, OneEventOrABatchDecodeTheSame) {
   EXPECT_THROW(DecodeEvents("[1, 2]"), std::invalid_argument);
 }
 
+TEST(QueueSpecs, ClassicQueuesHaveNoArguments) {
+  for (const std::string name : {"default", "task_queue", "warren.dead"}) {
+    const auto spec = JobQueueSpec(name, QueueType::kClassic);
+    EXPECT_TRUE(spec.durable);
+    EXPECT_TRUE(spec.string_args.empty() && spec.int_args.empty()) << name;
+  }
+  const auto recorder = RecorderTopology(QueueType::kClassic).queues.at(0);
+  EXPECT_TRUE(recorder.string_args.empty() && recorder.int_args.empty());
+}
+
+TEST(QueueSpecs, QuorumJobQueuesDeadLetterPastTheDeliveryLimit) {
+  const auto spec = JobQueueSpec("images", QueueType::kQuorum);
+  EXPECT_EQ(spec.string_args.at("x-queue-type"), "quorum");
+  EXPECT_EQ(spec.int_args.at("x-delivery-limit"), kQuorumDeliveryLimit);
+  EXPECT_EQ(spec.string_args.at("x-dead-letter-exchange"), "");
+  EXPECT_EQ(spec.string_args.at("x-dead-letter-routing-key"), kDeadQueue);
+  EXPECT_EQ(spec.string_args.at("x-dead-letter-strategy"), "at-least-once");
+  EXPECT_EQ(spec.string_args.at("x-overflow"), "reject-publish") << "at-least-once dead-lettering needs it";
+
+  const auto dead = JobQueueSpec(std::string(kDeadQueue), QueueType::kQuorum);
+  EXPECT_EQ(dead.string_args.at("x-queue-type"), "quorum");
+  EXPECT_FALSE(dead.int_args.contains("x-delivery-limit"));
+  EXPECT_FALSE(dead.string_args.contains("x-dead-letter-exchange"));
+
+  const auto recorder = RecorderTopology(QueueType::kQuorum).queues.at(0);
+  EXPECT_EQ(recorder.string_args.at("x-queue-type"), "quorum");
+  EXPECT_FALSE(recorder.int_args.contains("x-delivery-limit")) << "the recorder hands batches back on store errors";
+}
+
+TEST(QueueSpecs, TheDemoQueueStaysAsTheDemoDeclaresIt) {
+  const auto spec = JobQueueSpec(std::string(kDemoQueue), QueueType::kQuorum);
+  EXPECT_TRUE(spec.durable);
+  EXPECT_TRUE(spec.string_args.empty() && spec.int_args.empty());
+}
+
+TEST(QueueSpecs, QuorumDelayTiersKeepTheirTtlAndDeadLetterAtLeastOnce) {
+  const Topology t = DelayTopology(QueueType::kQuorum);
+  ASSERT_FALSE(t.queues.empty());
+  for (const auto& q : t.queues) {
+    EXPECT_EQ(q.string_args.at("x-queue-type"), "quorum");
+    EXPECT_EQ(q.string_args.at("x-dead-letter-exchange"), "");
+    EXPECT_FALSE(q.string_args.contains("x-dead-letter-routing-key")) << "the message keeps its job queue";
+    EXPECT_EQ(q.string_args.at("x-dead-letter-strategy"), "at-least-once");
+    EXPECT_TRUE(q.int_args.contains("x-message-ttl"));
+  }
+}
+
+TEST(CopyOf, LeavesOutWhatTheBrokerAddedToTheOldMessage) {
+  Delivery d;
+  d.queue = "images";
+  d.headers = {{"x-delivery-count", "3"}, {"x-death", ""}, {std::string(kAttemptHeader), "2"}};
+  const auto copy = CopyOf(d);
+  EXPECT_EQ(copy.declare_job_queue, "images");
+  EXPECT_FALSE(copy.headers.contains("x-delivery-count"));
+  EXPECT_FALSE(copy.headers.contains("x-death"));
+  EXPECT_EQ(copy.headers.at(std::string(kAttemptHeader)), "2");
+}
+
 TEST(DelayRouting, TheLongestFittingTierCarriesTheJobToItsQueue) {
   OutgoingMessage m;
   m.routing_key = "images";
@@ -51,7 +109,7 @@ TEST(DelayRouting, TheLongestFittingTierCarriesTheJobToItsQueue) {
 }
 
 TEST(DelayTopology, EveryTierIsAFanoutAndAQueueWithItsTtl) {
-  const Topology t = DelayTopology();
+  const Topology t = DelayTopology(QueueType::kClassic);
   ASSERT_EQ(t.queues.size(), DelayTiers().size());
   for (size_t i = 0; i < t.queues.size(); ++i) {
     EXPECT_EQ(t.exchanges[i].type, "fanout");

@@ -20,6 +20,13 @@ TEST(ParseAmqpUrl, TrailingSlashMeansTheDefaultVhost) {
   EXPECT_EQ(ParseAmqpUrl("amqp://127.0.0.1/%2f").vhost, "/");
 }
 
+TEST(SplitAmqpUrls, ACommaSeparatedListOfCheckedUrls) {
+  EXPECT_EQ(SplitAmqpUrls("amqp://a/"), (std::vector<std::string>{"amqp://a/"}));
+  EXPECT_EQ(SplitAmqpUrls("amqp://a:1/,amqp://b:2/v,,"), (std::vector<std::string>{"amqp://a:1/", "amqp://b:2/v"}));
+  EXPECT_THROW(SplitAmqpUrls(""), std::invalid_argument);
+  EXPECT_THROW(SplitAmqpUrls("amqp://a/,http://b/"), std::invalid_argument);
+}
+
 TEST(ParseAmqpUrl, RejectsGarbage) {
   EXPECT_THROW(ParseAmqpUrl("http://x"), std::invalid_argument);
   EXPECT_THROW(ParseAmqpUrl("amqp://host:notaport/"), std::invalid_argument);

@@ -184,6 +184,27 @@ TEST(LoadSettings, BadValuesNameKeyAndSource) {
   ExpectError({}, Env({{"WARREN_HEARTBEAT", "1500ms"}}), "amqp.heartbeat");
 }
 
+TEST(LoadSettings, SeveralBrokerUrlsForACluster) {
+  // Comma-separated, a repeated flag, or a TOML array: one comma-separated list for the connections.
+  const std::string joined = "amqp://u:p@a:5672/,amqp://u:p@b:5672/,amqp://u:p@c:5672/";
+  EXPECT_EQ(LoadSettings({}, Env({{"WARREN_AMQP_URL", joined}})).amqp_url, joined);
+  EXPECT_EQ(LoadSettings({{"amqp.url", {"amqp://u:p@a:5672/", "amqp://u:p@b:5672/,amqp://u:p@c:5672/"}}}, Env({}))
+                .amqp_url,
+            joined);
+  TempFile file("[amqp]\nurl = [\"amqp://u:p@a:5672/\", \"amqp://u:p@b:5672/\", \"amqp://u:p@c:5672/\"]\n");
+  EXPECT_EQ(LoadSettings({{"config", {file.path()}}}, Env({})).amqp_url, joined);
+  ExpectError({}, Env({{"WARREN_AMQP_URL", "amqp://a/,http://b/"}}), "got 'http://b/'");
+  ExpectError({}, Env({{"WARREN_AMQP_URL", ","}}), "amqp.url");
+}
+
+TEST(LoadSettings, QueueTypeIsClassicUnlessQuorumIsAskedFor) {
+  EXPECT_EQ(LoadSettings({}, Env({})).queue_type, QueueType::kClassic);
+  EXPECT_EQ(LoadSettings({}, Env({{"WARREN_QUEUE_TYPE", "quorum"}})).queue_type, QueueType::kQuorum);
+  EXPECT_EQ(LoadSettings({{"amqp.queue_type", {"classic"}}}, Env({{"WARREN_QUEUE_TYPE", "quorum"}})).queue_type,
+            QueueType::kClassic);
+  ExpectError({}, Env({{"WARREN_QUEUE_TYPE", "stream"}}), "amqp.queue_type (from WARREN_QUEUE_TYPE): expected classic or quorum");
+}
+
 TEST(LoadSettings, BadFilesAreOneLineErrors) {
   TempFile unknown("[serve]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n");
   ExpectError({{"config", {unknown.path()}}}, Env({}), "unknown key 'serve.listne'");

@@ -10,6 +10,7 @@ TEST(RedactedUrl, HidesThePasswordOnly) {
   EXPECT_EQ(RedactedUrl("postgresql://warren:pw@db:5432/jobs"), "postgresql://warren:***@db:5432/jobs");
   EXPECT_EQ(RedactedUrl("amqp://host:5672/"), "amqp://host:5672/");
   EXPECT_EQ(RedactedUrl("amqp://user@host/"), "amqp://user@host/");
+  EXPECT_EQ(RedactedUrl("amqp://u:a@h1/,amqp://u:b@h2/"), "amqp://u:***@h1/,amqp://u:***@h2/");
 }
 
 TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {

@@ -26,6 +26,13 @@ TEST(BrokerConfig, ConfWithManagementBindsEverythingToLoopback) {
   EXPECT_EQ(EnabledPlugins(Options(15673)), "[rabbitmq_management].\n");
 }
 
+TEST(BrokerConfig, ExtraLinesForAClusterGoAtTheEnd) {
+  auto o = Options(0);
+  o.extra_conf = "cluster_formation.classic_config.nodes.1 = a@localhost\n";
+  const std::string conf = RabbitmqConf(o);
+  EXPECT_EQ(conf.substr(conf.size() - o.extra_conf.size()), o.extra_conf) << conf;
+}
+
 TEST(BrokerConfig, ManagementOffLeavesNoManagementKeys) {
   // RabbitMQ refuses management.* keys when the plugin is not enabled.
   const std::string conf = RabbitmqConf(Options(0));

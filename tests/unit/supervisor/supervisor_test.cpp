@@ -24,14 +24,14 @@ TEST(ChildSpecs, ServeThenWorkersWithResolvedSettings) {
   EXPECT_EQ(specs[0].args,
             (std::vector<std::string>{"serve", "--amqp-url", "amqp://guest:guest@127.0.0.1:5673/", "--listen",
                                       "127.0.0.1:5001", "--store", "postgresql://db/warren", "--management-port", "15672", "--config",
-                                      "/etc/warren.toml", "--log-level", "info", "--log-format", "text"}));
+                                      "/etc/warren.toml", "--log-level", "info", "--log-format", "text", "--queue-type", "classic"}));
   EXPECT_EQ(specs[1].name, "work.1");
   EXPECT_EQ(specs[2].name, "work.2");
   EXPECT_TRUE(specs[2].is_worker);
   EXPECT_EQ(specs[1].args, (std::vector<std::string>{
                                "work", "--amqp-url", "amqp://guest:guest@127.0.0.1:5673/", "--concurrency",
                                "3", "--grace", "45s", "--queue", "task_queue", "--queue", "mail", "--config",
-                               "/etc/warren.toml", "--log-level", "info", "--log-format", "text"}));
+                               "/etc/warren.toml", "--log-level", "info", "--log-format", "text", "--queue-type", "classic"}));
 }
 
 TEST(ChildSpecs, NoWorkersNoConfig) {
