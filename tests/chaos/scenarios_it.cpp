@@ -383,20 +383,32 @@ TEST_F(Chaos, ADiskAlarmAnswers503PromptlyAndWorkResumesAfter) {
 // take 5 s: the worker must not run the copy it gets back (nor count it as a crashed attempt), and
 // each job ends succeeded after one run.
 TEST_F(Chaos, AConsumerTimeoutShorterThanAJobRunsItOnceAndEndsItOnce) {
-  auto set_env = [](const std::string& key, int value) {
-    return TestBroker::Get().Ctl({"eval", fmt::format("application:set_env(rabbit, {}, {}).", key, value)});
+  // The broker's own settings, restored as they were (unset when they were) for the later scenarios.
+  struct Env {
+    std::string key;
+    std::string was;  // "{ok,VALUE}" or "undefined"
+    explicit Env(std::string name) : key(std::move(name)) {
+      TestBroker::Get().Ctl({"eval", fmt::format("application:get_env(rabbit, {}).", key)}, &was);
+    }
+    ~Env() {
+      const auto ok = was.find("{ok,");
+      TestBroker::Get().Ctl({"eval", ok == std::string::npos
+                                         ? fmt::format("application:unset_env(rabbit, {}).", key)
+                                         : fmt::format("application:set_env(rabbit, {}, {}).", key,
+                                                       was.substr(ok + 4, was.find('}', ok) - ok - 4))});
+    }
+    Env(const Env&) = delete;
+    Env& operator=(const Env&) = delete;
+    int Set(int value) const {
+      return TestBroker::Get().Ctl({"eval", fmt::format("application:set_env(rabbit, {}, {}).", key, value)});
+    }
   };
   // Read by each channel when it opens: set before the stack connects. The tick is how often a channel
   // checks its deliveries' age (60 s by default).
-  ASSERT_EQ(set_env("consumer_timeout", 2000), 0);
-  ASSERT_EQ(set_env("channel_tick_interval", 500), 0);
-  struct Restore {
-    std::function<int(const std::string&, int)> set;
-    ~Restore() {
-      set("consumer_timeout", 1800000);
-      set("channel_tick_interval", 60000);
-    }
-  } restore{set_env};
+  const Env timeout("consumer_timeout");
+  const Env tick("channel_tick_interval");
+  ASSERT_EQ(timeout.Set(2000), 0);
+  ASSERT_EQ(tick.Set(500), 0);
   StartStack(1);  // one worker: the broker hands the copy back to the worker that still runs the job
   Checker checker(port_, effects_);
   const int jobs = 4 * Scale();
@@ -695,8 +707,8 @@ double Median(std::vector<int64_t> values) {
 // `make soak` (not part of `make test`): WARREN_SOAK_MINUTES (30) of load at half the measured maximum,
 // a worker killed (-9) every WARREN_SOAK_KILL_EVERY seconds (60), the broker killed and restarted every
 // WARREN_SOAK_BROKER_EVERY seconds (600). Clients retry refused enqueues with their idempotency key.
-// Nothing may be lost or run unrecorded, no key may answer two jobs, no job may succeed twice, and
-// serve's and up's memory and descriptors stay flat after the warm-up (the first quarter).
+// Nothing may be lost or run unrecorded, no idempotency key may answer two jobs, and serve's and up's
+// memory and descriptors stay flat after the warm-up (the first quarter).
 TEST_F(Chaos, SoakAtHalfTheMaximumWithWorkerKillsAndBrokerRestarts) {
   const int64_t minutes = EnvInt("WARREN_SOAK_MINUTES", 0);
   if (minutes <= 0) {
@@ -710,24 +722,37 @@ TEST_F(Chaos, SoakAtHalfTheMaximumWithWorkerKillsAndBrokerRestarts) {
   Checker checker(port_, effects_);
   std::atomic<int> given_up{0};
   std::atomic<int> refusals{0};
+  std::atomic<int> key_duplicates{0};
   std::atomic<int64_t> next_key{0};
-  // One job with an idempotency key, retried until a 2xx (like a careful client); true when accepted.
-  auto enqueue = [&] {
-    json job = EffectJob(5);
-    job["idempotency_key"] = fmt::format("soak-{}-{}", port_, next_key++);
+  // POSTs `job` until a 2xx (like a careful client, up to 2 minutes); its id then.
+  auto post = [&](const json& job) -> std::optional<std::string> {
     const auto deadline = Clock::now() + 120s;
     while (Clock::now() < deadline) {
       const auto r = testing::HttpRequest(port_, "POST", "/v1/jobs", job.dump(),
                                           {{"Content-Type", "application/json"}}, 10s);
       if (r.status == 202 || r.status == 200) {
-        checker.Accepted(json::parse(r.body)["id"], true);
-        return true;
+        return json::parse(r.body)["id"].get<std::string>();
       }
       ++refusals;
       std::this_thread::sleep_for(250ms);
     }
-    ++given_up;
-    return false;
+    return std::nullopt;
+  };
+  // One job with an idempotency key; every tenth is sent again once accepted and must answer the same id.
+  auto enqueue = [&] {
+    json job = EffectJob(5);
+    const int64_t key = next_key++;
+    job["idempotency_key"] = fmt::format("soak-{}-{}", port_, key);
+    const auto id = post(job);
+    if (!id) {
+      ++given_up;
+      return;
+    }
+    checker.Accepted(*id, true);
+    if (key % 10 == 0) {
+      const auto again = post(job);
+      key_duplicates += again && *again != *id ? 1 : 0;
+    }
   };
 
   // The maximum: 4 clients enqueue as fast as they can for 10 s; the rate is what was accepted over the
@@ -812,8 +837,8 @@ TEST_F(Chaos, SoakAtHalfTheMaximumWithWorkerKillsAndBrokerRestarts) {
 
   std::string figures = fmt::format(
       "soak: {} min, maximum {:.1f} jobs/s, load {:.1f} jobs/s; {} worker kills, {} broker restarts; {} refused "
-      "enqueues retried; {}",
-      minutes, max_rate, rate, kills, restarts, refusals.load(), report.Text());
+      "enqueues retried; idempotency keys that answered two jobs: {}; {}",
+      minutes, max_rate, rate, kills, restarts, refusals.load(), key_duplicates.load(), report.Text());
   const auto warm_until = start + duration / 4;
   const auto last_from = start + duration * 3 / 4;
   std::vector<std::string> growing;
@@ -846,7 +871,10 @@ TEST_F(Chaos, SoakAtHalfTheMaximumWithWorkerKillsAndBrokerRestarts) {
     std::ofstream(results, std::ios::app) << figures << "\n";
   }
   Expect(report);
-  EXPECT_EQ(report.repeated_successes, 0U) << "no job succeeded twice";
+  // A worker killed between its outcome's confirm and its ack leaves the message to another worker,
+  // which cannot know the outcome and runs the job again (at-least-once, decision 50): those repeats
+  // are recorded attempts (unexplained 0, checked above), harmless to an idempotent handler.
+  EXPECT_EQ(key_duplicates.load(), 0) << "an idempotency key answered two jobs";
   EXPECT_EQ(given_up.load(), 0) << "every enqueue was accepted within 2 minutes of retries";
   EXPECT_TRUE(growing.empty()) << "RSS or descriptors grew by 10% or more after the warm-up: "
                                << fmt::format("{}", fmt::join(growing, ", ")) << "\n"
