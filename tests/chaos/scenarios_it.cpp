@@ -862,6 +862,11 @@ TEST_F(Chaos, SoakAtHalfTheMaximumWithWorkerKillsAndBrokerRestarts) {
     const double fds1 = Median(late_fds);
     figures += fmt::format("\n  {}: RSS {:.0f} kB after warm-up, {:.0f} kB at the end; open fds {:.0f} -> {:.0f}",
                            name, rss0, rss1, fds0, fds1);
+    // The shape: one sample a minute (RSS kB / fds), to tell a cache filling up from a leak.
+    figures += "\n    per minute:";
+    for (size_t i = 0; i < series.size(); i += 12) {
+      figures += fmt::format(" {}/{}", series[i].second.rss_kb, series[i].second.fds);
+    }
     if (rss0 <= 0 || rss1 > rss0 * 1.1 || fds1 > fds0 * 1.1) {
       growing.push_back(name);
     }
