@@ -5,7 +5,7 @@ PRESET ?= release
 JOBS ?= $(shell nproc)
 WARREN := $(BUILD_DIR)/bin/warren
 
-.PHONY: all deps configure build up test test-unit test-chaos test-cluster test-asan test-tsan bench bench-quick bench-build format tidy clean
+.PHONY: all deps configure build up test test-unit test-chaos test-cluster soak test-asan test-tsan bench bench-quick bench-build format tidy clean
 
 all: build
 
@@ -42,6 +42,19 @@ test-cluster: build
 	mkdir -p tests/cluster/results
 	WARREN_CLUSTER_RESULTS=$(CURDIR)/tests/cluster/results/cluster-$$(date -u +%Y%m%dT%H%M%SZ).txt \
 	  ctest --test-dir $(BUILD_DIR) --output-on-failure -L cluster
+
+# the soak (tests/chaos, Chaos.Soak*): SOAK_MINUTES of load at half the measured maximum, a worker
+# killed every SOAK_KILL_EVERY seconds, the broker restarted every SOAK_BROKER_EVERY seconds; figures
+# to tests/chaos/results/
+SOAK_MINUTES ?= 30
+SOAK_KILL_EVERY ?= 60
+SOAK_BROKER_EVERY ?= 600
+soak: build
+	mkdir -p tests/chaos/results
+	WARREN_SOAK_MINUTES=$(SOAK_MINUTES) WARREN_SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) \
+	  WARREN_SOAK_BROKER_EVERY=$(SOAK_BROKER_EVERY) \
+	  WARREN_CHAOS_RESULTS=$(CURDIR)/tests/chaos/results/soak-$$(date -u +%Y%m%dT%H%M%SZ).txt \
+	  $(BUILD_DIR)/bin/warren_chaos_tests --gtest_filter='Chaos.Soak*'
 
 test-asan: deps
 	cmake --preset debug && cmake --build build/debug -j $(JOBS)

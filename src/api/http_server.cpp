@@ -184,6 +184,7 @@ class HttpServer::Impl {
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;                 // used on accept_strand_ only once threads run
   asio::steady_timer accept_retry_timer_;  // likewise
+  std::chrono::steady_clock::time_point next_limit_warning_;  // likewise: the max_connections warning
   std::vector<std::thread> threads_;
   bool stopped_ = false;  // Stop() ran; touched by the owning thread only
 };
@@ -258,7 +259,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
     parser_->body_limit(options_.body_limit);
-    stream_.expires_after(options_.request_timeout);
+    // The first byte is here: the headers must follow within the header timeout, the whole request
+    // within the request timeout (slowloris: a byte every few seconds holds nothing for long).
+    request_began_ = std::chrono::steady_clock::now();
+    stream_.expires_after(std::min(options_.header_timeout, options_.request_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) {
@@ -292,6 +296,7 @@ class Session : public std::enable_shared_from_this<Session> {
       OnRequest();
       return;
     }
+    stream_.expires_at(request_began_ + options_.request_timeout);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
         self->OnReadError(ec);
@@ -548,6 +553,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string method_;
   std::string target_;
   Clock::time_point started_;
+  std::chrono::steady_clock::time_point request_began_;  // the current request's first byte
 };
 
 }  // namespace
@@ -634,6 +640,18 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   beast::error_code ignored;
+  if (ConnectionCount() >= options_.max_connections) {
+    // At the limit: close at once rather than let a flood of (slow) connections take every descriptor.
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_limit_warning_) {
+      spdlog::warn("http: {} connections open (api.max_connections); closing new ones until some end",
+                   options_.max_connections);
+      next_limit_warning_ = now + std::chrono::seconds(10);
+    }
+    socket.close(ignored);
+    DoAccept();
+    return;
+  }
   // Responses are written in one gather write; no_delay keeps small answers from waiting on the peer's
   // delayed ACK (Nagle) on keep-alive connections.
   socket.set_option(tcp::no_delay(true), ignored);

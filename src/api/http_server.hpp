@@ -6,8 +6,10 @@
 //
 // Limits, each with the status a client sees: request line + headers over `header_limit` → 431, a
 // body over `body_limit` → 413 (refused from Content-Length before any of it is read), a malformed
-// request → 400; a connection idle longer than `idle_timeout`, or a request that takes longer than
-// `request_timeout` to arrive, is closed, so slow or silent clients cannot hold resources forever.
+// request → 400; a connection idle longer than `idle_timeout`, a request whose headers take longer
+// than `header_timeout` (from its first byte) or which as a whole takes longer than `request_timeout`
+// to arrive, is closed, so slow or silent clients cannot hold resources forever; past
+// `max_connections` open connections, new ones are closed as soon as they are accepted.
 #pragma once
 
 #include <chrono>
@@ -28,7 +30,9 @@ struct ServerOptions {
   size_t header_limit = size_t{8} * 1024;
   uint64_t body_limit = uint64_t{1024} * 1024;
   std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection waiting for a request
+  std::chrono::milliseconds header_timeout{10'000};   // from a request's first byte to its last header
   std::chrono::milliseconds request_timeout{30'000};  // from a request's first byte to its last
+  size_t max_connections = 10'000;
   std::chrono::milliseconds write_timeout{30'000};    // a client that stops reading its answer
   // After an error that leaves request bytes unread (413, 431, 400) the server half-closes and reads
   // and discards for up to this long before closing: closing a socket with unread input sends a

@@ -142,6 +142,10 @@ int RunServe(const Settings& settings) {
   options.listen = settings.listen;
   options.threads = settings.serve_threads;
   options.body_limit = settings.max_body;  // 413 from Content-Length, before the body is read
+  options.header_timeout = settings.header_timeout;
+  options.request_timeout = settings.request_timeout;
+  options.idle_timeout = settings.idle_timeout;
+  options.max_connections = settings.max_connections;
   HttpServer server(options);
   server.Listen();  // throws ListenError ("serve.listen 127.0.0.1:5000: address already in use")
   // No tokens and not loopback: refuse (ConfigError, one line) unless --insecure. The bound address

@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   AddSettingFlags(serve, serve_flags, {"serve.listen", "serve.threads", "amqp.url", "amqp.queue_type", "amqp.publish_timeout", "amqp.heartbeat",
                                        "amqp.reconnect_max", "store.url", "store.keep_succeeded",
                                        "store.keep_failed", "store.log_lines", "api.max_body", "api.max_batch", "api.tokens",
-                                       "api.job_types", "broker.management_port"});
+                                       "api.job_types", "api.header_timeout", "api.request_timeout",
+                                       "api.idle_timeout", "api.max_connections", "broker.management_port"});
   bool serve_insecure = false;
   serve->add_flag("--insecure", serve_insecure,
                   "listen beyond loopback without tokens [env WARREN_INSECURE, file api.insecure]");

@@ -60,6 +60,14 @@ const std::vector<SettingKey> kKeys = {
      "a job's newest log lines kept for GET /v1/jobs/{id}/logs (0: none)"},
     {"api.max_body", "WARREN_MAX_BODY", "max-body", "largest request body in bytes"},
     {"api.max_batch", "WARREN_MAX_BATCH", "max-batch", "most jobs in one POST /v1/jobs/batch"},
+    {"api.header_timeout", "WARREN_HEADER_TIMEOUT", "header-timeout",
+     "longest a request's line and headers may take to arrive, from its first byte"},
+    {"api.request_timeout", "WARREN_REQUEST_TIMEOUT", "request-timeout",
+     "longest a whole request (headers and body) may take to arrive"},
+    {"api.idle_timeout", "WARREN_IDLE_TIMEOUT", "idle-timeout",
+     "how long a keep-alive connection may wait for its next request"},
+    {"api.max_connections", "WARREN_MAX_CONNECTIONS", "max-connections",
+     "most open HTTP connections; more are closed as soon as they are accepted"},
     {"api.tokens", "WARREN_TOKENS", "token", "bearer tokens as SECRET:SCOPE[+SCOPE] (read, enqueue, admin)"},
     {"api.insecure", "WARREN_INSECURE", "insecure", "listen beyond loopback without tokens (true/false)"},
     {"api.job_types", "WARREN_JOB_TYPES", "job-type", "the only job types POST /v1/jobs accepts (default: any)"},
@@ -436,6 +444,15 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.max_body = ParseInt<size_t>(text, 1024, size_t{1} << 30);
       } else if (key == "api.max_batch") {
         s.max_batch = ParseInt<size_t>(text, 1, 100'000);
+      } else if (key == "api.header_timeout" || key == "api.request_timeout" || key == "api.idle_timeout") {
+        const Duration d = ParseDurationOrThrow(text);
+        if (d < std::chrono::milliseconds(100)) {
+          throw std::invalid_argument("must be at least 100ms");
+        }
+        (key == "api.header_timeout" ? s.header_timeout : key == "api.request_timeout" ? s.request_timeout
+                                                                                       : s.idle_timeout) = d;
+      } else if (key == "api.max_connections") {
+        s.max_connections = ParseInt<size_t>(text, 1, 1'000'000);
       } else if (key == "api.tokens") {
         s.tokens.clear();
         for (const auto& entry : SplitList(value.values)) {

@@ -81,6 +81,13 @@ struct Settings {
   // [api]
   size_t max_body = 1024 * 1024;
   size_t max_batch = 1000;
+  // Slow or silent clients cannot hold the server: a request's headers must arrive within
+  // header_timeout of its first byte, the whole request within request_timeout, the next request on a
+  // keep-alive connection within idle_timeout; past max_connections new connections are closed.
+  Duration header_timeout{10'000};
+  Duration request_timeout{30'000};
+  Duration idle_timeout{60'000};
+  size_t max_connections = 10'000;
   std::vector<ApiToken> tokens;         // none: no auth (loopback only unless insecure)
   bool insecure = false;                // allow a non-loopback listen address without tokens
   std::vector<std::string> job_types;   // when set, POST /v1/jobs rejects other types with 422

@@ -314,6 +314,33 @@ bool Worker::SettledHere(const Job& job) {
   return settled_.Contains(fmt::format("{}/{}", job.id, job.attempt));
 }
 
+bool Worker::FollowUnsettledAttempt(Running& run) {
+  std::lock_guard lock(mu_);
+  const auto original = unsettled_.find(fmt::format("{}/{}", run.job.id, run.job.attempt));
+  const auto self = running_.find(Key(run.delivery));
+  if (original == unsettled_.end() || self == running_.end()) {
+    return false;
+  }
+  original->second.push_back(self->second);
+  return true;
+}
+
+void Worker::SettleFollowers(const Job& job, bool confirmed) {
+  std::vector<std::shared_ptr<Running>> followers;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = unsettled_.find(fmt::format("{}/{}", job.id, job.attempt));
+    if (it == unsettled_.end()) {
+      return;
+    }
+    followers = std::move(it->second);
+    unsettled_.erase(it);
+  }
+  for (const auto& follower : followers) {
+    Settle(*follower, confirmed ? amqp::Settlement::kAck : amqp::Settlement::kRequeue);
+  }
+}
+
 bool Worker::IsCancelled(const std::string& job_id) {
   std::lock_guard lock(mu_);
   return cancelled_.Contains(job_id);
@@ -508,6 +535,14 @@ void Worker::RunTypedJob(Running& run) {
     Settle(run, amqp::Settlement::kAck);
     return;
   }
+  if (run.delivery.redelivered && FollowUnsettledAttempt(run)) {
+    // Not a crash: this worker still runs the attempt (RabbitMQ's consumer_timeout closed the channel
+    // and requeued it). Running it again would repeat its side effect; its outcome settles this copy.
+    spdlog::warn("job {} ({}) attempt {} came back while it still runs here (the broker took its delivery "
+                 "back: consumer_timeout?); holding the copy until the attempt's outcome is confirmed",
+                 job.id, job.type, job.attempt);
+    return;
+  }
   if (run.delivery.redelivered) {
     // The broker gave this message back without an ack: the worker running this attempt died (or lost
     // its connection). That attempt counts, so a job that crashes its worker cannot loop forever.
@@ -532,6 +567,7 @@ void Worker::RunTypedJob(Running& run) {
   {
     std::lock_guard lock(mu_);
     run.in_handler = true;
+    unsettled_.try_emplace(fmt::format("{}/{}", job.id, job.attempt));
     if (job.timeout) {
       run.timeout_at = std::chrono::steady_clock::now() + *job.timeout;
     }
@@ -723,12 +759,14 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what, b
         RememberSettled(keep->job);
       }
       Settle(*keep, amqp::Settlement::kAck);
+      SettleFollowers(keep->job, true);
       return;
     }
     // Not safely replaced: hand the job back so it runs again rather than vanish (at-least-once).
     spdlog::warn("job {}: {} not confirmed ({}); handing the job back", keep->job.id, what,
                  amqp::ToString(outcome));
     Settle(*keep, amqp::Settlement::kRequeue);
+    SettleFollowers(keep->job, false);
   };
 }
 

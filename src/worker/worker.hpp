@@ -105,6 +105,13 @@ class Worker {
   // connection) is acked, not run again. The newest 100,000 (settled_).
   void RememberSettled(const Job& job);
   bool SettledHere(const Job& job);
+  // A redelivery of an attempt whose handler this worker still runs (or whose outcome awaits its
+  // confirm): the broker took the delivery back from a live worker (a consumer timeout closed the
+  // channel). The copy is held and settled with the original's outcome instead of run again; true
+  // when it was held.
+  bool FollowUnsettledAttempt(Running& run);
+  // The original's outcome is known: ack the copies held for it when confirmed, else hand them back.
+  void SettleFollowers(const Job& job, bool confirmed);
   // With mu_ held: whether a delivery may start now (its type is under its limit).
   bool MayStartLocked(const amqp::Delivery& delivery) const;
   size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
@@ -126,6 +133,9 @@ class Worker {
   bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
   RecentSet cancelled_{100'000};          // guarded by mu_: job ids cancelled by the API
   RecentSet settled_{100'000};            // guarded by mu_: "id/attempt" whose outcome was confirmed
+  // guarded by mu_: "id/attempt" of attempts whose handler started here and whose outcome is not yet
+  // confirmed, with the redeliveries of them held meanwhile (FollowUnsettledAttempt)
+  std::map<std::string, std::vector<std::shared_ptr<Running>>> unsettled_;
   bool replay_heard_ = false;              // guarded by mu_: a replay of cancels arrived
   std::atomic<bool> replay_checked_{false};  // whether a serve runs was asked once
   std::chrono::steady_clock::time_point replay_deadline_;  // typed jobs wait for a replay until then

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <optional>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -344,6 +345,41 @@ TEST_F(ServeIt, LimitsAndMalformedRequests) {
   EXPECT_THAT(answer, HasSubstr("\"bad_request\""));
 
   EXPECT_EQ(HttpGet(serve.Port(), "/").status, 200);
+}
+
+TEST_F(ServeIt, HeaderTimeoutAndConnectionLimit) {
+  Serve serve(TestBroker::Get().AmqpUrl(), {"--header-timeout", "1s", "--max-connections", "3"});
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+
+  // Headers begun and never finished: closed a second after their first byte, not after the request
+  // timeout (30 s).
+  {
+    RawConnection slow(serve.Port());
+    ASSERT_TRUE(slow.Connected());
+    const auto start = Clock::now();
+    ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+    EXPECT_EQ(slow.ReadToEnd(10s), "");
+    EXPECT_GT(Clock::now() - start, 500ms) << "accepted, then closed by the header timeout";
+    EXPECT_LT(Clock::now() - start, 8s) << "closed by the header timeout, not the request timeout";
+  }
+
+  // Three keep-alive connections that each had an answer (so the server counts them; the slow one may
+  // take a moment to go): a fourth is closed at once, unanswered; once one ends, requests go through.
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int attempt = 0; held.size() < 3 && attempt < 50; ++attempt) {
+    auto connection = std::make_unique<RawConnection>(serve.Port());
+    if (connection->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") &&
+        connection->ReadToEnd(300ms).find("HTTP/1.1 200") != std::string::npos) {
+      held.push_back(std::move(connection));
+    } else {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_EQ(held.size(), 3U) << serve.Proc().Output();
+  EXPECT_EQ(RawExchange(serve.Port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 3s), "") << serve.Proc().Output();
+  EXPECT_TRUE(serve.Proc().WaitForOutput("api.max_connections", 5s)) << serve.Proc().Output();
+  held.pop_back();
+  EXPECT_EQ(PollUntil(serve.Port(), "/", 200, 10s).status, 200);
 }
 
 TEST_F(ServeIt, KeepAliveAndPipelining) {

@@ -244,6 +244,22 @@ TEST(LoadSettings, StoreAndApiSettings) {
   ExpectError({}, Env({{"WARREN_INSECURE", "maybe"}}), "api.insecure");
 }
 
+TEST(LoadSettings, HttpTimeoutsAndConnectionLimit) {
+  const auto defaults = LoadSettings({}, Env({}));
+  EXPECT_EQ(defaults.header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(defaults.request_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(defaults.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(defaults.max_connections, 10'000u);
+  const auto s = LoadSettings({{"api.header_timeout", {"2s"}}, {"api.idle_timeout", {"5s"}}},
+                              Env({{"WARREN_REQUEST_TIMEOUT", "4s"}, {"WARREN_MAX_CONNECTIONS", "600"}}));
+  EXPECT_EQ(s.header_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(s.request_timeout, std::chrono::seconds(4));
+  EXPECT_EQ(s.idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(s.max_connections, 600u);
+  ExpectError({}, Env({{"WARREN_HEADER_TIMEOUT", "1ms"}}), "api.header_timeout");
+  ExpectError({}, Env({{"WARREN_MAX_CONNECTIONS", "0"}}), "api.max_connections");
+}
+
 TEST(ParseHostPort, HandlesIpv6Brackets) {
   const auto hp = ParseHostPort("[::1]:8080");
   EXPECT_EQ(hp.host, "::1");
