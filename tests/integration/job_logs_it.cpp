@@ -29,11 +29,12 @@ class JobLogs : public ::testing::Test {
     dir_ = testing::MakeTempDir("warren-logs");
     port_ = testing::FreePort();
     queue_ = "it.logs." + std::to_string(port_);
-    // Fails its first attempt and succeeds on the second, writing stderr lines each time.
+    // Asks for a retry on its first attempt (exit 75) and succeeds on the second, writing stderr lines
+    // each time.
     std::ofstream(dir_ + "/work.toml")
         << "[jobs.it_shout]\ncommand = [\"/bin/sh\", \"-c\", 'echo line one >&2; if [ -f " << dir_
         << "/marker ]; then echo second try >&2; echo 42; else touch " << dir_
-        << "/marker; echo failing now >&2; exit 1; fi']\n";
+        << "/marker; echo failing now >&2; exit 75; fi']\n";
     serve_ = std::make_unique<testing::Process>(std::vector<std::string>{
         testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--amqp-url",
         TestBroker::Get().AmqpUrl(), "--store", "sqlite:" + dir_ + "/warren.db"});
