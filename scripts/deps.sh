@@ -15,6 +15,8 @@ packages=(
   tzdata
   # tests and scripts
   python3 python3-pika python3-yaml curl procps iproute2 ca-certificates
+  # make fuzz: clang with libFuzzer and its sanitizer runtimes (the fuzz preset)
+  clang libclang-rt-14-dev
   # side-by-side benchmarks (bench/system): the demo and Celery baselines, the HTTP load, the plots
   python3-flask python3-celery gunicorn wrk gnuplot-nox
 )
