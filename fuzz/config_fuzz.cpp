@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "core/command_template_syntax.hpp"
@@ -17,13 +18,15 @@
 
 namespace {
 
-// The file the input is written to: one per process, in TMPDIR.
+// The file the input is written to: one per process, in TMPDIR, removed at exit.
 const std::string& ConfigPath() {
   static const std::string path = [] {
     const char* dir = std::getenv("TMPDIR");
     return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/warren-fuzz-config-" +
            std::to_string(::getpid()) + ".toml";
   }();
+  // Registered after `path` is built, so it runs before `path` is destroyed.
+  [[maybe_unused]] static const int registered = std::atexit([] { std::remove(path.c_str()); });
   return path;
 }
 

@@ -737,12 +737,16 @@ std::optional<std::variant<Request, Response>> ParseRequestForTest(std::string_v
     const size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
     bytes.remove_prefix(used);
     if (ec == http::error::need_more) {
-      if (used > 0) {
-        continue;
+      ec = {};
+    }
+    if (!ec && !parser.is_done() && (used == 0 || bytes.empty())) {
+      // Every byte is in and the request is not complete: the client closed here.
+      if (!parser.got_some()) {
+        return std::nullopt;  // no request at all (put_eof asserts there was one)
       }
-      parser.put_eof(ec);  // all bytes are in: the client closed here
-      if (!ec && parser.is_done()) {
-        break;
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) {
+        return std::nullopt;
       }
     }
     if (ec) {
