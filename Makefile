@@ -5,7 +5,7 @@ PRESET ?= release
 JOBS ?= $(shell nproc)
 WARREN := $(BUILD_DIR)/bin/warren
 
-.PHONY: all deps configure build up test test-unit test-chaos test-cluster soak test-asan test-tsan bench bench-quick bench-build format tidy clean
+.PHONY: all deps configure build up test test-unit test-chaos test-cluster soak test-asan test-tsan fuzz bench bench-quick bench-build format tidy clean
 
 all: build
 
@@ -56,13 +56,28 @@ soak: build
 	  WARREN_CHAOS_RESULTS=$(CURDIR)/tests/chaos/results/soak-$$(date -u +%Y%m%dT%H%M%SZ).txt \
 	  $(BUILD_DIR)/bin/warren_chaos_tests --gtest_filter='Chaos.Soak*'
 
+# The unit and integration suites (not e2e, chaos or benchmarks) under ASan + UBSan (preset debug) and
+# under TSan (preset tsan); any sanitizer report fails the test (docs/reliability.md, Sanitizers).
+SANITIZER_LABELS ?= unit|integration
+# halt_on_error: a report aborts the process (UBSan and ASan are also built -fno-sanitize-recover), so a
+# finding in a child serve or work fails the test that started it instead of scrolling by.
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-asan: deps
-	cmake --preset debug && cmake --build build/debug -j $(JOBS)
-	ctest --test-dir build/debug --output-on-failure -LE cluster $(CTEST_ARGS)
+	cmake --preset debug && cmake --build build/debug -j $(JOBS) --target warren_sanitizer_suite
+	$(SANITIZER_ENV) ctest --test-dir build/debug --output-on-failure -L '$(SANITIZER_LABELS)' $(CTEST_ARGS)
 
 test-tsan: deps
-	cmake --preset tsan && cmake --build build/tsan -j $(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -LE cluster $(CTEST_ARGS)
+	cmake --preset tsan && cmake --build build/tsan -j $(JOBS) --target warren_sanitizer_suite
+	$(SANITIZER_ENV) ctest --test-dir build/tsan --output-on-failure -L '$(SANITIZER_LABELS)' $(CTEST_ARGS)
+
+# libFuzzer (clang, preset fuzz: only the fuzz targets and their libraries): each target of fuzz/ for
+# FUZZ_SECONDS from its committed corpus; fails on any crash, leak, sanitizer report or failed check.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= job_spec http_request config command_template schedule
+fuzz: deps
+	cmake --preset fuzz && cmake --build build/fuzz -j $(JOBS)
+	fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # micro-benchmarks + the side-by-side system benchmarks (Warren vs the demo, Celery, raw RabbitMQ)
 bench: bench-build

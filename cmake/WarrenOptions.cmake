@@ -7,8 +7,8 @@ target_compile_options(warren_options INTERFACE -Wall -Wextra -Wpedantic -Wshado
                                                  # brace-initialized partially on purpose.
                                                  -Wno-missing-field-initializers
                                                  # g++ 12 reports false -Wrestrict positives inside
-                                                 # std::string at -O2 (GCC bug 105329).
-                                                 -Wno-restrict)
+                                                 # std::string at -O2 (GCC bug 105329); clang has no such flag.
+                                                 $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 if(WARREN_WERROR)
   target_compile_options(warren_options INTERFACE -Werror)
 endif()
@@ -19,3 +19,9 @@ if(WARREN_SANITIZE)
 endif()
 # Boost 1.74's Asio headers use std::exchange without including <utility>; asio.hpp in core fixes it once.
 target_compile_definitions(warren_options INTERFACE BOOST_ASIO_NO_DEPRECATED)
+if(WARREN_FUZZ)
+  # Coverage for libFuzzer in every library; the fuzz targets link -fsanitize=fuzzer (its main).
+  # UBSan halts on its first report, like ASan, so every finding is a crash libFuzzer keeps.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -17,6 +17,8 @@ packages=(
   python3 python3-pika python3-yaml curl procps iproute2 ca-certificates
   # the dashboard's browser test: Debian's chromium driven by playwright-core (npm, tests/browser)
   nodejs npm chromium
+  # make fuzz: clang with libFuzzer and its sanitizer runtimes (the fuzz preset)
+  clang libclang-rt-14-dev
   # side-by-side benchmarks (bench/system): the demo and Celery baselines, the HTTP load, the plots
   python3-flask python3-celery gunicorn wrk gnuplot-nox
 )

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -70,6 +71,48 @@ bool IsMalformedRequest(const beast::error_code& ec) {
   return ec != http::error::end_of_stream && ec != http::error::partial_message &&
          ec != http::error::need_more && ec != http::error::need_buffer && ec != http::error::end_of_chunk &&
          ec != http::error::stale_parser;
+}
+
+using RequestParser = http::request_parser<http::string_body>;
+
+void ApplyLimits(RequestParser& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+  parser.body_limit(options.body_limit);
+}
+
+// What a connection answers after a read error, or nullopt when nobody is left to answer (the
+// stream ended mid-request, a timeout, a reset).
+std::optional<Response> ReadErrorResponse(const beast::error_code& ec, const ServerOptions& options) {
+  if (ec == http::error::header_limit) {
+    return ErrorResponse(431, "header_too_large",
+                         fmt::format("the request line and headers exceed {} bytes", options.header_limit));
+  }
+  if (ec == http::error::body_limit) {
+    return ErrorResponse(413, "body_too_large", fmt::format("the request body exceeds {} bytes", options.body_limit));
+  }
+  if (IsMalformedRequest(ec)) {
+    // Any other parse error is the client's malformed request (bad method token, bad target, bad
+    // header, bad chunk, ...). Beast's message says which.
+    return ErrorResponse(400, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
+  }
+  return std::nullopt;
+}
+
+// The handler's view of a parsed request (the body is moved out of `message`).
+Request ToRequest(http::request<http::string_body>& message) {
+  Request request;
+  request.method = std::string(ToStd(message.method_string()));
+  request.target = std::string(ToStd(message.target()));
+  for (const auto& field : message) {
+    auto name = Lowercase(ToStd(field.name_string()));
+    auto [it, inserted] = request.headers.try_emplace(std::move(name), ToStd(field.value()));
+    if (!inserted) {
+      it->second += ", ";
+      it->second += ToStd(field.value());
+    }
+  }
+  request.body = std::move(message.body());
+  return request;
 }
 
 class Session;
@@ -257,8 +300,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader() {
     phase_ = Phase::kReading;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
-    parser_->body_limit(options_.body_limit);
+    ApplyLimits(*parser_, options_);
     // The first byte is here: the headers must follow within the header timeout, the whole request
     // within the request timeout (slowloris: a byte every few seconds holds nothing for long).
     request_began_ = std::chrono::steady_clock::now();
@@ -307,20 +349,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::header_limit) {
-      WriteError(
-          ErrorResponse(431, "header_too_large",
-                        fmt::format("the request line and headers exceed {} bytes", options_.header_limit)));
-    } else if (ec == http::error::body_limit) {
-      WriteError(ErrorResponse(413, "body_too_large",
-                               fmt::format("the request body exceeds {} bytes", options_.body_limit)));
-    } else if (IsMalformedRequest(ec)) {
-      // Any other parse error is the client's malformed request (bad method token, bad target,
-      // bad header, bad chunk, ...). Beast's message says which.
-      WriteError(ErrorResponse(400, "bad_request", fmt::format("malformed HTTP request: {}", ec.message())));
+    if (auto response = ReadErrorResponse(ec, options_)) {
+      WriteError(std::move(*response));
     } else {
-      // Closed mid-request, a timeout or a reset: nobody is left to answer.
-      Close();
+      Close();  // closed mid-request, a timeout or a reset: nobody is left to answer
     }
   }
 
@@ -347,18 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = message.keep_alive();
     version_ = message.version();
 
-    Request request;
-    request.method = std::string(ToStd(message.method_string()));
-    request.target = std::string(ToStd(message.target()));
-    for (const auto& field : message) {
-      auto name = Lowercase(ToStd(field.name_string()));
-      auto [it, inserted] = request.headers.try_emplace(std::move(name), ToStd(field.value()));
-      if (!inserted) {
-        it->second += ", ";
-        it->second += ToStd(field.value());
-      }
-    }
-    request.body = std::move(message.body());
+    Request request = ToRequest(message);
     request.remote = remote_;
     method_ = request.method;
     target_ = request.target;
@@ -535,7 +556,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   http::response<http::string_body> response_;
   http::response<http::empty_body> continue_;
   http::response<http::empty_body> stream_head_;
@@ -722,6 +743,38 @@ void HttpServer::Impl::Stop() {
   threads_.clear();
   beast::error_code ignored;
   acceptor_.close(ignored);
+}
+
+std::optional<std::variant<Request, Response>> ParseRequestForTest(std::string_view bytes,
+                                                                   const ServerOptions& options) {
+  RequestParser parser;
+  ApplyLimits(parser, options);
+  parser.eager(true);  // a session reads the header, then the body; eager parses both from one buffer
+  beast::error_code ec;
+  while (!parser.is_done()) {
+    const size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+    bytes.remove_prefix(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+    }
+    if (!ec && !parser.is_done() && (used == 0 || bytes.empty())) {
+      // Every byte is in and the request is not complete: the client closed here.
+      if (!parser.got_some()) {
+        return std::nullopt;  // no request at all (put_eof asserts there was one)
+      }
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) {
+        return std::nullopt;
+      }
+    }
+    if (ec) {
+      if (auto response = ReadErrorResponse(ec, options)) {
+        return *response;
+      }
+      return std::nullopt;
+    }
+  }
+  return ToRequest(parser.get());
 }
 
 HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

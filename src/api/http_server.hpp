@@ -16,8 +16,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "api/http.hpp"
 #include "core/config.hpp"
@@ -81,5 +84,11 @@ class HttpServer {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// One request's bytes parsed as a connection parses them (the same Beast parser, limits and error
+// answers), without a socket: the Request the handler would get, the error answer the client would
+// get (400, 413, 431), or nullopt when the bytes end before the request does. For the fuzzer and tests.
+std::optional<std::variant<Request, Response>> ParseRequestForTest(std::string_view bytes,
+                                                                   const ServerOptions& options);
 
 }  // namespace warren::api

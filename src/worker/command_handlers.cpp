@@ -19,7 +19,10 @@ nlohmann::json CommandInput(const Job& job) {
 
 void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::string, CommandJob>& jobs,
                              Duration kill_grace) {
-  for (const auto& [type, spec] : jobs) {
+  // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  for (const auto& entry : jobs) {
+    const std::string& type = entry.first;
+    const CommandJob& spec = entry.second;
     registry.Register(type, [spec, kill_grace](JobContext& ctx) {
       const Job& job = ctx.job();
       auto argv = ExpandCommand(spec.command, CommandVars{job.id, job.type, job.queue, job.attempt, job.args});
