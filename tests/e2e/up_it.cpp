@@ -344,7 +344,8 @@ TEST_F(UpTest, AutoscalesToABurstAndBackWithoutLosingOrRepeatingAJob) {
   const auto r = HttpRequest(http, "POST", "/v1/jobs/batch", burst.dump(), {{"Content-Type", "application/json"}}, 10s);
   ASSERT_EQ(r.status, 202) << r.body;
   std::vector<std::string> ids;
-  for (const auto& job : nlohmann::json::parse(r.body)["jobs"]) {
+  const auto answer = nlohmann::json::parse(r.body);
+  for (const auto& job : answer["jobs"]) {
     ids.push_back(job["id"]);
   }
   ASSERT_EQ(ids.size(), 6U) << r.body;
