@@ -52,8 +52,8 @@ void InsertQueue::Flush() {
   }
   std::vector<JobRecord> records;
   records.reserve(batch.size());
-  for (const auto& p : batch) {
-    records.push_back(p.record);
+  for (auto& p : batch) {
+    records.push_back(std::move(p.record));  // the answers use the store's results, not these
   }
   std::vector<store::InsertResult> results;
   std::optional<InsertFailure> failure;

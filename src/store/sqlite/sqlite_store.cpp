@@ -45,6 +45,9 @@ constexpr const char* kApplySql =
 constexpr const char* kCompareAndSetSql =
     "UPDATE jobs SET state = ?2, type = ?3, queue = ?4, idempotency_key = ?5, created_at = ?6, "
     "updated_at = ?7, finished_at = ?8, document = ?9 WHERE id = ?1 AND updated_at = ?10";
+// Marks a job as stored but not yet confirmed by RabbitMQ (the publish outbox): by InsertJobs and
+// by MarkUnpublished.
+constexpr const char* kMarkUnpublishedSql = "INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)";
 constexpr const char* kGetSql = "SELECT document FROM jobs WHERE id = ?1";
 constexpr const char* kGetByKeySql = "SELECT id, document FROM jobs WHERE idempotency_key = ?1";
 constexpr const char* kDeleteSql = "DELETE FROM jobs WHERE id = ?1";
@@ -169,7 +172,7 @@ class SqliteStore final : public Store {
         insert->Run();
       }
       if (writer_.Changes() == 1) {
-        auto mark = writer_.Prepare("INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)");
+        auto mark = writer_.Prepare(kMarkUnpublishedSql);
         mark->Bind(1, rows[i].id);
         mark->Bind(2, rows[i].created_at);
         mark->Run();
@@ -275,7 +278,7 @@ class SqliteStore final : public Store {
 
   void MarkUnpublished(const std::string& id, TimePoint since) override {
     std::lock_guard lock(writer_mutex_);
-    auto mark = writer_.Prepare("INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)");
+    auto mark = writer_.Prepare(kMarkUnpublishedSql);
     mark->Bind(1, id);
     mark->Bind(2, ToMillis(since));
     mark->Run();
@@ -330,12 +333,14 @@ class SqliteStore final : public Store {
     if (by_job.empty() || keep_per_job == 0) {
       return;
     }
+    const std::string insert_sql = InsertLogLineSql('?');
+    const std::string cap_sql = CapLogSql('?');
     std::lock_guard lock(writer_mutex_);
     Transaction transaction(writer_, Transaction::Kind::kImmediate);
     for (const auto& [id, job_events] : by_job) {
       for (const JobEvent* event : job_events) {
         for (const LogLine& line : event->lines) {
-          auto insert = writer_.Prepare(InsertLogLineSql('?'));
+          auto insert = writer_.Prepare(insert_sql);
           insert->Bind(1, id);
           insert->Bind(2, int64_t{event->attempt});
           insert->Bind(3, line.seq);
@@ -344,7 +349,7 @@ class SqliteStore final : public Store {
           insert->Run();
         }
       }
-      auto cap = writer_.Prepare(CapLogSql('?'));
+      auto cap = writer_.Prepare(cap_sql);
       cap->Bind(1, id);
       cap->Bind(2, static_cast<int64_t>(keep_per_job - 1));
       cap->Run();
