@@ -56,7 +56,14 @@ struct InFlight {
   std::shared_ptr<Group> group;
   Clock::time_point deadline;
   std::string message_id;
+  std::string destination;  // exchange + "/" + routing key: where nacks are counted
   bool returned = false;
+};
+
+// Nacks for one destination since its last ack.
+struct NackRun {
+  Clock::time_point since;
+  int count = 0;
 };
 
 }  // namespace
@@ -161,6 +168,7 @@ class Publisher::Impl {
     conn->ConfirmSelect();
     conn_ = std::move(conn);
     declared_queues_.clear();
+    nack_runs_.clear();
     next_seq_ = 1;
     ++generation_;
   }
@@ -208,7 +216,8 @@ class Publisher::Impl {
                 "basic.publish");
     ++next_seq_;
     id_to_seq_[m.message_id] = seq;
-    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, m.message_id, false});
+    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, m.message_id,
+                                     m.exchange + "/" + m.routing_key, false});
   }
 
   void PublishQueued() {
@@ -232,6 +241,7 @@ class Publisher::Impl {
       const PublishOutcome o =
           (outcome == PublishOutcome::kConfirmed && it->second.returned) ? PublishOutcome::kUnroutable : outcome;
       id_to_seq_.erase(it->second.message_id);
+      CountNack(it->second.destination, outcome);
       auto group = it->second.group;
       auto next = in_flight_.erase(it);
       group->Resolve(o);
@@ -297,6 +307,34 @@ class Publisher::Impl {
           break;
       }
       amqp_maybe_release_buffers(state);
+    }
+  }
+
+  void CountNack(const std::string& destination, PublishOutcome outcome) {
+    if (outcome == PublishOutcome::kConfirmed) {
+      nack_runs_.erase(destination);
+      recycle_after_.erase(destination);
+      return;
+    }
+    ++nack_runs_.try_emplace(destination, NackRun{Clock::now(), 0}).first->second.count;
+  }
+
+  // A channel on which one destination gets nothing but nacks for a while is recycled: RabbitMQ 3.10
+  // can leave a channel that published to a quorum queue during its leader election refusing that
+  // queue's publishes for good, while a new channel is confirmed at once (decision 67). A queue that
+  // is really down nacks on every channel; its wait doubles per recycle, to a minute, until an ack.
+  void RecycleIfOnlyNacked() {
+    const auto now = Clock::now();
+    for (const auto& [destination, run] : nack_runs_) {
+      auto after = recycle_after_.try_emplace(destination, kNackedFor).first;
+      if (run.count < kNacksToRecycle || now - run.since < after->second) {
+        continue;
+      }
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - run.since);
+      after->second = std::min(after->second * 2, kNackedForMax);
+      throw AmqpError(fmt::format("the broker refused the last {} publishes to {} (basic.nack) for {} ms; "
+                                  "opening a new connection",
+                                  run.count, destination, waited.count()));
     }
   }
 
@@ -372,6 +410,7 @@ class Publisher::Impl {
         waker_.WaitReadable(conn_.get(), NextWait());
         ReadFrames();  // also lets rabbitmq-c send a heartbeat that is due
         ExpireTimedOut();
+        RecycleIfOnlyNacked();
       } catch (const AmqpError& e) {
         spdlog::warn("publisher lost the broker {}: {}", conn_->Peer(), e.what());
         if (state_.load() != PublisherState::kStopped) {
@@ -407,6 +446,11 @@ class Publisher::Impl {
   std::map<uint64_t, InFlight> in_flight_;
   std::map<std::string, uint64_t> id_to_seq_;
   std::set<std::string> declared_queues_;  // on this connection, by declare_job_queue
+  static constexpr int kNacksToRecycle = 3;
+  static constexpr std::chrono::milliseconds kNackedFor{1000};
+  static constexpr std::chrono::milliseconds kNackedForMax{60000};
+  std::map<std::string, NackRun> nack_runs_;  // on this connection, by destination
+  std::map<std::string, std::chrono::milliseconds> recycle_after_;  // across connections, by destination
 };
 
 Publisher::Publisher(PublisherOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

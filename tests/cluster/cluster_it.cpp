@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -194,6 +195,7 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
   std::atomic<bool> stop{false};
   std::atomic<bool> killed{false};
   std::atomic<int> refused{0};
+  std::map<std::string, int> refused_by_code;  // guarded by mu: which 503 (or other) answers came
   std::atomic<Clock::time_point> kill_at{Clock::now() + 1h};
   std::atomic<double> first_accept_after_kill{-1};
   std::mutex mu;
@@ -216,6 +218,14 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
         }
       } else {
         ++refused;
+        const auto body = json::parse(r.body, nullptr, false);
+        const std::string code = body.is_object() && body.contains("error")
+                                     ? body["error"].value("code", std::string("?"))
+                                     : std::string("no JSON body");
+        {
+          std::lock_guard lock(mu);
+          ++refused_by_code[fmt::format("{} {}", r.status, code)];
+        }
         std::this_thread::sleep_for(50ms);
       }
       std::this_thread::sleep_for(20ms);
@@ -249,6 +259,9 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
         "after the kill: first enqueue accepted after {:.1f} s, first job enqueued after the kill "
         "completed {:.1f} s after it; {} enqueues refused (503) meanwhile, {} accepted after the kill",
         first_accept_after_kill.load(), first_completion, refused.load(), after_kill.size()));
+    for (const auto& [code, n] : refused_by_code) {
+      Report(fmt::format("  refused with {}: {}", code, n));
+    }
     EXPECT_FALSE(after_kill.empty()) << "enqueues were accepted again after the kill" << stack.Logs();
   }
   EXPECT_EQ(report.lost, 0U) << report.Text() << stack.Logs();
@@ -271,6 +284,8 @@ TEST_F(Cluster, KillingTheQueueLeadersNodeLosesNoAcceptedJob) {
             std::string::npos)
       << serve_log;
   EXPECT_GE(count(serve_log, "publisher connected to"), 2U) << serve_log;
+  Report(fmt::format("serve's publisher connected {} times, recycled {} times for refused publishes",
+                     count(serve_log, "publisher connected to"), count(serve_log, "(basic.nack)")));
   if (leader == 0) {
     EXPECT_GE(count(stack.WorkerOutput(0), "consuming " + queue), 2U) << stack.WorkerOutput(0);
   }

@@ -1,5 +1,8 @@
 // Publisher against a real RabbitMQ: confirms, returns, batches, and failing fast without a broker.
 #include <future>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -117,6 +120,50 @@ TEST(Publisher, WrongCredentialsNeverConnect) {
   Publisher p(Options("amqp://guest:wrong@127.0.0.1:" + std::to_string(TestBroker::Get().AmqpPort()) + "/"));
   EXPECT_FALSE(p.WaitReady(1s));
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "task_queue", "x"}), PublishOutcome::kUnavailable);
+}
+
+// The client ports of the broker's AMQP connections: a publisher that reconnects shows a new one.
+std::set<std::string> ConnectionPorts() {
+  std::string out;
+  TestBroker::Get().Ctl({"list_connections", "-q", "--no-table-headers", "peer_port"}, &out);
+  std::istringstream lines(out);
+  std::set<std::string> ports;
+  for (std::string port; lines >> port;) {
+    ports.insert(port);
+  }
+  return ports;
+}
+
+// A full queue with reject-publish nacks every publish on every channel: the publisher recycles its
+// connection after a second of nothing but nacks (the cure for a channel a quorum queue's failover
+// left refusing, decision 67), reports each nack as kRejected, and confirms again once there is room.
+TEST(Publisher, ANackOnlyChannelIsRecycledAndPublishingResumes) {
+  const std::string queue = "it.publisher.full";
+  Publisher p(Options(TestBroker::Get().AmqpUrl(),
+                      {QueueSpec{queue, {{"x-overflow", "reject-publish"}}, {{"x-max-length", 1}}}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  ASSERT_EQ(PublishAndWait(p, OutgoingMessage{"", queue, "fills it"}), PublishOutcome::kConfirmed);
+  const auto before = ConnectionPorts();
+  ASSERT_FALSE(before.empty());
+
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  bool recycled = false;
+  while (!recycled && std::chrono::steady_clock::now() < until) {
+    const auto outcome = PublishAndWait(p, OutgoingMessage{"", queue, "no room"});
+    EXPECT_TRUE(outcome == PublishOutcome::kRejected || outcome == PublishOutcome::kUnavailable)
+        << ToString(outcome);
+    std::this_thread::sleep_for(100ms);
+    for (const auto& port : ConnectionPorts()) {
+      recycled = recycled || !before.contains(port);
+    }
+  }
+  EXPECT_TRUE(recycled) << "the publisher kept the channel that only got nacks";
+
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  ASSERT_TRUE(p.WaitReady(10s));
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", queue, "room again"}), PublishOutcome::kConfirmed);
+  EXPECT_EQ(QueueDepth(queue), 1);
 }
 
 }  // namespace
