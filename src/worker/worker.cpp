@@ -374,6 +374,7 @@ void Worker::ExecutorLoop() {
       }
     }
     RunJob(*run);
+    bool wake_all = false;
     {
       std::lock_guard lock(mu_);
       running_.erase(Key(run->delivery));
@@ -382,8 +383,14 @@ void Worker::ExecutorLoop() {
         --running_by_type_[limited_type];
         UpdatePrefetchLocked();
       }
+      // Only a drain (waiting for running_ to empty) or a held delivery of the type that just freed a
+      // slot can be waiting on this; waking every idle executor after every job cost a 32-executor
+      // worker 15 context switches per no-op job (bench/README.md, the drain profile).
+      wake_all = draining_ || !limited_type.empty();
     }
-    cv_.notify_all();
+    if (wake_all) {
+      cv_.notify_all();
+    }
   }
 }
 
