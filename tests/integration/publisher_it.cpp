@@ -32,19 +32,7 @@ PublishOutcome PublishAndWait(Publisher& p, OutgoingMessage m) {
   return fut.get();
 }
 
-int QueueDepth(const std::string& queue) {
-  std::string out;
-  TestBroker::Get().Ctl({"list_queues", "-q", "--no-table-headers", "name", "messages"}, &out);
-  std::istringstream lines(out);
-  std::string name;
-  int depth = 0;
-  while (lines >> name >> depth) {
-    if (name == queue) {
-      return depth;
-    }
-  }
-  return -1;
-}
+int QueueDepth(const std::string& queue) { return TestBroker::Get().QueueDepth(queue); }
 
 TEST(Publisher, ConfirmedMessagesAreInTheDurableQueue) {
   Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.confirmed"}}));

@@ -27,6 +27,8 @@ class TestBroker {
   unsigned short AmqpPort() const;
   // Runs rabbitmqctl against this node; returns its exit code, output in *output when given.
   int Ctl(const std::vector<std::string>& args, std::string* output = nullptr);
+  // Messages in the queue, ready and unacked; -1 when there is no such queue.
+  int QueueDepth(const std::string& queue);
   void Kill();   // kill -9 the broker and wait until it is gone
   void Start();  // start again (same ports, same data) and wait until ready
   ~TestBroker();

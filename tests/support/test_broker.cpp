@@ -6,6 +6,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -102,6 +103,20 @@ unsigned short TestBroker::AmqpPort() const { return impl_->broker->Options().am
 
 int TestBroker::Ctl(const std::vector<std::string>& args, std::string* output) {
   return impl_->broker->Ctl(args, output);
+}
+
+int TestBroker::QueueDepth(const std::string& queue) {
+  std::string out;
+  Ctl({"list_queues", "-q", "--no-table-headers", "name", "messages"}, &out);
+  std::istringstream lines(out);
+  std::string name;
+  int depth = 0;
+  while (lines >> name >> depth) {
+    if (name == queue) {
+      return depth;
+    }
+  }
+  return -1;
 }
 
 void TestBroker::Kill() { impl_->broker->Kill(); }
