@@ -31,6 +31,15 @@ void Fill(const std::string& queue, int n) {
   }
 }
 
+ConsumerOptions Consuming(const std::string& queue, uint16_t prefetch) {
+  ConsumerOptions options;
+  options.connection.url = TestBroker::Get().AmqpUrl();
+  options.declare.queues = {QueueSpec{queue}};
+  options.consume = {queue};
+  options.prefetch = prefetch;
+  return options;
+}
+
 class Collected {
  public:
   void Add(Delivery d) {
@@ -63,13 +72,8 @@ class Collected {
 TEST(Consumer, CoalescedAcksNeverCoverAHeldDelivery) {
   const std::string queue = "it.consumer.held";
   Fill(queue, 4);
-  ConsumerOptions options;
-  options.connection.url = TestBroker::Get().AmqpUrl();
-  options.declare.queues = {QueueSpec{queue}};
-  options.consume = {queue};
-  options.prefetch = 10;
   Collected collected;
-  Consumer consumer(options, [&](Delivery d) { collected.Add(std::move(d)); });
+  Consumer consumer(Consuming(queue, 10), [&](Delivery d) { collected.Add(std::move(d)); });
   const auto got = collected.WaitFor(4);
   ASSERT_EQ(got.size(), 4U);
   consumer.Settle(got[0], Settlement::kAck);
@@ -91,13 +95,8 @@ TEST(Consumer, CoalescedAcksNeverCoverAHeldDelivery) {
 TEST(Consumer, AckedDeliveriesLeaveTheQueue) {
   const std::string queue = "it.consumer.acked";
   Fill(queue, 50);
-  ConsumerOptions options;
-  options.connection.url = TestBroker::Get().AmqpUrl();
-  options.declare.queues = {QueueSpec{queue}};
-  options.consume = {queue};
-  options.prefetch = 100;
   Collected collected;
-  Consumer consumer(options, [&](Delivery d) { collected.Add(std::move(d)); });
+  Consumer consumer(Consuming(queue, 100), [&](Delivery d) { collected.Add(std::move(d)); });
   const auto got = collected.WaitFor(50);
   ASSERT_EQ(got.size(), 50U);
   for (auto it = got.rbegin(); it != got.rend(); ++it) {  // newest first: only the last makes a run
