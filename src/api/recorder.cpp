@@ -7,7 +7,6 @@
 namespace warren::api {
 
 Recorder::Recorder(RecorderOptions options, store::Store& store) : options_(std::move(options)), store_(store) {
-  thread_ = std::thread([this] { Loop(); });
   amqp::ConsumerOptions consumer_options;
   consumer_options.connection = options_.connection;
   consumer_options.connection.name += " recorder";
@@ -18,6 +17,9 @@ Recorder::Recorder(RecorderOptions options, store::Store& store) : options_(std:
   consumer_options.reconnect_max = options_.reconnect_max;
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
                                                [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+  // Started last: Loop settles through consumer_, which must be set before the thread can read it
+  // (deliveries that come first only wait in pending_).
+  thread_ = std::thread([this] { Loop(); });
 }
 
 Recorder::~Recorder() { Stop(); }
