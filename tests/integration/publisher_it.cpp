@@ -32,15 +32,13 @@ PublishOutcome PublishAndWait(Publisher& p, OutgoingMessage m) {
   return fut.get();
 }
 
-int QueueDepth(const std::string& queue) { return TestBroker::Get().QueueDepth(queue); }
-
 TEST(Publisher, ConfirmedMessagesAreInTheDurableQueue) {
   Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.confirmed"}}));
   ASSERT_TRUE(p.WaitReady(10s));
   TestBroker::Get().Ctl({"purge_queue", "it.publisher.confirmed"});
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.publisher.confirmed", "one"}), PublishOutcome::kConfirmed);
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.publisher.confirmed", "two"}), PublishOutcome::kConfirmed);
-  EXPECT_EQ(QueueDepth("it.publisher.confirmed"), 2);
+  EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.confirmed"), 2);
 }
 
 TEST(Publisher, UnroutableMessagesAreReportedNotLost) {
@@ -72,7 +70,7 @@ TEST(Publisher, ConcurrentPublishesShareConfirmRounds) {
   }
   ASSERT_EQ(all.get_future().wait_for(30s), std::future_status::ready);
   EXPECT_EQ(confirmed.load(), kCount);
-  EXPECT_EQ(QueueDepth("it.publisher.many"), kCount);
+  EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.many"), kCount);
 }
 
 TEST(Publisher, BatchIsConfirmedAsOne) {
@@ -86,7 +84,7 @@ TEST(Publisher, BatchIsConfirmedAsOne) {
   std::promise<PublishOutcome> promise;
   p.PublishBatch(std::move(batch), [&](PublishOutcome o) { promise.set_value(o); });
   EXPECT_EQ(promise.get_future().get(), PublishOutcome::kConfirmed);
-  EXPECT_EQ(QueueDepth("it.publisher.batch"), 100);
+  EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.batch"), 100);
 
   // One unroutable message fails the whole batch from the caller's view.
   std::vector<OutgoingMessage> mixed{{"", "it.publisher.batch", "ok"}, {"", "it.no.such.queue", "bad"}};
@@ -151,7 +149,7 @@ TEST(Publisher, ANackOnlyChannelIsRecycledAndPublishingResumes) {
   TestBroker::Get().Ctl({"purge_queue", queue});
   ASSERT_TRUE(p.WaitReady(10s));
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", queue, "room again"}), PublishOutcome::kConfirmed);
-  EXPECT_EQ(QueueDepth(queue), 1);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(queue), 1);
 }
 
 }  // namespace
