@@ -635,15 +635,18 @@ void Worker::Fail(Running& run, const std::string& error, bool retryable, const 
                job.max_attempts, FormatDuration(delay), error);
   auto event = MakeEvent(job, EventKind::kRetrying);
   event.error = error;
-  // The retry itself carries the job on, so only its confirm settles the delivery; the event is the
-  // store's news and converges even if it arrives after the next attempt's.
-  events_->Send(event, job.queue, job.type, {});
   auto message = amqp::CopyOf(run.delivery);
   message.headers[std::string(amqp::kAttemptHeader)] = std::to_string(job.attempt + 1);
   message.headers[std::string(amqp::kHistoryHeader)] =
       AppendHistory(job.history, job.attempt, options_.worker_id, error, now);
   amqp::RouteThroughDelay(message, now + delay, delay);
-  PublishThenAck(run, {std::move(message)}, "the retry");
+  // The retry and the event that records this attempt share one confirm round before the ack. With
+  // the event batched on its own, a worker killed between the ack and the batch's flush lost the
+  // attempt from the store: its run happened, but no record of it did (the chaos checker saw this).
+  std::vector<amqp::OutgoingMessage> messages;
+  messages.push_back(std::move(message));
+  messages.push_back(amqp::EncodeEventMessage(event, job.queue, job.type));
+  PublishThenAck(run, std::move(messages), "the retry");
 }
 
 void Worker::Dead(Running& run, const std::string& error, const std::string& reason) {

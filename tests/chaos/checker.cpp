@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -58,6 +59,24 @@ void Checker::Fault(const std::string& what) {
   faults_.emplace_back(what, std::chrono::system_clock::now());
 }
 
+void Checker::Settle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) const {
+  const auto size = [this] {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(effects_file_, error);
+    return error ? 0 : bytes;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto last = size();
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - quiet_since < quiet && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(250ms);
+    if (const auto now = size(); now != last) {
+      last = now;
+      quiet_since = std::chrono::steady_clock::now();
+    }
+  }
+}
+
 Report Checker::Finish(std::chrono::milliseconds timeout) {
   std::vector<Job> jobs;
   {
@@ -85,13 +104,25 @@ Report Checker::Finish(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(500ms);
   }
 
-  std::map<std::string, size_t> effects;
+  // A terminal record is not the end of a job's runs: a run repeated after a lost ack (the outcome was
+  // confirmed, the worker died before its ack) comes later and is recorded as further attempts. So
+  // wait until the side effects stop for a while (longer than the retry cap and a job), then read
+  // every record again, and only then compare runs with recorded attempts.
+  Settle(std::chrono::seconds(3), std::chrono::seconds(60));
+  for (const auto& job : jobs) {
+    const auto answer = testing::HttpGet(port_, "/v1/jobs/" + job.id, 5s);
+    if (answer.status == 200) {
+      records[job.id] = json::parse(answer.body, nullptr, false);
+    }
+  }
+
+  std::map<std::string, std::vector<std::string>> effects;  // job id -> the attempt number of each run
   {
     std::ifstream in(effects_file_);
     std::string id;
     std::string attempt;
     while (in >> id >> attempt) {
-      ++effects[id];
+      effects[id].push_back(attempt);
     }
   }
   auto problem = [&report](std::string text) {
@@ -127,12 +158,21 @@ Report Checker::Finish(std::chrono::milliseconds timeout) {
     if (!job.has_effect) {
       continue;
     }
-    const size_t runs = effects[job.id];
+    const auto& runs_of = effects[job.id];
+    const size_t runs = runs_of.size();
     report.duplicated_effects += runs > 1 ? 1 : 0;
     if (runs > record["attempts"].size()) {
       ++report.unexplained_effects;
-      problem(fmt::format("{} ran its effect {} times in {} recorded attempts", job.id, runs,
-                          record["attempts"].size()));
+      std::vector<std::string> recorded;
+      for (const auto& attempt : record["attempts"]) {
+        const auto text = [&attempt](const char* key) {
+          return attempt.contains(key) && attempt[key].is_string() ? attempt[key].get<std::string>() : "?";
+        };
+        recorded.push_back(fmt::format("{} {} on {}", attempt.value("number", 0), text("outcome"), text("worker")));
+      }
+      problem(fmt::format("{} ran its effect {} times in {} recorded attempts (runs of attempts {}; recorded: {})",
+                          job.id, runs, record["attempts"].size(), fmt::join(runs_of, ","),
+                          fmt::join(recorded, "; ")));
     }
     if (state == "succeeded" && runs == 0) {
       ++report.missing_effects;

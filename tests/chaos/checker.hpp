@@ -34,10 +34,14 @@ class Checker {
 
   void Accepted(const std::string& id, bool has_effect);  // thread-safe
   void Fault(const std::string& what);                    // thread-safe: now
-  // Waits up to `timeout` for every accepted job to be terminal, then checks and reports.
+  // Waits up to `timeout` for every accepted job to be terminal and for the side effects to stop
+  // (Settle), then checks and reports.
   Report Finish(std::chrono::milliseconds timeout);
 
  private:
+  // Returns once the effects file has not grown for `quiet` (or after `timeout`).
+  void Settle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) const;
+
   struct Job {
     std::string id;
     bool has_effect;
