@@ -47,7 +47,9 @@ struct PendingSettle {
 class Consumer::Impl {
  public:
   Impl(ConsumerOptions options, DeliveryCallback on_delivery)
-      : options_(std::move(options)), on_delivery_(std::move(on_delivery)) {
+      : options_(std::move(options)),
+        on_delivery_(std::move(on_delivery)),
+        paused_(options_.start_paused.begin(), options_.start_paused.end()) {
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -69,10 +71,23 @@ class Consumer::Impl {
     waker_.Wake();
   }
 
+  void SetPaused(std::set<std::string> queues) {
+    {
+      std::lock_guard lock(mu_);
+      if (paused_ == queues) {
+        return;
+      }
+      paused_ = std::move(queues);
+      reconcile_ = true;
+    }
+    waker_.Wake();
+  }
+
   void StopConsuming() {
     {
       std::lock_guard lock(mu_);
       stop_consuming_ = true;
+      reconcile_ = true;
     }
     waker_.Wake();
   }
@@ -81,6 +96,7 @@ class Consumer::Impl {
     {
       std::lock_guard lock(mu_);
       stop_consuming_ = true;
+      reconcile_ = true;
       stopping_ = true;
     }
     waker_.Wake();
@@ -120,19 +136,14 @@ class Consumer::Impl {
     } else {
       conn->Qos(options_.prefetch, 0);
     }
-    consumer_tags_.clear();
+    tag_by_queue_.clear();
     queue_by_tag_.clear();
-    {
-      std::lock_guard lock(mu_);
-      if (!stop_consuming_) {
-        for (const auto& q : options_.consume) {
-          auto tag = conn->Consume(q);
-          queue_by_tag_[tag] = q;
-          consumer_tags_.push_back(std::move(tag));
-        }
-      }
+    for (const auto& q : WantedQueues()) {
+      auto tag = conn->Consume(q);
+      queue_by_tag_[tag] = q;
+      tag_by_queue_[q] = std::move(tag);
     }
-    cancelled_ = false;
+    logged_stop_ = false;
     qos_in_flight_ = false;
     unsettled_.clear();
     conn_ = std::move(conn);
@@ -208,19 +219,60 @@ class Consumer::Impl {
     }
   }
 
-  void MaybeCancel() {
-    bool stop_consuming = false;
+  // The queues to consume now: all of them, less the paused ones; none once consuming stopped.
+  std::set<std::string> WantedQueues() const {
+    std::lock_guard lock(mu_);
+    std::set<std::string> wanted;
+    if (!stop_consuming_) {
+      for (const auto& q : options_.consume) {
+        if (!paused_.contains(q)) {
+          wanted.insert(q);
+        }
+      }
+    }
+    return wanted;
+  }
+
+  // Cancels the subscriptions of queues no longer wanted (paused, or consuming stopped) and starts
+  // those of queues wanted again. Deliveries a cancelled subscription had already sent still arrive
+  // and run as usual (queue_by_tag_ keeps their queue).
+  void ReconcileConsumers() {
+    // basic.cancel and basic.consume are synchronous RPCs: wait for an asynchronous qos-ok first (the
+    // next loop).
+    if (qos_in_flight_) {
+      return;
+    }
     {
       std::lock_guard lock(mu_);
-      stop_consuming = stop_consuming_;
-    }
-    // basic.cancel is a synchronous RPC: wait for an asynchronous qos-ok first (the next loop).
-    if (stop_consuming && !cancelled_ && !qos_in_flight_) {
-      for (const auto& tag : consumer_tags_) {
-        conn_->Cancel(tag);
+      if (!reconcile_) {
+        return;
       }
-      cancelled_ = true;
-      spdlog::info("stopped consuming");
+      reconcile_ = false;
+    }
+    const auto wanted = WantedQueues();
+    for (auto it = tag_by_queue_.begin(); it != tag_by_queue_.end();) {
+      if (wanted.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      conn_->Cancel(it->second);
+      spdlog::debug("paused consuming {}", it->first);
+      it = tag_by_queue_.erase(it);
+    }
+    for (const auto& q : wanted) {
+      if (!tag_by_queue_.contains(q)) {
+        auto tag = conn_->Consume(q);
+        spdlog::debug("consuming {} again", q);
+        queue_by_tag_[tag] = q;
+        tag_by_queue_[q] = std::move(tag);
+      }
+    }
+    if (wanted.empty() && !logged_stop_) {
+      std::lock_guard lock(mu_);
+      if (stop_consuming_) {
+        spdlog::info("stopped consuming");
+        logged_stop_ = true;
+      }
     }
   }
 
@@ -340,7 +392,7 @@ class Consumer::Impl {
         }
       }
       try {
-        MaybeCancel();
+        ReconcileConsumers();
         FlushSettles();
         MaybeSetPrefetch();
         if (DoneStopping()) {
@@ -365,6 +417,9 @@ class Consumer::Impl {
     std::string out;
     for (const auto& q : options_.consume) {
       out += out.empty() ? q : ", " + q;
+      if (!tag_by_queue_.contains(q)) {
+        out += " (paused)";
+      }
     }
     return out;
   }
@@ -379,6 +434,8 @@ class Consumer::Impl {
   mutable std::condition_variable cv_;
   std::vector<PendingSettle> settles_;  // guarded by mu_
   bool stop_consuming_ = false;         // guarded by mu_
+  std::set<std::string> paused_;        // guarded by mu_: queues of options_.consume not consumed now
+  bool reconcile_ = false;              // guarded by mu_: paused_ or stop_consuming_ changed
   uint16_t wanted_prefetch_ = 0;        // guarded by mu_; 0: none asked for yet
   uint16_t channel_prefetch_ = 0;       // consumer thread: what the broker was last told
   bool qos_in_flight_ = false;          // consumer thread: a basic.qos awaits its qos-ok
@@ -391,9 +448,9 @@ class Consumer::Impl {
   std::unique_ptr<Connection> conn_;
   size_t next_url_ = 0;  // of options_.connection.url's list: where the next connect starts
   uint64_t generation_ = 0;
-  bool cancelled_ = false;
-  std::vector<std::string> consumer_tags_;
-  std::map<std::string, std::string> queue_by_tag_;
+  bool logged_stop_ = false;
+  std::map<std::string, std::string> tag_by_queue_;  // the subscriptions open now
+  std::map<std::string, std::string> queue_by_tag_;  // every subscription of this connection
 };
 
 Consumer::Consumer(ConsumerOptions options, DeliveryCallback on_delivery)
@@ -404,6 +461,8 @@ void Consumer::SetPrefetch(uint16_t prefetch) { impl_->SetPrefetch(prefetch); }
 
 void Consumer::Settle(const Delivery& delivery, Settlement settlement) { impl_->Settle(delivery, settlement); }
 bool Consumer::IsLive(const Delivery& delivery) const { return impl_->IsLive(delivery); }
+void Consumer::SetPaused(std::set<std::string> queues) { impl_->SetPaused(std::move(queues)); }
+
 void Consumer::StopConsuming() { impl_->StopConsuming(); }
 void Consumer::Stop() { impl_->Stop(); }
 bool Consumer::Connected() const { return impl_->Connected(); }

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "amqp/connection.hpp"
@@ -23,6 +25,8 @@ struct ConsumerOptions {
   ConnectionOptions connection;
   Topology declare;                 // declared on every (re)connect
   std::vector<std::string> consume;  // queues consumed after declaring
+  // Queues of `consume` not consumed at first (SetPaused changes the set at run time).
+  std::vector<std::string> start_paused;
   uint16_t prefetch = 1;
   // 0: `prefetch` is fixed. Otherwise each consumer may hold up to `max_prefetch` unacked deliveries,
   // and the channel as a whole `prefetch`, which SetPrefetch moves at run time (a worker lends the
@@ -54,6 +58,10 @@ class Consumer {
   bool IsLive(const Delivery& delivery) const;
   // The channel-wide prefetch (see ConsumerOptions::max_prefetch), applied soon after; thread-safe.
   void SetPrefetch(uint16_t prefetch);
+  // Stops (basic.cancel) or restarts (basic.consume) the subscriptions of queues of `consume` so that
+  // exactly those not in `queues` are consumed. Deliveries already sent still arrive. Thread-safe;
+  // applied soon after, and again on every reconnect.
+  void SetPaused(std::set<std::string> queues);
   // Cancels the subscriptions (no new deliveries); settlements still go out. Thread-safe.
   void StopConsuming();
   // Waits for queued settlements to go out (bounded), closes the connection, joins the thread.

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   FlagValues work_flags;
   auto* work = app.add_subcommand("work", "Run a worker that consumes jobs and runs their handlers");
   AddCommonFlags(work, work_flags);
-  AddSettingFlags(work, work_flags, {"amqp.url", "amqp.queue_type", "work.queues", "work.concurrency", "work.type_limits", "work.grace",
+  AddSettingFlags(work, work_flags, {"amqp.url", "amqp.queue_type", "work.queues", "work.queue_priorities", "work.concurrency", "work.type_limits", "work.grace",
                                      "work.kill_grace", "retry.base", "retry.cap", "retry.jitter",
                                      "amqp.heartbeat", "amqp.reconnect_max"});
 
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   AddCommonFlags(up, up_flags);
   AddSettingFlags(up, up_flags, {"up.workers", "up.data_dir", "up.autoscale.min", "up.autoscale.max",
                                  "up.autoscale.target_wait", "up.autoscale.cooldown", "amqp.url", "amqp.queue_type", "serve.listen",
-                                 "work.concurrency", "work.queues", "broker.port", "broker.management_port",
+                                 "work.concurrency", "work.queues", "work.queue_priorities", "broker.port", "broker.management_port",
                                  "broker.dist_port", "broker.epmd_port"});
 
   bool up_detach = false;

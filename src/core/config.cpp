@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -30,6 +31,9 @@ const std::vector<SettingKey> kKeys = {
     {"amqp.heartbeat", "WARREN_HEARTBEAT", "heartbeat", "AMQP heartbeat interval (whole seconds)"},
     {"amqp.reconnect_max", "WARREN_RECONNECT_MAX", "reconnect-max", "cap of the reconnect backoff"},
     {"work.queues", "WARREN_QUEUES", "queue", "queues a worker consumes (repeat or comma-separate)"},
+    {"work.queue_priorities", "WARREN_QUEUE_PRIORITIES", "queue-priority",
+     "QUEUE=N: a queue is consumed only while queues of higher N have nothing ready (default 0; repeat or "
+     "comma-separate)"},
     {"work.concurrency", "WARREN_CONCURRENCY", "concurrency", "jobs a worker runs at once"},
     {"work.type_limits", "WARREN_TYPE_LIMITS", "type-limit",
      "TYPE=N: at most N jobs of TYPE at once in a worker (repeat or comma-separate)"},
@@ -197,6 +201,25 @@ Int ParseInt(const std::string& text, Int lo, Int hi) {
     throw std::invalid_argument(fmt::format("{} is out of range {}..{}", value, lo, hi));
   }
   return static_cast<Int>(value);
+}
+
+// NAME=N items (repeated or comma-separated): `kind` names NAME in the message, `invalid` checks it.
+std::map<std::string, int> ParseNamedInts(const std::vector<std::string>& values, std::string_view kind,
+                                          std::optional<std::string> (*invalid)(std::string_view), int min,
+                                          int max) {
+  std::map<std::string, int> out;
+  for (const auto& item : SplitList(values)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      throw std::invalid_argument(fmt::format("'{}' is not {}=N", item, kind));
+    }
+    const std::string name = item.substr(0, eq);
+    if (auto why = invalid(name)) {
+      throw std::invalid_argument(*why);
+    }
+    out[name] = ParseInt<int>(item.substr(eq + 1), min, max);
+  }
+  return out;
 }
 
 Duration ParseDurationOrThrow(const std::string& text) {
@@ -373,20 +396,10 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         s.queues = std::move(queues);
       } else if (key == "work.concurrency") {
         s.concurrency = ParseInt<int>(text, 1, 1024);
+      } else if (key == "work.queue_priorities") {
+        s.queue_priorities = ParseNamedInts(value.values, "QUEUE", InvalidQueueName, 0, kMaxQueuePriority);
       } else if (key == "work.type_limits") {
-        std::map<std::string, int> limits;
-        for (const auto& item : SplitList(value.values)) {
-          const size_t eq = item.find('=');
-          if (eq == std::string::npos) {
-            throw std::invalid_argument(fmt::format("'{}' is not TYPE=N", item));
-          }
-          const std::string type = item.substr(0, eq);
-          if (auto why = InvalidTypeName(type)) {
-            throw std::invalid_argument(*why);
-          }
-          limits[type] = ParseInt<int>(item.substr(eq + 1), 1, 1024);
-        }
-        s.type_limits = std::move(limits);
+        s.type_limits = ParseNamedInts(value.values, "TYPE", InvalidTypeName, 1, 1024);
       } else if (key == "work.grace") {
         s.grace = ParseDurationOrThrow(text);
       } else if (key == "work.kill_grace") {
@@ -483,6 +496,12 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
       }
     } catch (const std::invalid_argument& e) {
       throw ConfigError(fmt::format("config: {} (from {}): {}", key, value.source, e.what()));
+    }
+  }
+  for (const auto& [queue, priority] : s.queue_priorities) {
+    if (std::find(s.queues.begin(), s.queues.end(), queue) == s.queues.end()) {
+      throw ConfigError(fmt::format("config: work.queue_priorities names '{}', which is not one of work.queues ({})",
+                                    queue, fmt::join(s.queues, ", ")));
     }
   }
   if (s.autoscale.max > 0 && s.autoscale.min > s.autoscale.max) {

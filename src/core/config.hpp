@@ -36,6 +36,7 @@ struct ApiToken {
 
 // The most worker processes `warren up` runs (config, autoscaler, `warren scale`).
 inline constexpr int kMaxUpWorkers = 256;
+inline constexpr int kMaxQueuePriority = 255;  // work.queue_priorities: 0..255
 
 struct Settings {
   // [serve]
@@ -52,6 +53,9 @@ struct Settings {
   Duration reconnect_max{5000};
   // [work]
   std::vector<std::string> queues{"default", "task_queue"};
+  // Queue -> priority (unnamed queues 0): a queue is consumed only while the queues of every higher
+  // priority have nothing ready (worker/queue_gate.hpp).
+  std::map<std::string, int> queue_priorities;
   int concurrency = 1;
   std::map<std::string, int> type_limits;  // at most N jobs of a type at once in one worker
   Duration grace{30000};

@@ -67,6 +67,9 @@ ChildSpec WorkerSpec(const Settings& settings, const UpOptions& options, const s
   for (const auto& queue : settings.queues) {
     work.args.insert(work.args.end(), {"--queue", queue});
   }
+  for (const auto& [queue, priority] : settings.queue_priorities) {
+    work.args.insert(work.args.end(), {"--queue-priority", fmt::format("{}={}", queue, priority)});
+  }
   const auto common = CommonArgs(settings, options);
   work.args.insert(work.args.end(), common.begin(), common.end());
   return work;

@@ -117,6 +117,10 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   consumer_options.connection = options_.connection;
   consumer_options.declare = amqp::JobTopology(options_.queues, options_.queue_type);
   consumer_options.consume = options_.queues;
+  const bool prioritised = HasPriorityLevels(options_.queues, options_.queue_priorities);
+  if (prioritised) {
+    consumer_options.start_paused = QueueGate::InitialPaused(options_.queues, options_.queue_priorities);
+  }
   // Prefetch follows the free slots: `concurrency`, plus one for each finished job whose delivery waits
   // for its outcome's confirm (it holds no executor, but stays unacked). So the next job arrives while
   // the last one's confirm is on its way, and a worker busy with long jobs still hoards none.
@@ -139,6 +143,9 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
     std::lock_guard lock(mu_);
     consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
                                                  [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
+  }
+  if (prioritised) {
+    gate_ = std::make_unique<QueueGate>(options_.connection, options_.queues, options_.queue_priorities, *consumer_);
   }
 
   // Control messages need a consumer of their own: job deliveries use up the job consumer's prefetch
@@ -169,6 +176,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
 
 Worker::~Worker() {
   watchdog_ = {};
+  gate_.reset();
   control_.reset();
   publisher_.reset();
   consumer_.reset();
@@ -929,6 +937,7 @@ int RunWork(const Settings& settings) {
   options.connection.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(settings.heartbeat);
   options.connection.name = fmt::format("warren work pid {}", getpid());
   options.queues = settings.queues;
+  options.queue_priorities = settings.queue_priorities;
   options.concurrency = settings.concurrency;
   options.type_limits = settings.type_limits;
   options.reconnect_max = settings.reconnect_max;
@@ -942,6 +951,9 @@ int RunWork(const Settings& settings) {
   std::string queues;
   for (const auto& q : settings.queues) {
     queues += queues.empty() ? q : "," + q;
+    if (const auto p = settings.queue_priorities.find(q); p != settings.queue_priorities.end()) {
+      queues += fmt::format(" (priority {})", p->second);
+    }
   }
   spdlog::info("worker starting: queues {}, concurrency {}, handlers: {}", queues, settings.concurrency,
                fmt::join(registry.Types(), ", "));

@@ -27,6 +27,7 @@
 #include "core/retry.hpp"
 #include "worker/event_batcher.hpp"
 #include "worker/handler_registry.hpp"
+#include "worker/queue_gate.hpp"
 #include "worker/recent_set.hpp"
 
 namespace warren::worker {
@@ -35,6 +36,9 @@ struct WorkerOptions {
   amqp::ConnectionOptions connection;
   QueueType queue_type = QueueType::kClassic;  // how its queues are declared (quorum: no global prefetch)
   std::vector<std::string> queues{"default", "task_queue"};
+  // Queue -> priority (default 0): a queue is consumed only while every queue of a higher priority
+  // has nothing ready (QueueGate).
+  std::map<std::string, int> queue_priorities;
   int concurrency = 1;
   // At most N jobs of a type at once. Deliveries of a type at its limit wait in the worker while
   // other types run; up to `concurrency` of them are held without taking a slot from the others.
@@ -152,6 +156,7 @@ class Worker {
   std::unique_ptr<EventBatcher> events_;        // lifecycle events through publisher_, grouped
   std::unique_ptr<amqp::Consumer> consumer_;    // its callback uses the members above
   std::unique_ptr<amqp::Consumer> control_;     // cancels, on a private queue bound to warren.control
+  std::unique_ptr<QueueGate> gate_;             // pauses lower-priority queues; only with several priorities
   std::jthread watchdog_;                       // timeouts and runaway handlers; stopped first
 };
 

@@ -293,6 +293,76 @@ TEST(WorkerEngine, APerTypeLimitCapsThatTypeWithoutStarvingOthers) {
   EXPECT_TRUE(worker.Drain(5s));
 }
 
+// Queue priorities: with `hi` above `lo`, a worker takes `lo` jobs only while `hi` has none ready.
+TEST(WorkerEngine, AHigherPriorityQueueIsServedFirstAndLowerOnesOnlyWhenItIsEmpty) {
+  const std::string hi = "it.engine.prio.hi";
+  const std::string lo = "it.engine.prio.lo";
+  EventTap tap;
+  std::mutex mu;
+  std::vector<std::string> order;  // the queue of each job, as it started
+  HandlerRegistry registry;
+  registry.Register("step", [&](JobContext& ctx) {
+    {
+      std::lock_guard lock(mu);
+      order.push_back(ctx.job().queue);
+    }
+    ctx.SleepFor(100ms);
+    return HandlerResult::Success();
+  });
+  const auto started = [&] {
+    std::lock_guard lock(mu);
+    return order;
+  };
+  // Phase 1: a backlog on both before the worker starts. It starts on `hi` alone.
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < 6; ++i) {
+    jobs.push_back(TypedJob("step", nullptr, lo));
+  }
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(TypedJob("step", nullptr, hi));
+  }
+  for (const auto& job : jobs) {
+    PublishJob(job);
+  }
+  auto options = Options(hi);
+  options.queues = {lo, hi};  // listed order is not priority order
+  options.queue_priorities = {{hi, 1}};
+  Worker worker(options, registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  for (const auto& job : jobs) {
+    ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kSucceeded, 20s)) << job.spec.queue;
+  }
+  auto first = started();
+  ASSERT_EQ(first.size(), 10U);
+  EXPECT_EQ(std::vector<std::string>(first.begin(), first.begin() + 4), std::vector<std::string>(4, hi))
+      << "every hi job before any lo job";
+
+  // Phase 2: hi jobs arriving behind a lo backlog overtake it.
+  jobs.clear();
+  for (int i = 0; i < 20; ++i) {
+    jobs.push_back(TypedJob("step", nullptr, lo));
+    PublishJob(jobs.back());
+  }
+  while (started().size() < first.size() + 2) {
+    std::this_thread::sleep_for(10ms);
+  }
+  for (int i = 0; i < 3; ++i) {
+    jobs.push_back(TypedJob("step", nullptr, hi));
+    PublishJob(jobs.back());
+  }
+  for (const auto& job : jobs) {
+    ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kSucceeded, 30s)) << job.spec.queue;
+  }
+  const auto all = started();
+  ASSERT_EQ(all.size(), first.size() + 23);
+  size_t last_hi = 0;
+  for (size_t i = first.size(); i < all.size(); ++i) {
+    last_hi = all[i] == hi ? i - first.size() : last_hi;
+  }
+  EXPECT_LT(last_hi, 15U) << "the hi jobs started while most of the 20 lo jobs still waited";
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
 // kill -9 of a worker mid-job: the job comes back, the lost attempt counts, and the job ends in one
 // terminal state on another worker.
 TEST(WorkerEngine, AKilledWorkersJobRunsAgainElsewhereAndCountsTheLostAttempt) {

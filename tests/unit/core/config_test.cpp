@@ -127,6 +127,23 @@ cron = "0 25 * * *"
   EXPECT_THROW(LoadSettings({{"work.type_limits", {"bad type=1"}}}, Env({})), ConfigError);
 }
 
+TEST(LoadSettings, QueuePrioritiesNameConsumedQueues) {
+  const auto s = LoadSettings({{"work.queues", {"critical", "default"}}, {"work.queue_priorities", {"critical=10"}}},
+                              Env({}));
+  EXPECT_EQ(s.queue_priorities, (std::map<std::string, int>{{"critical", 10}}));
+  EXPECT_EQ(LoadSettings({}, Env({{"WARREN_QUEUE_PRIORITIES", "default=2,task_queue=1"}})).queue_priorities.size(), 2U);
+  EXPECT_THROW(LoadSettings({{"work.queue_priorities", {"default"}}}, Env({})), ConfigError);
+  EXPECT_THROW(LoadSettings({{"work.queue_priorities", {"default=-1"}}}, Env({})), ConfigError);
+  EXPECT_THROW(LoadSettings({{"work.queue_priorities", {"default=256"}}}, Env({})), ConfigError);
+  EXPECT_THROW(LoadSettings({{"work.queue_priorities", {"bad queue=1"}}}, Env({})), ConfigError);
+  try {
+    LoadSettings({{"work.queue_priorities", {"mail=3"}}}, Env({}));
+    FAIL() << "a priority for a queue the worker does not consume was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'mail', which is not one of work.queues"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LoadSettings, AutoscaleIsAnInlineTableOrFlags) {
   const TempFile file("[up]\nautoscale = { min = 2, max = 6, target_wait = \"5s\", cooldown = \"30s\" }\n");
   const auto s = LoadSettings({{"config", {file.path()}}}, Env({}));

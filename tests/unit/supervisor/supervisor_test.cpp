@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace warren::supervisor {
@@ -32,6 +33,20 @@ TEST(ChildSpecs, ServeThenWorkersWithResolvedSettings) {
                                "work", "--amqp-url", "amqp://guest:guest@127.0.0.1:5673/", "--concurrency",
                                "3", "--grace", "45s", "--queue", "task_queue", "--queue", "mail", "--config",
                                "/etc/warren.toml", "--log-level", "info", "--log-format", "text", "--queue-type", "classic"}));
+}
+
+TEST(ChildSpecs, WorkersGetTheQueuePriorities) {
+  Settings s;
+  s.workers = 1;
+  s.queues = {"critical", "default"};
+  s.queue_priorities = {{"critical", 10}};
+  const auto specs = ChildSpecs(s, UpOptions{}, "amqp://x/");
+  ASSERT_EQ(specs.size(), 2U);
+  const auto& args = specs[1].args;
+  const auto at = std::find(args.begin(), args.end(), "--queue-priority");
+  ASSERT_NE(at, args.end());
+  ASSERT_NE(at + 1, args.end());
+  EXPECT_EQ(*(at + 1), "critical=10");
 }
 
 TEST(ChildSpecs, NoWorkersNoConfig) {
