@@ -89,7 +89,7 @@ bench-quick: bench-build
 
 # only what the benchmarks run (not the tests): keeps bench-quick short on a fresh checkout
 bench-build: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target warren warren_bench_ceiling warren_micro_bench
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target warren warren_bench_ceiling warren_micro_bench warren_bench_open_loop
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

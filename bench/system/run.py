@@ -9,7 +9,6 @@ plots. Stdlib only, plus Debian's python3-pika (the demo needs it anyway) for qu
 See bench/README.md for what each workload measures.
 """
 import argparse
-import asyncio
 import datetime
 import json
 import os
@@ -32,6 +31,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "bin")
 WARREN = os.path.join(BIN, "warren")
 CEILING = os.path.join(BIN, "warren_bench_ceiling")
+OPEN_LOOP = os.path.join(BIN, "warren_bench_open_loop")  # bench/loadgen/open_loop.cpp
 BASELINES = os.path.join(ROOT, "bench", "baselines")
 LUA = os.path.join(ROOT, "bench", "system", "lua")
 PY = "/usr/bin/python3"  # Debian's, which has pika, flask and celery
@@ -437,58 +437,18 @@ def wrk(url, conns, seconds, script=None, threads=2):
     return {"rps": rps, "ok_rps": ok_rps, "requests": total, "non_2xx": bad, "socket_errors": errors, "raw": out}
 
 
-async def _http_open_loop(port, rate, seconds, conns, make_request, on_response):
-    """Sends requests at a fixed rate (open loop) over `conns` keep-alive connections; reconnects when
-    the server closes (gunicorn's sync workers close after every response). Returns the send count."""
-    queue = asyncio.Queue()
-    n = int(rate * seconds)
-    start = time.time() + 0.2
-
-    async def schedule():
-        for i in range(n):
-            delay = start + i / rate - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            queue.put_nowait(i)
-        for _ in range(conns):
-            queue.put_nowait(None)
-
-    async def client():
-        reader = writer = None
-        while True:
-            i = await queue.get()
-            if i is None:
-                break
-            if time.time() > start + seconds + 1.0:
-                continue  # far behind schedule: the system cannot take this rate; stop sending
-            for attempt in range(3):
-                try:
-                    if writer is None:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    sent = time.time()
-                    writer.write(make_request(i))
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    m = re.search(rb"[Cc]ontent-[Ll]ength: *(\d+)", head)
-                    body = await reader.readexactly(int(m.group(1))) if m else b""
-                    on_response(i, sent, int(head[9:12]), body)
-                    if re.search(rb"[Cc]onnection: *close", head) or not m:
-                        writer.close()
-                        writer = None
-                    break
-                except (OSError, asyncio.IncompleteReadError):
-                    if writer:
-                        writer.close()
-                    writer = None
-        if writer:
-            writer.close()
-
+def open_loop(port, rate, seconds, conns, mode):
+    """The C++ open-loop generator (bench/loadgen/open_loop.cpp): key -> send time of each 2xx answer."""
     t0 = time.time()
-    await asyncio.gather(schedule(), *[client() for _ in range(conns)])
-    return n, time.time() - t0
-
-
-def http_open_loop(*args):
-    return asyncio.run(_http_open_loop(*args))
+    r = subprocess.run([OPEN_LOOP, str(port), str(rate), str(seconds), str(conns), mode],
+                       capture_output=True, text=True, timeout=seconds + 120, check=True)
+    sent = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            sent[parts[0]] = float(parts[1])
+    log(r.stderr.strip())
+    return sent, int(rate * seconds), time.time() - t0
 
 
 def percentiles(latencies_ms):
@@ -843,24 +803,8 @@ class Bench:
         self.amqp.wait_consumers({"warren": "default", "demo": "task_queue"}.get(system, "celery"), len(ws))
         time.sleep(0.5)
         t0 = time.time()
-        if system == "warren":
-            body = b'{"type":"warren.noop"}'
-            req = (b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                   % len(body)) + body
-
-            def on_response(i, t, status, rbody):
-                m = re.search(rb'"id":"([^"]+)"', rbody)
-                if status in (200, 202) and m:
-                    sent[m.group(1).decode()] = t
-
-            n, elapsed = http_open_loop(port, rate, secs, 32, lambda i: req, on_response)
-        elif system == "demo":
-            def on_response(i, t, status, rbody):
-                if status == 200:
-                    sent["b%d" % i] = t
-
-            n, elapsed = http_open_loop(port, rate, secs, 32,
-                                        lambda i: b"GET /add-job/b%d HTTP/1.1\r\nHost: x\r\n\r\n" % i, on_response)
+        if system in ("warren", "demo"):
+            sent, n, elapsed = open_loop(port, rate, secs, 32, "post_job" if system == "warren" else "add_job")
         else:
             # Celery has no HTTP front: its client API (.delay) at a fixed rate, from one process
             code = ("import celery_app,sys,time,json\nrate,secs=float(sys.argv[1]),float(sys.argv[2])\n"
@@ -1186,9 +1130,10 @@ def main():
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL store variant")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs) for inspection")
     args = ap.parse_args()
-    for path in (WARREN, CEILING):
+    for path in (WARREN, CEILING, OPEN_LOOP):
         if not os.path.exists(path):
-            sys.exit("bench: %s is missing: cmake --build build --target warren warren_bench_ceiling" % path)
+            sys.exit("bench: %s is missing: cmake --build build --target warren warren_bench_ceiling "
+                     "warren_bench_open_loop" % path)
     bench = Bench(args)
     try:
         info = bench.run()
