@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -109,6 +110,34 @@ TEST_F(Quorum, JobsAndRetriesRunOnQuorumQueuesAndTheDemoQueueStaysClassic) {
                                    std::to_string(TestBroker::Get().AmqpPort())),
             std::string::npos)
       << worker_->Output();
+}
+
+// Queue priorities on quorum queues, whose subscriptions have a per-consumer prefetch only: a worker
+// started on a backlog in both queues runs every job of the higher one first.
+TEST_F(Quorum, AWorkerTakesTheHigherPriorityQueueFirst) {
+  std::vector<std::string> ids;
+  for (const std::string queue : {"it.prio.lo", "it.prio.lo", "it.prio.lo", "it.prio.lo", "it.prio.hi",
+                                  "it.prio.hi", "it.prio.hi"}) {
+    const auto r = testing::HttpRequest(
+        port_, "POST", "/v1/jobs", json{{"type", "warren.sleep"}, {"queue", queue}, {"args", {{"seconds", 0.1}}}}.dump(),
+        {{"Content-Type", "application/json"}}, 30s);
+    ASSERT_EQ(r.status, 202) << r.body << serve_->Output();
+    ids.push_back(json::parse(r.body)["id"]);
+  }
+  const std::string url = TestBroker::Get().AmqpUrl() + kVhost;
+  testing::Process prioritised({testing::WarrenBinary(), "work", "--amqp-url", url, "--queue-type", "quorum",
+                                "--queue", "it.prio.lo", "--queue", "it.prio.hi", "--queue-priority", "it.prio.hi=1"});
+  std::vector<std::pair<std::string, std::string>> starts;  // started_at, queue
+  for (const auto& id : ids) {
+    const auto job = WaitForTerminal(id);
+    ASSERT_EQ(job["state"], "succeeded") << job << prioritised.Output();
+    starts.emplace_back(job["attempts"][0]["started_at"], job["queue"]);
+  }
+  std::sort(starts.begin(), starts.end());
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(starts[i].second, "it.prio.hi") << "start " << i << "\n" << prioritised.Output();
+  }
+  EXPECT_NE(prioritised.Output().find("it.prio.hi (priority 1)"), std::string::npos) << prioritised.Output();
 }
 
 }  // namespace
