@@ -819,6 +819,7 @@ nlohmann::json Worker::Heartbeat(std::string_view state) {
           {"host", host_},
           {"pid", static_cast<int64_t>(getpid())},
           {"queues", options_.queues},
+          {"queue_priorities", options_.queue_priorities},
           {"concurrency", options_.concurrency},
           {"busy", running_.size()},
           {"jobs_done", jobs_done_},

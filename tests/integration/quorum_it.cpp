@@ -138,6 +138,17 @@ TEST_F(Quorum, AWorkerTakesTheHigherPriorityQueueFirst) {
     EXPECT_EQ(starts[i].second, "it.prio.hi") << "start " << i << "\n" << prioritised.Output();
   }
   EXPECT_NE(prioritised.Output().find("it.prio.hi (priority 1)"), std::string::npos) << prioritised.Output();
+  bool listed = false;
+  json workers;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;  // heartbeats come every 5 s
+  while (!listed && std::chrono::steady_clock::now() < deadline) {
+    workers = json::parse(testing::HttpGet(port_, "/v1/workers").body)["workers"];
+    for (const auto& w : workers) {
+      listed = listed || w.value("queue_priorities", json()) == json{{"it.prio.hi", 1}};
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(listed) << "GET /v1/workers shows the worker's queue priorities: " << workers;
 }
 
 }  // namespace
