@@ -3,8 +3,6 @@
 #include <condition_variable>
 #include <mutex>
 
-#include <spdlog/spdlog.h>
-
 #include "amqp/queue_inspector.hpp"
 
 namespace warren::worker {
@@ -80,18 +78,13 @@ void QueueGate::Loop(const std::stop_token& stop) {
   amqp::QueueInspector inspector(options);
   std::mutex mu;
   std::condition_variable_any cv;
-  std::set<std::string> last;
-  bool first = true;
   while (!stop.stop_requested()) {
     const auto paused = PausedQueues(queues_, priorities_, [&inspector](const std::string& queue) {
       const auto counts = inspector.Inspect(queue);
       return counts ? std::optional<uint64_t>(counts->ready) : std::nullopt;
     });
-    if (paused && (first || *paused != last)) {
-      spdlog::debug("queue priorities: {} paused", paused->size());
-      consumer_.SetPaused(*paused);
-      last = *paused;
-      first = false;
+    if (paused) {
+      consumer_.SetPaused(*paused);  // a no-op when nothing changed; the consumer logs what it pauses
     }
     std::unique_lock lock(mu);
     cv.wait_for(lock, stop, interval_, [] { return false; });
