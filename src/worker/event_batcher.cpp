@@ -9,8 +9,16 @@ namespace warren::worker {
 
 void EventBatcher::Send(const JobEvent& event, const std::string& queue, const std::string& type,
                         amqp::PublishCallback done) {
+  const bool settles = static_cast<bool>(done);
   std::unique_lock lock(mu_);
   pending_.push_back(Pending{amqp::EncodeEventMessage(event, queue, type), std::move(done)});
+  if (!in_flight_ && (settles || pending_.size() >= kMaxEvents)) {
+    FlushLocked(lock);
+  }
+}
+
+void EventBatcher::Flush() {
+  std::unique_lock lock(mu_);
   if (!in_flight_) {
     FlushLocked(lock);
   }

@@ -3,6 +3,13 @@
 // commit, no timer). A lone event is published as itself; a batch as a JSON array under the routing
 // key `job.batch`. The recorder reads both. At 5,000 jobs/s this turns ~10,000 event messages a second
 // into a few hundred, each a broker write and fsync fewer.
+//
+// Only an event that settles a delivery (an outcome, with a `done` callback) starts a batch at once.
+// The others (`started`, `progress`, `log`) linger until the next outcome or the next Flush(), the
+// worker's 20 ms watchdog tick: a short job's `started` then rides in its outcome's message, so the
+// broker stores, routes and delivers one event message per job instead of two, and the recorder
+// rewrites the job's record once (bench/README.md, the latency profile). The record shows `running`
+// at most a tick late; the event's own time is when the job started.
 #pragma once
 
 #include <deque>
@@ -20,8 +27,10 @@ class EventBatcher {
   explicit EventBatcher(amqp::Publisher& publisher) : publisher_(publisher) {}
 
   // Thread-safe, non-blocking. `done` (may be empty) runs once with the outcome of the batch that
-  // carried the event.
+  // carried the event. An event without `done` waits for the next outcome or Flush().
   void Send(const JobEvent& event, const std::string& queue, const std::string& type, amqp::PublishCallback done);
+  // Sends the lingering events now, unless a batch is in flight (its confirm sends them). Thread-safe.
+  void Flush();
 
   static constexpr size_t kMaxEvents = 500;
   static constexpr size_t kMaxBytes = 1 << 20;

@@ -176,6 +176,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
 
 Worker::~Worker() {
   watchdog_ = {};
+  events_->Flush();
   gate_.reset();
   control_.reset();
   publisher_.reset();
@@ -409,6 +410,7 @@ void Worker::WatchdogLoop(const std::stop_token& stop) {
   auto next_heartbeat = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    events_->Flush();  // `started`, `progress` and `log` events that no outcome has carried yet
     const auto now = std::chrono::steady_clock::now();
     // Not before the control queue is bound: serve answers a new worker's first heartbeat with the
     // cancel replay, which must find the queue there.
@@ -576,7 +578,7 @@ void Worker::RunTypedJob(Running& run) {
     return;
   }
   // `started` needs no confirm of its own: the outcome settles the delivery, and the recorder
-  // converges whichever order the two arrive in.
+  // converges whichever order the two arrive in. It lingers for the outcome's batch (EventBatcher).
   events_->Send(MakeEvent(job, EventKind::kStarted), job.queue, job.type, {});
   spdlog::debug("job {} ({}) attempt {} started", job.id, job.type, job.attempt);
   {
@@ -868,6 +870,7 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
     }
   }
   watchdog_ = {};
+  events_->Flush();
   {
     // The last word, so GET /v1/workers says "stopped" rather than "gone" later; worth a short wait.
     auto said = std::make_shared<std::promise<void>>();

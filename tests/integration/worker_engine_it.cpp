@@ -147,6 +147,31 @@ TEST(WorkerEngine, UnknownTypesAndFatalFailuresAreDeadAtOnce) {
   EXPECT_TRUE(worker.Drain(5s));
 }
 
+// EventBatcher: a `started` event lingers for its job's outcome, so a short job costs the broker and
+// the recorder one event message; a long job's `started` still goes out within a watchdog tick.
+TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWaitForIt) {
+  const std::string queue = "it.engine.linger";
+  EventTap tap;
+  HandlerRegistry registry;
+  RegisterBuiltinHandlers(registry);
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  auto quick = TypedJob("warren.noop", nullptr, queue);
+  PublishJob(quick);
+  ASSERT_TRUE(tap.WaitFor(quick.id, EventKind::kSucceeded, 10s));
+  ASSERT_TRUE(tap.WaitFor(quick.id, EventKind::kStarted, 1s));
+  EXPECT_EQ(tap.MessagesFor(quick.id), 1U) << "started and succeeded in one message";
+
+  auto slow = TypedJob("warren.sleep", {{"seconds", 3}}, queue);
+  PublishJob(slow);
+  auto started = tap.WaitFor(slow.id, EventKind::kStarted, 2500ms);
+  ASSERT_TRUE(started) << "a running job's started event does not wait for its outcome";
+  EXPECT_EQ(tap.EventsFor(slow.id).size(), 1U) << "only started while it sleeps";
+  ASSERT_TRUE(tap.WaitFor(slow.id, EventKind::kSucceeded, 10s));
+  EXPECT_EQ(tap.MessagesFor(slow.id), 2U);
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
 TEST(WorkerEngine, ADelayedJobStartsAtItsTimeNotBefore) {
   const std::string queue = "it.engine.delay";
   EventTap tap;

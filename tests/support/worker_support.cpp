@@ -1,6 +1,7 @@
 #include "support/worker_support.hpp"
 
 #include <future>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -53,8 +54,10 @@ EventTap::EventTap() {
     {
       std::lock_guard lock(mu_);
       if (d.type != amqp::kWorkerHeartbeatType) {
+        ++messages_;
         for (auto& event : amqp::DecodeEvents(d.body)) {
           events_.push_back(std::move(event));
+          message_of_.push_back(messages_);
         }
       }
     }
@@ -89,6 +92,17 @@ std::vector<JobEvent> EventTap::EventsFor(const std::string& job_id) {
     }
   }
   return out;
+}
+
+size_t EventTap::MessagesFor(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  std::set<size_t> messages;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    if (events_[i].job_id == job_id) {
+      messages.insert(message_of_[i]);
+    }
+  }
+  return messages.size();
 }
 
 JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::string& queue) {

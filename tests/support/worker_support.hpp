@@ -27,10 +27,14 @@ class EventTap {
   // Waits until an event of `kind` arrived for `job_id`.
   std::optional<JobEvent> WaitFor(const std::string& job_id, EventKind kind, std::chrono::milliseconds timeout);
   std::vector<JobEvent> EventsFor(const std::string& job_id);
+  // How many AMQP messages carried `job_id`'s events (a batch carries several events in one).
+  size_t MessagesFor(const std::string& job_id);
 
  private:
   std::mutex mu_;
   std::vector<JobEvent> events_;
+  std::vector<size_t> message_of_;  // message_of_[i]: the delivery that carried events_[i]
+  size_t messages_ = 0;
   std::unique_ptr<amqp::Consumer> consumer_;
 };
 
