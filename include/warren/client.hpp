@@ -28,6 +28,9 @@ struct ClientOptions {
   // Declare Warren's queues as quorum queues, as `amqp.queue_type = "quorum"` does: every process
   // sharing the broker must agree, or the second declaration fails.
   bool quorum_queues = false;
+  // Declare job queues with message priorities, as `amqp.queue_type = "priority"` does: a queue's
+  // jobs of higher `priority` run first. Not with quorum_queues (3.10's quorum queues have none).
+  bool priority_queues = false;
   // How long enqueue() waits for the connection and then for RabbitMQ's confirm.
   std::chrono::milliseconds publish_timeout{5000};
 };

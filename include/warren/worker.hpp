@@ -27,6 +27,9 @@ struct WorkerOptions {
   // Declare Warren's queues as quorum queues, as `amqp.queue_type = "quorum"` does: every process
   // sharing the broker must agree, or the second declaration fails.
   bool quorum_queues = false;
+  // Declare job queues with message priorities, as `amqp.queue_type = "priority"` does: a queue's
+  // jobs of higher `priority` run first. Not with quorum_queues (3.10's quorum queues have none).
+  bool priority_queues = false;
   std::vector<std::string> queues{"default"};
   int concurrency = 1;  // executor threads; also the prefetch
   // stop()/run(): how long running jobs have to finish before their stop tokens fire and their

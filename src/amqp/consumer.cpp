@@ -295,6 +295,9 @@ class Consumer::Impl {
     if ((p._flags & AMQP_BASIC_TYPE_FLAG) != 0) {
       d.type = ToString(p.type);
     }
+    if ((p._flags & AMQP_BASIC_PRIORITY_FLAG) != 0) {
+      d.priority = p.priority;
+    }
     if ((p._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
       for (int i = 0; i < p.headers.num_entries; ++i) {
         d.headers[ToString(p.headers.entries[i].key)] = FieldToString(p.headers.entries[i].value);

@@ -19,6 +19,9 @@ struct OutgoingMessage {
   std::string type;          // AMQP `type` property: the job type; empty for seed-style messages
   std::map<std::string, std::string> headers;
   bool persistent = true;  // delivery_mode = 2
+  // AMQP `priority` (a job's priority, 0..9): orders a priority queue (QueueType::kPriority); other
+  // queues ignore it. 0 is not sent.
+  uint8_t priority = 0;
   // AMQP `timestamp` (seconds since 1970): when the job became ready to run. The management API shows
   // the head message's as head_message_timestamp, which is how the autoscaler sees the oldest wait.
   std::optional<int64_t> timestamp;
@@ -33,6 +36,7 @@ struct Delivery {
   std::string content_type;
   std::string message_id;
   std::string type;
+  uint8_t priority = 0;  // AMQP `priority`; 0 when not sent
   std::map<std::string, std::string> headers;  // string and integer headers, rendered as text
   bool redelivered = false;
   uint64_t delivery_tag = 0;

@@ -198,6 +198,10 @@ class Publisher::Impl {
       props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
       props.timestamp = static_cast<uint64_t>(*m.timestamp);
     }
+    if (m.priority != 0) {
+      props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+      props.priority = m.priority;
+    }
     std::vector<amqp_table_entry_t> headers;
     if (!m.headers.empty()) {
       for (const auto& [k, v] : m.headers) {

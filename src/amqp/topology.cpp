@@ -1,5 +1,6 @@
 #include "amqp/topology.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/retry.hpp"
@@ -39,6 +40,14 @@ QueueSpec JobQueueSpec(const std::string& name, QueueType type) {
   // after the broker was SIGKILLed and restarted (docs/architecture.md decisions 22 and 63).
   if (type == QueueType::kClassic || name == kDemoQueue) {
     return QueueSpec{name, {}, {}};
+  }
+  if (type == QueueType::kPriority) {
+    // warren.dead keeps arrival order: it is read by people and by retry-dead, not by workers.
+    QueueSpec spec{name, {}, {}};
+    if (name != kDeadQueue) {
+      spec.int_args["x-max-priority"] = kJobPriorityLevels;
+    }
+    return spec;
   }
   if (name == kDeadQueue) {
     return QuorumSpec(name, false);
@@ -103,6 +112,7 @@ OutgoingMessage EncodeJobMessage(const JobRecord& record, int attempt) {
   m.content_type = "application/json";
   m.message_id = record.id;
   m.type = record.spec.type;
+  m.priority = static_cast<uint8_t>(std::clamp(record.spec.priority, 0, 255));
   m.timestamp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   m.headers[std::string(kAttemptHeader)] = std::to_string(attempt);
   m.headers[std::string(kMaxAttemptsHeader)] = std::to_string(record.spec.max_attempts);
@@ -157,6 +167,7 @@ OutgoingMessage CopyOf(const Delivery& delivery) {
   m.content_type = delivery.content_type;
   m.message_id = delivery.message_id;
   m.type = delivery.type;
+  m.priority = delivery.priority;
   m.headers = delivery.headers;
   m.headers.erase("x-delivery-count");
   m.headers.erase("x-death");

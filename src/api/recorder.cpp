@@ -11,7 +11,7 @@ Recorder::Recorder(RecorderOptions options, store::Store& store) : options_(std:
   consumer_options.connection = options_.connection;
   consumer_options.connection.name += " recorder";
   consumer_options.declare = amqp::RecorderTopology(options_.queue_type);
-  consumer_options.channel_prefetch = options_.queue_type == QueueType::kClassic;  // quorum refuses it
+  consumer_options.channel_prefetch = options_.queue_type != QueueType::kQuorum;  // quorum refuses it
   consumer_options.consume = {std::string(amqp::kRecorderQueue)};
   consumer_options.prefetch = options_.prefetch;
   consumer_options.reconnect_max = options_.reconnect_max;

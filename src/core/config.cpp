@@ -25,7 +25,7 @@ const std::vector<SettingKey> kKeys = {
     {"amqp.url", "WARREN_AMQP_URL", "amqp-url",
      "RabbitMQ URL amqp://user:pass@host:port/vhost; several (a cluster's nodes) comma-separated or repeated"},
     {"amqp.queue_type", "WARREN_QUEUE_TYPE", "queue-type",
-     "classic or quorum: how job, retry, dead and recorder queues are declared"},
+     "classic, priority or quorum: how job, retry, dead and recorder queues are declared"},
     {"amqp.publish_timeout", "WARREN_PUBLISH_TIMEOUT", "publish-timeout",
      "longest wait for a publisher confirm"},
     {"amqp.heartbeat", "WARREN_HEARTBEAT", "heartbeat", "AMQP heartbeat interval (whole seconds)"},
@@ -363,10 +363,12 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
       } else if (key == "amqp.queue_type") {
         if (text == "classic") {
           s.queue_type = QueueType::kClassic;
+        } else if (text == "priority") {
+          s.queue_type = QueueType::kPriority;
         } else if (text == "quorum") {
           s.queue_type = QueueType::kQuorum;
         } else {
-          throw std::invalid_argument(fmt::format("expected classic or quorum, got '{}'", text));
+          throw std::invalid_argument(fmt::format("expected classic, priority or quorum, got '{}'", text));
         }
       } else if (key == "amqp.publish_timeout") {
         s.publish_timeout = ParseDurationOrThrow(text);

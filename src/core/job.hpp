@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/duration.hpp"
+#include "core/queue_type.hpp"
 
 namespace warren {
 
@@ -42,7 +43,7 @@ struct JobLimits {
   size_t max_tags = 20;
   size_t max_tag_length = 64;
   size_t max_idempotency_key_length = 255;
-  int max_priority = 9;  // priorities are 0 (default) .. max_priority; higher runs first
+  int max_priority = kJobPriorityLevels;  // 0 (default) .. max_priority; higher first on priority queues
   int max_attempts_limit = 100;
   int default_max_attempts = 3;
   size_t max_result_bytes = 256 * 1024;

@@ -2,6 +2,9 @@
 // worker::Handlers. Pure: unit-testable without a broker.
 #pragma once
 
+#include <string_view>
+
+#include "core/queue_type.hpp"
 #include "warren/job.hpp"
 #include "worker/handler_registry.hpp"
 
@@ -16,5 +19,9 @@ struct Access {
 // result; warren::FatalError fails the job for good (dead at once); any other exception fails the
 // attempt (retried while attempts remain), with what() as the error.
 worker::Handler Adapt(Handler fn);
+
+// The queue type the options' quorum_queues and priority_queues ask for; std::invalid_argument naming
+// `options` when they ask for both.
+QueueType QueueTypeOf(bool quorum_queues, bool priority_queues, std::string_view options);
 
 }  // namespace warren::sdk

@@ -10,6 +10,7 @@
 #include "amqp/publisher.hpp"
 #include "amqp/topology.hpp"
 #include "core/log.hpp"
+#include "sdk/access.hpp"
 #include "sdk/enqueue_request.hpp"
 
 namespace warren {
@@ -47,7 +48,7 @@ struct Client::Impl {
     amqp::SplitAmqpUrls(o.amqp_url);  // throws std::invalid_argument naming the problem
     amqp::PublisherOptions p;
     p.connection.url = o.amqp_url;
-    p.queue_type = o.quorum_queues ? QueueType::kQuorum : QueueType::kClassic;
+    p.queue_type = sdk::QueueTypeOf(o.quorum_queues, o.priority_queues, "ClientOptions");
     p.connection.name = fmt::format("warren sdk client pid {}", getpid());
     p.confirm_timeout = o.publish_timeout;
     // The delay tiers and warren.dead; each job's queue is declared with its first message.

@@ -1,4 +1,7 @@
 #include <exception>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "sdk/access.hpp"
 
@@ -39,6 +42,19 @@ worker::Handler Adapt(Handler fn) {
       return worker::HandlerResult::Failure("the handler threw a non-standard exception");
     }
   };
+}
+
+QueueType QueueTypeOf(bool quorum_queues, bool priority_queues, std::string_view options) {
+  if (quorum_queues && priority_queues) {
+    throw std::invalid_argument(fmt::format(
+        "{}: quorum_queues and priority_queues exclude each other (RabbitMQ 3.10's quorum queues have no "
+        "priorities)",
+        options));
+  }
+  if (quorum_queues) {
+    return QueueType::kQuorum;
+  }
+  return priority_queues ? QueueType::kPriority : QueueType::kClassic;
 }
 
 }  // namespace sdk

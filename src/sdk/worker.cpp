@@ -38,7 +38,7 @@ worker::WorkerOptions EngineOptions(const WorkerOptions& o) {
   amqp::SplitAmqpUrls(o.amqp_url);  // throws std::invalid_argument naming the problem
   worker::WorkerOptions e;
   e.connection.url = o.amqp_url;
-  e.queue_type = o.quorum_queues ? QueueType::kQuorum : QueueType::kClassic;
+  e.queue_type = sdk::QueueTypeOf(o.quorum_queues, o.priority_queues, "WorkerOptions");
   e.connection.heartbeat = o.heartbeat;
   e.connection.name = fmt::format("warren sdk worker pid {}", getpid());
   e.queues = o.queues;

@@ -1,5 +1,6 @@
 // The worker engine against a real RabbitMQ: retries with backoff through the delay tiers, dead
 // letters with their history, delayed jobs, timeouts, cancellation, crashed workers, command jobs.
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -169,6 +170,58 @@ TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWait
   EXPECT_EQ(tap.EventsFor(slow.id).size(), 1U) << "only started while it sleeps";
   ASSERT_TRUE(tap.WaitFor(slow.id, EventKind::kSucceeded, 10s));
   EXPECT_EQ(tap.MessagesFor(slow.id), 2U);
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
+// amqp.queue_type = "priority": the queue is declared with x-max-priority, and a job's `priority`
+// rides as the message priority, through retries and delay tiers to warren.dead.
+TEST(WorkerEngine, OnAPriorityQueueHigherPriorityJobsRunFirstAndKeepTheirPriority) {
+  const std::string queue = "it.engine.job-priority";
+  const auto declare = amqp::JobTopologyWithDelays({queue}, QueueType::kPriority);
+  // The helper's publisher declares a message's job queue as classic: the queue comes from `declare`.
+  auto publish = [&](const JobRecord& job) {
+    auto message = amqp::EncodeJobMessage(job);
+    message.declare_job_queue.clear();
+    testing::PublishMessage(std::move(message), declare);
+  };
+  EventTap tap;
+  std::vector<std::string> expected_high;
+  std::vector<std::string> expected_mid;
+  std::vector<std::string> expected_low;
+  for (int priority : {0, 0, 0, 9, 5, 0, 9, 5, 0, 9}) {
+    auto job = TypedJob("warren.noop", nullptr, queue);
+    job.spec.priority = priority;
+    publish(job);
+    (priority == 9 ? expected_high : priority == 5 ? expected_mid : expected_low).push_back(job.id);
+  }
+  auto doomed = TypedJob("warren.fail", nullptr, queue);
+  doomed.spec.priority = 9;
+  doomed.spec.max_attempts = 2;
+  HandlerRegistry registry;
+  RegisterBuiltinHandlers(registry);
+  auto options = Options(queue);
+  options.queue_type = QueueType::kPriority;
+  Worker worker(options, registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  for (const auto& id : expected_low) {
+    ASSERT_TRUE(tap.WaitFor(id, EventKind::kSucceeded, 10s));
+  }
+  auto order = tap.JobsInOrder(EventKind::kStarted);
+  ASSERT_EQ(order.size(), 10U);
+  auto sorted = [](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(sorted({order.begin(), order.begin() + 3}), sorted(expected_high)) << "priority 9 first";
+  EXPECT_EQ(sorted({order.begin() + 3, order.begin() + 5}), sorted(expected_mid)) << "then 5";
+  EXPECT_EQ(sorted({order.begin() + 5, order.end()}), sorted(expected_low)) << "then 0";
+
+  publish(doomed);
+  ASSERT_TRUE(tap.WaitFor(doomed.id, EventKind::kDead, 10s));
+  const auto letters = DeadFor(doomed.id);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].priority, 9) << "through a retry, its delay tier and the dead queue";
+  EXPECT_EQ(letters[0].headers.at(std::string(amqp::kAttemptHeader)), "2");
   EXPECT_TRUE(worker.Drain(5s));
 }
 

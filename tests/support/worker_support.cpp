@@ -105,6 +105,17 @@ size_t EventTap::MessagesFor(const std::string& job_id) {
   return messages.size();
 }
 
+std::vector<std::string> EventTap::JobsInOrder(EventKind kind) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& e : events_) {
+    if (e.kind == kind) {
+      ids.push_back(e.job_id);
+    }
+  }
+  return ids;
+}
+
 JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::string& queue) {
   JobSpec spec;
   spec.type = type;

@@ -29,6 +29,8 @@ class EventTap {
   std::vector<JobEvent> EventsFor(const std::string& job_id);
   // How many AMQP messages carried `job_id`'s events (a batch carries several events in one).
   size_t MessagesFor(const std::string& job_id);
+  // The jobs of every event of `kind` so far, in the order the events arrived.
+  std::vector<std::string> JobsInOrder(EventKind kind);
 
  private:
   std::mutex mu_;

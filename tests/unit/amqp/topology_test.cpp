@@ -45,6 +45,37 @@ TEST(QueueSpecs, ClassicQueuesHaveNoArguments) {
   EXPECT_TRUE(recorder.string_args.empty() && recorder.int_args.empty());
 }
 
+TEST(QueueSpecs, PriorityJobQueuesHaveAMaxPriorityAndNothingElseDoes) {
+  const auto spec = JobQueueSpec("images", QueueType::kPriority);
+  EXPECT_TRUE(spec.durable);
+  EXPECT_EQ(spec.int_args, (std::map<std::string, int64_t>{{"x-max-priority", kJobPriorityLevels}}));
+  EXPECT_TRUE(spec.string_args.empty()) << "a classic queue";
+  for (const std::string name : {"task_queue", "warren.dead"}) {
+    const auto plain = JobQueueSpec(name, QueueType::kPriority);
+    EXPECT_TRUE(plain.string_args.empty() && plain.int_args.empty()) << name;
+  }
+  for (const auto& tier : DelayTopology(QueueType::kPriority).queues) {
+    EXPECT_FALSE(tier.int_args.contains("x-max-priority")) << tier.name << ": a tier is FIFO by its TTL";
+  }
+  const auto recorder = RecorderTopology(QueueType::kPriority).queues.at(0);
+  EXPECT_TRUE(recorder.string_args.empty() && recorder.int_args.empty());
+}
+
+TEST(JobMessages, AJobsPriorityTravelsAsTheMessagePriorityAndSurvivesACopy) {
+  JobSpec spec;
+  spec.type = "resize";
+  spec.priority = 7;
+  const auto record = NewJobRecord("0190f5b2-7c4e-7000-8000-000000000001", spec, TimePoint(milliseconds(1)));
+  const auto message = EncodeJobMessage(record);
+  EXPECT_EQ(message.priority, 7);
+  Delivery d;
+  d.queue = "default";
+  d.priority = message.priority;
+  EXPECT_EQ(CopyOf(d).priority, 7) << "a retry, a delay or a dead letter keeps it";
+  spec.priority = 0;
+  EXPECT_EQ(EncodeJobMessage(NewJobRecord(record.id, spec, TimePoint(milliseconds(1)))).priority, 0);
+}
+
 TEST(QueueSpecs, QuorumJobQueuesDeadLetterPastTheDeliveryLimit) {
   const auto spec = JobQueueSpec("images", QueueType::kQuorum);
   EXPECT_EQ(spec.string_args.at("x-queue-type"), "quorum");

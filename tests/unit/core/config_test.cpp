@@ -214,12 +214,14 @@ TEST(LoadSettings, SeveralBrokerUrlsForACluster) {
   ExpectError({}, Env({{"WARREN_AMQP_URL", ","}}), "amqp.url");
 }
 
-TEST(LoadSettings, QueueTypeIsClassicUnlessQuorumIsAskedFor) {
+TEST(LoadSettings, QueueTypeIsClassicUnlessQuorumOrPriorityIsAskedFor) {
   EXPECT_EQ(LoadSettings({}, Env({})).queue_type, QueueType::kClassic);
   EXPECT_EQ(LoadSettings({}, Env({{"WARREN_QUEUE_TYPE", "quorum"}})).queue_type, QueueType::kQuorum);
+  EXPECT_EQ(LoadSettings({{"amqp.queue_type", {"priority"}}}, Env({})).queue_type, QueueType::kPriority);
+  EXPECT_STREQ(ToString(QueueType::kPriority), "priority") << "what `up` hands its children as --queue-type";
   EXPECT_EQ(LoadSettings({{"amqp.queue_type", {"classic"}}}, Env({{"WARREN_QUEUE_TYPE", "quorum"}})).queue_type,
             QueueType::kClassic);
-  ExpectError({}, Env({{"WARREN_QUEUE_TYPE", "stream"}}), "amqp.queue_type (from WARREN_QUEUE_TYPE): expected classic or quorum");
+  ExpectError({}, Env({{"WARREN_QUEUE_TYPE", "stream"}}), "amqp.queue_type (from WARREN_QUEUE_TYPE): expected classic, priority or quorum");
 }
 
 TEST(LoadSettings, BadFilesAreOneLineErrors) {

@@ -123,3 +123,22 @@ TEST(SdkWorker, StartRejectsBadOptions) {
 
 }  // namespace
 }  // namespace warren::sdk
+
+namespace warren::sdk {
+namespace {
+
+TEST(SdkOptions, QueueTypeFollowsTheFlagsAndRefusesQuorumWithPriorities) {
+  EXPECT_EQ(QueueTypeOf(false, false, "WorkerOptions"), QueueType::kClassic);
+  EXPECT_EQ(QueueTypeOf(true, false, "WorkerOptions"), QueueType::kQuorum);
+  EXPECT_EQ(QueueTypeOf(false, true, "ClientOptions"), QueueType::kPriority);
+  try {
+    QueueTypeOf(true, true, "ClientOptions");
+    FAIL() << "both flags were accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("ClientOptions: quorum_queues and priority_queues"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace warren::sdk
