@@ -192,11 +192,16 @@ EventsByJob GroupEventsByJob(const std::vector<JobEvent>& events) {
 }
 
 bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events) {
-  const nlohmann::json before = ToJson(record);
+  const JobRecord before = record;
   for (const JobEvent* event : events) {
     ApplyEvent(record, *event);
   }
-  return ToJson(record) != before;
+  if (record == before) {
+    return false;
+  }
+  // Fields can differ where the JSON form cannot (a null result reads back as none): compare that
+  // form too, so a redelivered batch writes nothing.
+  return ToJsonText(record) != ToJsonText(before);
 }
 
 namespace {

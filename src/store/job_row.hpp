@@ -82,7 +82,7 @@ using EventsByJob = std::map<std::string, std::vector<const JobEvent*>>;
 EventsByJob GroupEventsByJob(const std::vector<JobEvent>& events);
 
 // Applies the events with core's convergent ApplyEvent. Returns true when the record changed, judged
-// by its JSON form: a redelivered batch then writes nothing.
+// by its fields and then by its JSON form: a redelivered batch then writes nothing.
 bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events);
 
 // --- job logs: SQL shared by both backends, placeholders `<prefix>N` as in BuildListSql ------------
