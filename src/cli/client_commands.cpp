@@ -113,6 +113,7 @@ struct ClientCommands::State {
   std::string delay;
   std::string timeout;
   int max_attempts = 0;
+  int priority = 0;
   std::string idempotency_key;
   bool wait = false;
 
@@ -163,6 +164,8 @@ ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()
   s.enqueue_cmd->add_option("--timeout", s.timeout, "longest run of one attempt: 30s")->type_name("DURATION");
   s.enqueue_cmd->add_option("--max-attempts", s.max_attempts, "attempts before the job is dead")
       ->check(CLI::PositiveNumber);
+  s.enqueue_cmd->add_option("--priority", s.priority,
+                            "0 (default) to 9, higher first; orders its queue when amqp.queue_type is priority");
   s.enqueue_cmd->add_option("--idempotency-key", s.idempotency_key, "enqueue once per key")->type_name("KEY");
   s.enqueue_cmd->add_flag(
       "--wait", s.wait,
@@ -281,6 +284,9 @@ int ClientCommands::State::Enqueue() const {
   set(options.idempotency_key, idempotency_key);
   if (max_attempts > 0) {
     options.max_attempts = max_attempts;
+  }
+  if (enqueue_cmd->count("--priority") > 0) {
+    options.priority = priority;
   }
   const json spec = JobSpecJson(options, ReadStdin);
   ApiClient client = Client();

@@ -57,6 +57,9 @@ json JobSpecJson(const EnqueueOptions& options, const std::function<std::string(
   if (options.max_attempts) {
     spec["max_attempts"] = *options.max_attempts;
   }
+  if (options.priority) {
+    spec["priority"] = *options.priority;
+  }
   if (options.idempotency_key) {
     spec["idempotency_key"] = *options.idempotency_key;
   }

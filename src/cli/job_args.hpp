@@ -29,6 +29,7 @@ struct EnqueueOptions {
   std::optional<std::string> delay;    // a duration: 10s, 1.5m (the API checks it)
   std::optional<std::string> timeout;  // a duration
   std::optional<int> max_attempts;
+  std::optional<int> priority;  // the API checks the range (0..9)
   std::optional<std::string> idempotency_key;
 };
 

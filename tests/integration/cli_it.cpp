@@ -174,13 +174,14 @@ TEST_F(Cli, EnqueueWaitJsonPrintsTheFinalJob) {
 
 TEST_F(Cli, EnqueuePrintsTheIdAndStatusShowsTheJob) {
   const auto run = Run({"enqueue", "warren.echo", "--queue", queue_, "--args", R"({"to":"ada"})", "--timeout",
-                        "30s", "--idempotency-key", "cli-status-1"});
+                        "30s", "--priority", "7", "--idempotency-key", "cli-status-1"});
   ASSERT_EQ(run.code, 0) << run.output;
   const std::string id = Lines(run.output).at(0);
   EXPECT_EQ(id.size(), 36U) << run.output;
   WaitForJob(id, [](const json& j) { return j.value("state", "") == "succeeded"; });
   const json job = Job(id);
   EXPECT_EQ(job["timeout"], 30);
+  EXPECT_EQ(job["priority"], 7);
   EXPECT_EQ(job["idempotency_key"], "cli-status-1");
 
   const auto status = Run({"status", id});
@@ -362,6 +363,10 @@ TEST_F(Cli, ErrorsAreOneLineWithTheirExitCode) {
   run = Run({"enqueue", "warren.echo", "--queue", "amq.nope"});
   EXPECT_EQ(run.code, 1);
   ExpectOneErrorLine(run, "warren: invalid_field: ");
+
+  run = Run({"enqueue", "warren.echo", "--priority", "10"});
+  EXPECT_EQ(run.code, 1);
+  ExpectOneErrorLine(run, "warren: invalid_field: field 'priority': expected an integer 0..9, got 10");
 }
 
 TEST_F(Cli, TheUrlComesFromWarrenUrlUnlessGiven) {

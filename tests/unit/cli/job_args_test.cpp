@@ -49,6 +49,7 @@ TEST(JobSpecJson, MapsTheFlagsToTheApiFields) {
   options.delay = "10s";
   options.timeout = "30s";
   options.max_attempts = 2;
+  options.priority = 7;
   options.idempotency_key = "k1";
   EXPECT_EQ(JobSpecJson(options, NoStdin), (json{{"type", "resize"},
                                                  {"args", {{"src", "a.png"}}},
@@ -56,6 +57,7 @@ TEST(JobSpecJson, MapsTheFlagsToTheApiFields) {
                                                  {"delay", "10s"},
                                                  {"timeout", "30s"},
                                                  {"max_attempts", 2},
+                                                 {"priority", 7},
                                                  {"idempotency_key", "k1"}}));
 }
 
