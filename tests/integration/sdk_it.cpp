@@ -176,6 +176,11 @@ TEST(SdkIt, ACancelFiresTheStopTokenOfTheRunningHandler) {
     running.set_value();
     if (!job.sleep_for(30s)) {
       woke_early = true;
+      // request_stop() sets the flag and then runs the callbacks, newest first: sleep_for's own can
+      // wake this thread before on_stop's has run, and leaving this scope would deregister it unrun.
+      for (int i = 0; i < 1000 && !callback_fired; ++i) {
+        std::this_thread::sleep_for(1ms);
+      }
       throw RetryableError("stopped");
     }
     return "slept";
