@@ -177,13 +177,6 @@ TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWait
 // rides as the message priority, through retries and delay tiers to warren.dead.
 TEST(WorkerEngine, OnAPriorityQueueHigherPriorityJobsRunFirstAndKeepTheirPriority) {
   const std::string queue = "it.engine.job-priority";
-  const auto declare = amqp::JobTopologyWithDelays({queue}, QueueType::kPriority);
-  // The helper's publisher declares a message's job queue as classic: the queue comes from `declare`.
-  auto publish = [&](const JobRecord& job) {
-    auto message = amqp::EncodeJobMessage(job);
-    message.declare_job_queue.clear();
-    testing::PublishMessage(std::move(message), declare);
-  };
   EventTap tap;
   std::vector<std::string> expected_high;
   std::vector<std::string> expected_mid;
@@ -191,7 +184,7 @@ TEST(WorkerEngine, OnAPriorityQueueHigherPriorityJobsRunFirstAndKeepTheirPriorit
   for (int priority : {0, 0, 0, 9, 5, 0, 9, 5, 0, 9}) {
     auto job = TypedJob("warren.noop", nullptr, queue);
     job.spec.priority = priority;
-    publish(job);
+    PublishJob(job, QueueType::kPriority);
     (priority == 9 ? expected_high : priority == 5 ? expected_mid : expected_low).push_back(job.id);
   }
   auto doomed = TypedJob("warren.fail", nullptr, queue);
@@ -216,7 +209,7 @@ TEST(WorkerEngine, OnAPriorityQueueHigherPriorityJobsRunFirstAndKeepTheirPriorit
   EXPECT_EQ(sorted({order.begin() + 3, order.begin() + 5}), sorted(expected_mid)) << "then 5";
   EXPECT_EQ(sorted({order.begin() + 5, order.end()}), sorted(expected_low)) << "then 0";
 
-  publish(doomed);
+  PublishJob(doomed, QueueType::kPriority);
   ASSERT_TRUE(tap.WaitFor(doomed.id, EventKind::kDead, 10s));
   const auto letters = DeadFor(doomed.id);
   ASSERT_EQ(letters.size(), 1U);

@@ -125,10 +125,11 @@ JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::stri
   return NewJobRecord(NewJobId(now), spec, now);
 }
 
-void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare) {
+void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare, QueueType queue_type) {
   amqp::PublisherOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
   o.declare = declare;
+  o.queue_type = queue_type;
   amqp::Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   std::promise<amqp::PublishOutcome> done;
@@ -136,13 +137,10 @@ void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare
   ASSERT_EQ(done.get_future().get(), amqp::PublishOutcome::kConfirmed);
 }
 
-void PublishJob(const JobRecord& record) {
-  auto message = amqp::EncodeJobMessage(record);
+void PublishJob(const JobRecord& record, QueueType queue_type) {
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  if (record.spec.run_at && *record.spec.run_at > now) {
-    amqp::RouteThroughDelay(message, *record.spec.run_at, *record.spec.run_at - now);
-  }
-  PublishMessage(std::move(message), amqp::JobTopologyWithDelays({record.spec.queue}, QueueType::kClassic));
+  PublishMessage(amqp::EncodeFirstMessage(record, now), amqp::JobTopologyWithDelays({record.spec.queue}, queue_type),
+                 queue_type);
 }
 
 std::vector<amqp::Delivery> TakeAll(const std::string& queue) {

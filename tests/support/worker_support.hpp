@@ -13,6 +13,7 @@
 #include "amqp/consumer.hpp"
 #include "amqp/message.hpp"
 #include "core/job.hpp"
+#include "core/queue_type.hpp"
 
 namespace warren::testing {
 
@@ -42,10 +43,12 @@ class EventTap {
 
 JobRecord TypedJob(const std::string& type, nlohmann::json args, const std::string& queue);
 // Publishes a job's first message (through the delay tiers when its run_at is later) and waits for
-// the confirm.
-void PublishJob(const JobRecord& record);
-// Publishes any message and waits for the confirm.
-void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare = {});
+// the confirm. The queues are declared as `queue_type`, as serve and work with that setting do.
+void PublishJob(const JobRecord& record, QueueType queue_type = QueueType::kClassic);
+// Publishes any message and waits for the confirm; a job queue the message names is declared as
+// `queue_type`.
+void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare = {},
+                    QueueType queue_type = QueueType::kClassic);
 // Takes every message in `queue` (basic.get with ack), for queues such as warren.dead.
 std::vector<amqp::Delivery> TakeAll(const std::string& queue);
 
