@@ -84,7 +84,9 @@ class Worker {
   [[nodiscard]] std::vector<std::string> types() const;  // the registered job types
 
   // Connects and starts consuming; returns at once (the connection is made in the background; see
-  // wait_connected). Throws std::logic_error when already started, std::invalid_argument on bad options.
+  // wait_connected). Throws std::logic_error when already started, std::invalid_argument on bad options,
+  // std::runtime_error when a queue it needs exists with other arguments (another queue type: every
+  // process on a vhost must agree, docs/scaling.md). An unreachable broker is retried, not thrown.
   void start();
   // Starts (unless started) and blocks until SIGINT or SIGTERM, or stop() from another thread, then
   // drains for up to options.grace; a second signal exits the process at once. Returns the process

@@ -278,6 +278,17 @@ void Connection::DeclareQueue(const QueueSpec& spec) {
   const amqp_table_t args{static_cast<int>(entries.size()), entries.data()};
   amqp_queue_declare(state_->conn, kChannel, Bytes(spec.name), /*passive=*/0, spec.durable ? 1 : 0,
                      spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0, args);
+  const auto reply = amqp_get_rpc_reply(state_->conn);
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+    if (m->reply_code == AMQP_PRECONDITION_FAILED) {
+      state_->channel_open = false;
+      throw QueueMismatchError(fmt::format(
+          "queue {} exists with other arguments than this process declares ({}); every process on the vhost "
+          "must use the same amqp.queue_type (docs/scaling.md)",
+          spec.name, ToString(m->reply_text)));
+    }
+  }
   CheckRpc(fmt::format("queue.declare {}", spec.name).c_str());
 }
 
@@ -321,6 +332,19 @@ void Connection::Declare(const Topology& topology) {
     if (!skipped.contains(b.queue)) {
       Bind(b);
     }
+  }
+}
+
+bool CheckDeclarations(const ConnectionOptions& options, const Topology& topology) {
+  try {
+    Connection connection(options);
+    connection.Declare(topology);
+    return true;
+  } catch (const QueueMismatchError&) {
+    throw;
+  } catch (const AmqpError& e) {
+    spdlog::debug("declarations not checked at start-up: {}", e.what());
+    return false;
   }
 }
 

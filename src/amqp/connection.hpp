@@ -20,6 +20,14 @@ class AmqpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// queue.declare refused because the queue exists with other arguments (406 PRECONDITION_FAILED,
+// "inequivalent arg": another x-queue-type, x-max-priority, durability). Unlike a broker that is down,
+// waiting does not fix it: the deployment's processes disagree (docs/scaling.md).
+class QueueMismatchError : public AmqpError {
+ public:
+  using AmqpError::AmqpError;
+};
+
 struct AmqpUrl {
   std::string host = "127.0.0.1";
   int port = 5672;
@@ -40,6 +48,12 @@ struct ConnectionOptions {
   std::chrono::milliseconds rpc_timeout{5000};
   std::string name = "warren";  // shown in the management console
 };
+
+// Declares `topology` once, on a short-lived connection of its own, so that a process can refuse to
+// start when a queue it needs exists with other arguments (throws QueueMismatchError) instead of
+// retrying for ever. Returns false when the broker cannot be reached or fails otherwise: the
+// process's own connections retry that in the background.
+bool CheckDeclarations(const ConnectionOptions& options, const Topology& topology);
 
 class Connection {
  public:

@@ -186,6 +186,13 @@ int RunServe(const Settings& settings) {
     queue.optional = queue.name == amqp::kDemoQueue;
   }
   const amqp::ConnectionOptions publisher_options_connection = publisher_options.connection;
+  {
+    // A queue that exists with other arguments (another queue type) is a deployment error that no
+    // retry fixes: refuse to start (QueueMismatchError, one line) rather than answer 503 for ever.
+    amqp::Topology declared = publisher_options.declare;
+    amqp::Append(declared, amqp::RecorderTopology(settings.queue_type));
+    amqp::CheckDeclarations(publisher_options.connection, declared);
+  }
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));
   // What this replica changes goes to every replica's hub through the warren.changes fanout.

@@ -121,6 +121,11 @@ void Worker::start() {
       spdlog::error("a handler ignored its stop token: this worker should be stopped and restarted");
     }
   };
+  try {
+    worker::Worker::CheckQueues(options);
+  } catch (const amqp::QueueMismatchError& e) {
+    throw std::runtime_error(e.what());  // the SDK's headers do not expose the AMQP layer
+  }
   // The engine's threads must never take SIGINT/SIGTERM: run() waits for them with sigwait, and a
   // program with its own handlers wants them on its own threads.
   sigset_t previous;

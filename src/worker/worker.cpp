@@ -67,7 +67,22 @@ constexpr std::chrono::milliseconds kLogFlushAfter{200};
 constexpr size_t kMaxLogLineBytes = 4096;          // longer lines are cut
 constexpr int64_t kMaxLogLinesPerAttempt = 10'000;  // later lines are counted, not shipped
 
+// What the worker's publisher declares: events go to the recorder's queue even when no `serve` runs
+// yet, so an outcome event is never unroutable; retries and dead jobs need the delay tiers and
+// warren.dead.
+amqp::Topology PublisherTopology(QueueType type) {
+  amqp::Topology topology = amqp::RecorderTopology(type);
+  amqp::Append(topology, amqp::JobTopologyWithDelays({}, type));
+  return topology;
+}
+
 }  // namespace
+
+void Worker::CheckQueues(const WorkerOptions& options) {
+  amqp::Topology topology = PublisherTopology(options.queue_type);
+  amqp::Append(topology, amqp::JobTopology(options.queues, options.queue_type));
+  amqp::CheckDeclarations(options.connection, topology);
+}
 
 // One delivery being run by an executor.
 struct Worker::Running {
@@ -100,16 +115,13 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   for (int i = 0; i < options_.concurrency; ++i) {
     executors_.emplace_back([this] { ExecutorLoop(); });
   }
-  // Events go to the recorder's queue even when no `serve` runs yet: declare it here too, so an
-  // outcome event is never unroutable. Retries and dead jobs need the delay tiers and warren.dead.
   amqp::PublisherOptions publisher_options;
   publisher_options.connection = options_.connection;
   publisher_options.connection.name += " publisher";
   publisher_options.confirm_timeout = options_.publish_timeout;
   publisher_options.reconnect_max = options_.reconnect_max;
   publisher_options.queue_type = options_.queue_type;
-  publisher_options.declare = amqp::RecorderTopology(options_.queue_type);
-  amqp::Append(publisher_options.declare, amqp::JobTopologyWithDelays({}, options_.queue_type));
+  publisher_options.declare = PublisherTopology(options_.queue_type);
   publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
   events_ = std::make_unique<EventBatcher>(*publisher_);
 
@@ -961,6 +973,8 @@ int RunWork(const Settings& settings) {
   }
   spdlog::info("worker starting: queues {}, concurrency {}, handlers: {}", queues, settings.concurrency,
                fmt::join(registry.Types(), ", "));
+  // A queue that exists with other arguments is a deployment error no retry fixes: exit with it.
+  Worker::CheckQueues(options);
   auto worker = std::make_unique<Worker>(options, registry);
 
   WaitForStopSignal(stop_signals);

@@ -61,6 +61,11 @@ struct WorkerOptions {
 
 class Worker {
  public:
+  // Declares once what a worker with `options` declares; throws amqp::QueueMismatchError when one of
+  // its queues exists with other arguments (another queue type). An unreachable broker is not an
+  // error here: the worker's connections retry it. Call before constructing the worker.
+  static void CheckQueues(const WorkerOptions& options);
+
   Worker(WorkerOptions options, const HandlerRegistry& registry);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -89,5 +89,34 @@ TEST(PriorityQueues, JobsEnqueuedOverHttpStartHighestPriorityFirst) {
   }
 }
 
+// Once a priority worker has declared `default` with x-max-priority, a process configured for plain
+// classic queues cannot use it, and no retry changes that: `work` and `serve` refuse to start, with
+// the reason on one line.
+TEST(PriorityQueues, ProcessesOfAnotherQueueTypeRefuseToStartOnTheVhost) {
+  constexpr const char* kOwnVhost = "warren-mismatch-it";
+  const std::string url = TestBroker::Get().AmqpUrl() + kOwnVhost;
+  ASSERT_EQ(TestBroker::Get().Ctl({"add_vhost", kOwnVhost}), 0);
+  ASSERT_EQ(TestBroker::Get().Ctl({"set_permissions", "-p", kOwnVhost, "guest", ".*", ".*", ".*"}), 0);
+  {
+    testing::Process priority({testing::WarrenBinary(), "work", "--amqp-url", url, "--queue-type", "priority",
+                               "--queue", "default"});
+    ASSERT_TRUE(priority.WaitForOutput("connected", 30s)) << priority.Output();
+  }
+  const std::string dir = testing::MakeTempDir("warren-priority-mismatch");
+  const std::vector<std::vector<std::string>> commands{
+      {testing::WarrenBinary(), "work", "--amqp-url", url, "--queue", "default"},
+      {testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(testing::FreePort()),
+       "--amqp-url", url, "--store", "sqlite:" + dir + "/warren.db"}};
+  for (const auto& argv : commands) {
+    testing::Process process(argv);
+    EXPECT_EQ(process.Wait(30s), 1) << argv[1] << ":\n" << process.Output();
+    const std::string output = process.Output();
+    EXPECT_NE(output.find("warren: queue default exists with other arguments than this process declares ("),
+              std::string::npos)
+        << output;
+    EXPECT_NE(output.find("x-max-priority"), std::string::npos) << output;
+  }
+}
+
 }  // namespace
 }  // namespace warren

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "amqp/publisher.hpp"
+#include "amqp/topology.hpp"
 #include "support/support.hpp"
 
 namespace warren::amqp {
@@ -100,6 +101,34 @@ TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "task_queue", "x"}), PublishOutcome::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST(CheckDeclarations, AQueueWithOtherArgumentsIsAMismatchAnUnreachableBrokerIsNot) {
+  ConnectionOptions options;
+  options.url = TestBroker::Get().AmqpUrl();
+  const std::string queue = "it.check.declarations";
+  Topology classic;
+  classic.queues = {JobQueueSpec(queue, QueueType::kClassic)};
+  EXPECT_TRUE(CheckDeclarations(options, classic));
+  EXPECT_TRUE(CheckDeclarations(options, classic)) << "declaring alike again is fine";
+
+  Topology priority;
+  priority.queues = {JobQueueSpec(queue, QueueType::kPriority)};
+  try {
+    CheckDeclarations(options, priority);
+    ADD_FAILURE() << "a priority declaration of a classic queue was accepted";
+  } catch (const QueueMismatchError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("queue " + queue + " exists with other arguments"), std::string::npos) << what;
+    EXPECT_NE(what.find("x-max-priority"), std::string::npos) << "the broker's reason: " << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+  }
+  // An optional queue is skipped, as on a node that is down.
+  priority.queues[0].optional = true;
+  EXPECT_TRUE(CheckDeclarations(options, priority));
+
+  options.url = "amqp://guest:guest@127.0.0.1:" + std::to_string(testing::FreePort()) + "/";
+  EXPECT_FALSE(CheckDeclarations(options, priority));
 }
 
 TEST(Publisher, WrongCredentialsNeverConnect) {

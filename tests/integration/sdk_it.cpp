@@ -218,6 +218,26 @@ TEST(SdkIt, InvalidInputThrowsAndPublishesNothing) {
   EXPECT_EQ(testing::QueueCounts(queue), std::make_pair(-1, -1));
 }
 
+TEST(SdkIt, StartThrowsWhenAQueueExistsAsAnotherType) {
+  const std::string queue = "it.sdk.other-type";
+  {
+    Worker classic(Options(queue));
+    classic.start();
+    ASSERT_TRUE(classic.wait_connected(10s));
+    classic.stop(1s);
+  }
+  auto options = Options(queue);
+  options.priority_queues = true;
+  Worker priority(options);
+  try {
+    priority.start();
+    ADD_FAILURE() << "started on a classic queue with priority_queues";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("queue " + queue + " exists with other arguments"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SdkIt, ADelayedJobRunsNoEarlierThanItsDelay) {
   const std::string queue = "it.sdk.delay";
   EventTap tap;
