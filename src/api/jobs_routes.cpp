@@ -679,10 +679,6 @@ void JobsService::Delete(const Request& request, const Responder& respond) {
 
 }  // namespace
 
-TimePoint SystemNow() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 Response PublishFailureResponse(PublishOutcome outcome, std::string_view queue) {
   switch (outcome) {
     case PublishOutcome::kConfirmed:

@@ -38,7 +38,6 @@ using PublishBatchFn = std::function<void(std::vector<amqp::OutgoingMessage>, am
 using ClockFn = std::function<TimePoint()>;
 
 // The wall clock, at millisecond resolution.
-TimePoint SystemNow();
 
 // Told of every change the API makes to a job, after it is durable: "enqueued" (after the confirm),
 // "cancelled", "retried" (after the confirm), "deleted". Feeds the live event stream. Must not block.

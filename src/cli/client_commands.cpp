@@ -75,10 +75,6 @@ std::string Text(const json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
 
-TimePoint Now() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 std::string Attempts(const json& job) {
   return fmt::format("{}/{}", job.value("attempt", 0), job.value("max_attempts", 0));
 }
@@ -357,7 +353,7 @@ int ClientCommands::State::Status() const {
     PrintJson(job, style);
     return kExitOk;
   }
-  const TimePoint now = Now();
+  const TimePoint now = SystemNow();
   const std::string state = job.value("state", "");
   std::vector<std::pair<std::string, std::string>> fields = {
       {"id", job.value("id", "")},
@@ -429,7 +425,7 @@ int ClientCommands::State::Jobs() const {
     PrintJson(json{{"jobs", jobs}, {"next_cursor", next}}, style);
     return kExitOk;
   }
-  const TimePoint now = Now();
+  const TimePoint now = SystemNow();
   std::vector<Row> rows;
   for (const auto& job : jobs) {
     const std::string state = job.value("state", "");
@@ -568,7 +564,7 @@ int ClientCommands::State::Workers() const {
     PrintJson(answer, style);
     return kExitOk;
   }
-  const TimePoint now = Now();
+  const TimePoint now = SystemNow();
   std::vector<Row> rows;
   for (const auto& w : answer.value("workers", json::array())) {
     const std::string state = w.value("state", "");

@@ -144,6 +144,7 @@ struct JobEvent {
 };
 
 // --- time, ids --------------------------------------------------------------------------------
+TimePoint SystemNow();  // the system clock at the millisecond precision job records keep
 std::string FormatTime(TimePoint t);  // RFC 3339, UTC, milliseconds: 2026-11-26T12:00:00.000Z
 std::optional<TimePoint> ParseTime(std::string_view);  // RFC 3339 with any offset; nullopt when invalid
 std::string NewJobId(TimePoint now);  // UUIDv7: sortable by creation time, monotonic per process

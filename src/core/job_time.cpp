@@ -40,6 +40,10 @@ bool At(std::string_view text, size_t pos, char c) { return pos < text.size() &&
 
 }  // namespace
 
+TimePoint SystemNow() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
 std::string FormatTime(TimePoint t) {
   const auto day = std::chrono::floor<days>(t);
   const std::chrono::year_month_day ymd{day};

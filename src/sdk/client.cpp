@@ -17,7 +17,6 @@ namespace warren {
 
 namespace {
 
-TimePoint Now() { return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
 
 std::string Explain(amqp::PublishOutcome outcome) {
   switch (outcome) {
@@ -81,7 +80,7 @@ Client::~Client() = default;
 
 std::string Client::enqueue(const std::string& type, const nlohmann::json& args,
                             const EnqueueOptions& options) {
-  const TimePoint now = Now();
+  const TimePoint now = SystemNow();
   const JobRecord record = sdk::NewEnqueuedJob(type, args, options, now);
   const auto outcome = impl_->Publish(sdk::FirstMessage(record, now));
   if (outcome != amqp::PublishOutcome::kConfirmed) {

@@ -18,10 +18,6 @@ Pruner::~Pruner() {
   thread_.join();
 }
 
-TimePoint Pruner::SystemNow() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 void Pruner::Loop() {
   while (true) {
     try {

@@ -23,7 +23,6 @@ class Pruner {
   Pruner(Pruner&&) = delete;
   Pruner& operator=(Pruner&&) = delete;
 
-  static TimePoint SystemNow();
 
  private:
   void Loop();

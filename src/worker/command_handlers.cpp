@@ -18,12 +18,12 @@ nlohmann::json CommandInput(const Job& job) {
 }
 
 void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::string, CommandJob>& jobs,
-                             Duration kill_grace) {
+                             Duration kill_grace, CommandReaper* reaper) {
   // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture one.
   for (const auto& entry : jobs) {
     const std::string& type = entry.first;
     const CommandJob& spec = entry.second;
-    registry.Register(type, [spec, kill_grace](JobContext& ctx) {
+    registry.Register(type, [spec, kill_grace, reaper](JobContext& ctx) {
       const Job& job = ctx.job();
       auto argv = ExpandCommand(spec.command, CommandVars{job.id, job.type, job.queue, job.attempt, job.args});
       if (const auto* error = std::get_if<TemplateError>(&argv)) {
@@ -46,6 +46,10 @@ void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::stri
       request.cpu_limit = spec.cpu_limit;
       request.on_progress = [&ctx](int percent, std::string_view note) { ctx.Progress(percent, std::string(note)); };
       request.on_log = [&ctx](std::string_view line) { ctx.Log(line); };
+      if (reaper != nullptr) {
+        request.on_spawned = [reaper](pid_t group) { reaper->Track(group); };
+        request.on_reaped = [reaper](pid_t group) { reaper->Untrack(group); };
+      }
       const CommandResult result = RunCommand(request);
       const CommandOutcome outcome = Classify(result);
       switch (outcome.verdict) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/command_config.hpp"
+#include "worker/command_reaper.hpp"
 #include "worker/handler_registry.hpp"
 
 namespace warren::worker {
@@ -18,7 +19,8 @@ namespace warren::worker {
 // The job as the command reads it on stdin.
 nlohmann::json CommandInput(const Job& job);
 
+// `reaper` (may be null) is told of each command's process group, to end it should the worker die.
 void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::string, CommandJob>& jobs,
-                             Duration kill_grace);
+                             Duration kill_grace, CommandReaper* reaper = nullptr);
 
 }  // namespace warren::worker

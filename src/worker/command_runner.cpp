@@ -88,6 +88,7 @@ class SigpipeBlock {
 struct ChildGuard {
   pid_t pid = -1;
   bool reaped = false;
+  std::function<void(pid_t)> on_reaped;
   ChildGuard() = default;
   ChildGuard(const ChildGuard&) = delete;
   ChildGuard& operator=(const ChildGuard&) = delete;
@@ -96,6 +97,9 @@ struct ChildGuard {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     reaped = true;
+    if (on_reaped) {
+      on_reaped(pid);
+    }
     return status;
   }
   ~ChildGuard() {
@@ -409,6 +413,10 @@ CommandResult RunCommand(const CommandRequest& request) {
     }
   }
   result.pid = child.pid;
+  if (request.on_spawned) {
+    request.on_spawned(child.pid);
+    child.on_reaped = request.on_reaped;
+  }
   in_read.Reset();
   out_write.Reset();
   err_write.Reset();

@@ -54,6 +54,10 @@ struct CommandRequest {
   std::function<void(int percent, std::string_view note)> on_progress;
   // Each stderr line as it arrives, without its newline (a line longer than 64 KiB comes in pieces).
   std::function<void(std::string_view line)> on_log;
+  // The program's process group right after the spawn, and again once the program has been reaped:
+  // the worker's CommandReaper ends the group should the worker die in between.
+  std::function<void(pid_t group)> on_spawned;
+  std::function<void(pid_t group)> on_reaped;
 };
 
 struct CommandResult {

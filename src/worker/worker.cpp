@@ -24,8 +24,6 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-TimePoint Now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
-
 // Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
 HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
   try {
@@ -108,7 +106,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
     : options_(std::move(options)),
       registry_(registry),
       replay_deadline_(std::chrono::steady_clock::now() + options_.cancel_replay_wait),
-      started_at_(Now()) {
+      started_at_(SystemNow()) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   host_ = host;
@@ -201,6 +199,7 @@ Worker::~Worker() {
     }
   }
   cv_.notify_all();
+  replay_cv_.notify_all();
   for (auto& t : executors_) {
     t.join();
   }
@@ -270,7 +269,7 @@ void Worker::OnControl(const amqp::Delivery& delivery) {
       }
     }
     replay_heard_ = true;
-    cv_.notify_all();
+    replay_cv_.notify_all();
     return;  // a replay of cancels for jobs that never started: nothing of them runs here
   }
   if (!body.is_object() || !body.contains("cancel") || !body["cancel"].is_string()) {
@@ -308,11 +307,11 @@ void Worker::WaitForCancelReplay() {
     if (!serve_runs) {
       std::lock_guard lock(mu_);
       replay_heard_ = true;  // nobody to replay anything: nothing cancelled can be waiting for us
-      cv_.notify_all();
+      replay_cv_.notify_all();
     }
   }
   std::unique_lock lock(mu_);
-  cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
+  replay_cv_.wait_until(lock, replay_deadline_, [this] { return replay_heard_ || draining_; });
 }
 
 // Deliveries of a connection that was lost while they waited here are already back in their queue
@@ -505,7 +504,7 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
   e.job_id = job.id;
   e.kind = kind;
   e.attempt = job.attempt;
-  e.at = Now();
+  e.at = SystemNow();
   e.worker = options_.worker_id;
   return e;
 }
@@ -530,7 +529,7 @@ void Worker::RunTypedJob(Running& run) {
   if (job.not_before) {
     // Early: a delayed, scheduled or retried job between delay tiers. Send it on to the next tier; the
     // last stretch, shorter than any tier, is waited out here.
-    const auto remaining = *job.not_before - Now();
+    const auto remaining = *job.not_before - SystemNow();
     if (PickDelayTier(remaining) > Duration::zero()) {
       auto message = amqp::CopyOf(run.delivery);
       amqp::RouteThroughDelay(message, *job.not_before, remaining);
@@ -541,7 +540,7 @@ void Worker::RunTypedJob(Running& run) {
       std::this_thread::sleep_for(remaining);
     }
   }
-  if (job.deadline && Now() > *job.deadline) {
+  if (job.deadline && SystemNow() > *job.deadline) {
     auto event = MakeNotStartedEvent(job, EventKind::kExpired);
     event.error = fmt::format("deadline {} passed before the job started", FormatTime(*job.deadline));
     spdlog::info("job {} ({}) expired: {}", job.id, job.type, event.error);
@@ -652,7 +651,7 @@ void Worker::Fail(Running& run, const std::string& error, bool retryable, const 
     std::lock_guard lock(mu_);
     delay = RetryDelay(options_.retry, job.attempt, std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
   }
-  const TimePoint now = Now();
+  const TimePoint now = SystemNow();
   spdlog::warn("job {} ({}) attempt {} of {} failed, retrying in {}: {}", job.id, job.type, job.attempt,
                job.max_attempts, FormatDuration(delay), error);
   auto event = MakeEvent(job, EventKind::kRetrying);
@@ -708,7 +707,7 @@ void Worker::AddLogLine(Running& run, std::string_view text) {
       ++run.log_dropped;
       return;
     }
-    LogLine line{++run.log_seq, Now(), std::string(text.substr(0, kMaxLogLineBytes))};
+    LogLine line{++run.log_seq, SystemNow(), std::string(text.substr(0, kMaxLogLineBytes))};
     if (text.size() > kMaxLogLineBytes) {
       line.text += " [cut]";
     }
@@ -731,7 +730,7 @@ void Worker::ShipLog(Running& run, bool all) {
       return;
     }
     if (all && run.log_dropped > 0) {
-      run.log_lines.push_back(LogLine{kMaxLogLinesPerAttempt + 1, Now(),
+      run.log_lines.push_back(LogLine{kMaxLogLinesPerAttempt + 1, SystemNow(),
                                       fmt::format("[warren] {} more lines of this attempt were not kept; the "
                                                   "limit is {} lines per attempt",
                                                   run.log_dropped, kMaxLogLinesPerAttempt)});
@@ -839,7 +838,7 @@ nlohmann::json Worker::Heartbeat(std::string_view state) {
           {"jobs_done", jobs_done_},
           {"types", registry_.Types()},
           {"started_at", FormatTime(started_at_)},
-          {"at", FormatTime(Now())},
+          {"at", FormatTime(SystemNow())},
           {"interval_ms", options_.heartbeat_interval.count()},
           {"state", state}};
 }
@@ -858,6 +857,7 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
     not_started.swap(ready_);
   }
   cv_.notify_all();
+  replay_cv_.notify_all();
   for (const auto& d : not_started) {
     consumer_->Settle(d, amqp::Settlement::kRequeue);
   }
@@ -940,10 +940,16 @@ int DrainWatchingSignals(std::unique_ptr<Worker>& worker, const sigset_t& signal
 int RunWork(const Settings& settings) {
   const sigset_t stop_signals = BlockStopSignals();
 
+  // Forked first, while the process has one thread, and only when there are commands to watch. It
+  // outlives the registry's handlers that use it (declared before them).
+  std::unique_ptr<CommandReaper> reaper;
+  if (!settings.command_jobs.empty()) {
+    reaper = CommandReaper::Start(settings.kill_grace, static_cast<size_t>(settings.concurrency));
+  }
   HandlerRegistry registry;
   RegisterDemoHandlers(registry);
   RegisterBuiltinHandlers(registry);
-  RegisterCommandHandlers(registry, settings.command_jobs, settings.kill_grace);
+  RegisterCommandHandlers(registry, settings.command_jobs, settings.kill_grace, reaper.get());
 
   WorkerOptions options;
   options.retry = settings.retry;

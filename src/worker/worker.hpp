@@ -135,7 +135,10 @@ class Worker {
   const HandlerRegistry& registry_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  // executors (a delivery to start) and Drain (running_ empty)
+  // The cancel-replay wait's own, so that a delivery's notify_one on cv_ cannot land on an executor
+  // waiting for the replay while an idle one sleeps on.
+  std::condition_variable replay_cv_;
   std::deque<amqp::Delivery> ready_;                       // guarded by mu_
   std::map<std::string, std::shared_ptr<Running>> running_;  // guarded by mu_; keyed by generation and tag
   bool draining_ = false;                                  // guarded by mu_
