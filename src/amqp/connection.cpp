@@ -1,19 +1,25 @@
 #include "amqp/connection.hpp"
 
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <set>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "amqp/frames.hpp"
 #include "core/log.hpp"
+#include "core/percent_encode.hpp"
 
 namespace warren::amqp {
 namespace {
@@ -83,23 +89,82 @@ void ThrowIfClosed(amqp_connection_state_t state, const amqp_frame_t& frame) {
   }
 }
 
+namespace {
+
+// The query of an amqps:// URL: TLS settings, each at most once, values percent-decoded.
+void ParseTlsQuery(std::string_view query, AmqpUrl& url) {
+  std::set<std::string, std::less<>> seen;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) {
+      continue;
+    }
+    const size_t eq = pair.find('=');
+    const std::string name(pair.substr(0, eq));
+    const auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!value) {
+      throw std::invalid_argument(fmt::format("AMQP URL parameter {}: bad %-escape", name));
+    }
+    if (!seen.insert(name).second) {
+      throw std::invalid_argument(fmt::format("AMQP URL parameter {} is given twice", name));
+    }
+    if (name == "cacertfile") {
+      url.tls_options.ca_file = *value;
+    } else if (name == "certfile") {
+      url.tls_options.cert_file = *value;
+    } else if (name == "keyfile") {
+      url.tls_options.key_file = *value;
+    } else if (name == "verify") {
+      if (*value != "verify_peer" && *value != "verify_none") {
+        throw std::invalid_argument(
+            fmt::format("AMQP URL parameter verify: expected verify_peer or verify_none, got '{}'", *value));
+      }
+      url.tls_options.verify = *value == "verify_peer";
+    } else {
+      throw std::invalid_argument(fmt::format(
+          "AMQP URL parameter {} is not supported (supported: cacertfile, certfile, keyfile, verify)", name));
+    }
+  }
+  if (!url.tls) {
+    throw std::invalid_argument("AMQP URL parameters are TLS settings: use amqps:// with them");
+  }
+  const TlsOptions& tls = url.tls_options;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    throw std::invalid_argument("AMQP URL parameters certfile and keyfile go together");
+  }
+  for (const auto& [name, path] : {std::pair{"cacertfile", tls.ca_file}, std::pair{"certfile", tls.cert_file},
+                                   std::pair{"keyfile", tls.key_file}}) {
+    if (!path.empty() && access(path.c_str(), R_OK) != 0) {
+      throw std::invalid_argument(fmt::format("AMQP URL parameter {}: {}: {}", name, path, std::strerror(errno)));
+    }
+  }
+}
+
+}  // namespace
+
 AmqpUrl ParseAmqpUrl(const std::string& url) {
-  std::vector<char> buffer(url.begin(), url.end());
+  // rabbitmq-c's parser knows no query: it would take `?cacertfile=...` for part of the vhost. A '?'
+  // cannot appear unescaped before the query (RFC 3986), so the first one starts it.
+  const size_t question = url.find('?');
+  std::vector<char> buffer(url.begin(), question == std::string::npos ? url.end() : url.begin() + question);
   buffer.push_back('\0');
   amqp_connection_info info{};
   amqp_default_connection_info(&info);
   if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) {
     throw std::invalid_argument(fmt::format("not an AMQP URL: '{}'", RedactedUrl(url)));
   }
-  if (info.ssl) {
-    throw std::invalid_argument("amqps:// is not supported yet");
-  }
   // `amqp://host:5672/` strictly names the empty vhost, which RabbitMQ never has; users mean "/".
   std::string vhost = info.vhost;
   if (vhost.empty()) {
     vhost = "/";
   }
-  return AmqpUrl{info.host, info.port, info.user, info.password, vhost};
+  AmqpUrl out{info.host, info.port, info.user, info.password, vhost, info.ssl != 0, {}};
+  if (question != std::string::npos) {
+    ParseTlsQuery(std::string_view(url).substr(question + 1), out);
+  }
+  return out;
 }
 
 std::vector<std::string> SplitAmqpUrls(const std::string& urls) {
@@ -161,15 +226,43 @@ Connection::Connection(const ConnectionOptions& options, size_t first_url) {
 size_t Connection::UrlIndex() const { return state_->url_index; }
 const std::string& Connection::Peer() const { return state_->peer; }
 
+namespace {
+
+// Debian's bundle of the system's trusted CAs (package ca-certificates).
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+void SetUpTls(amqp_socket_t* socket, const TlsOptions& tls) {
+  const int verify = tls.verify ? 1 : 0;
+  amqp_ssl_socket_set_verify_peer(socket, verify);
+  amqp_ssl_socket_set_verify_hostname(socket, verify);
+  if (tls.verify) {
+    const std::string ca = tls.ca_file.empty() ? kSystemCaBundle : tls.ca_file;
+    const int status = amqp_ssl_socket_set_cacert(socket, ca.c_str());
+    if (status != AMQP_STATUS_OK) {
+      throw AmqpError(fmt::format("TLS CA certificates {}: {}{}", ca, amqp_error_string2(status),
+                                  tls.ca_file.empty() ? " (give the URL a cacertfile)" : ""));
+    }
+  }
+  if (!tls.cert_file.empty()) {
+    const int status = amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(), tls.key_file.c_str());
+    if (status != AMQP_STATUS_OK) {
+      throw AmqpError(fmt::format("TLS client certificate {} with key {}: {}", tls.cert_file, tls.key_file,
+                                  amqp_error_string2(status)));
+    }
+  }
+}
+
+}  // namespace
+
 void Connection::Open(const ConnectionOptions& options, const AmqpUrl& url) {
   state_->conn = amqp_new_connection();
   if (state_->conn == nullptr) {
     throw AmqpError("amqp_new_connection failed");
   }
-  state_->socket = amqp_tcp_socket_new(state_->conn);
+  state_->socket = url.tls ? amqp_ssl_socket_new(state_->conn) : amqp_tcp_socket_new(state_->conn);
   if (state_->socket == nullptr) {
     amqp_destroy_connection(state_->conn);
-    throw AmqpError("amqp_tcp_socket_new failed");
+    throw AmqpError(url.tls ? "amqp_ssl_socket_new failed" : "amqp_tcp_socket_new failed");
   }
   // From here the destructor cleans up: construct fully or throw with state_ owning the handles.
   struct Guard {
@@ -181,6 +274,9 @@ void Connection::Open(const ConnectionOptions& options, const AmqpUrl& url) {
       }
     }
   } guard{state_.get()};
+  if (url.tls) {
+    SetUpTls(state_->socket, url.tls_options);
+  }
 
   const timeval connect_tv = ToTimeval(options.connect_timeout);
   const int open_status = amqp_socket_open_noblock(state_->socket, url.host.c_str(), url.port, &connect_tv);

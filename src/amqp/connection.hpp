@@ -28,14 +28,27 @@ class QueueMismatchError : public AmqpError {
   using AmqpError::AmqpError;
 };
 
+// TLS for an amqps:// URL, from its query parameters (named as in RabbitMQ's URI query parameter
+// spec): `cacertfile`, `certfile` with `keyfile`, `verify=verify_peer|verify_none`.
+struct TlsOptions {
+  std::string ca_file;    // PEM CA certificates the broker's must chain to; empty: the system's bundle
+  std::string cert_file;  // a client certificate (PEM), for brokers that ask for one
+  std::string key_file;   // its key (PEM, unencrypted)
+  bool verify = true;     // the broker's certificate and that it names the URL's host
+};
+
 struct AmqpUrl {
   std::string host = "127.0.0.1";
   int port = 5672;
   std::string user = "guest";
   std::string password = "guest";
   std::string vhost = "/";
+  bool tls = false;  // amqps://, port 5671 unless given
+  TlsOptions tls_options;
 };
-AmqpUrl ParseAmqpUrl(const std::string& url);  // throws std::invalid_argument
+// Throws std::invalid_argument naming the problem: not an AMQP URL, an unknown or repeated query
+// parameter, TLS parameters on amqp://, a certfile without its keyfile, a file that cannot be read.
+AmqpUrl ParseAmqpUrl(const std::string& url);
 // The URLs of a comma-separated list (a cluster's nodes), each checked by ParseAmqpUrl; throws
 // std::invalid_argument for an empty list or a bad URL.
 std::vector<std::string> SplitAmqpUrls(const std::string& urls);

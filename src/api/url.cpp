@@ -1,22 +1,6 @@
 #include "api/url.hpp"
 
 namespace warren::api {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-}  // namespace
 
 std::optional<SplitTargetResult> SplitTarget(std::string_view target) {
   // Absolute-form is what clients send to proxies; RFC 9112 §3.2.2 says servers must accept it too.
@@ -49,29 +33,6 @@ std::optional<SplitTargetResult> SplitTarget(std::string_view target) {
     return SplitTargetResult{target, {}};
   }
   return SplitTargetResult{target.substr(0, question), target.substr(question + 1)};
-}
-
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c != '%') {
-      out += c;
-      continue;
-    }
-    if (i + 2 >= text.size()) {
-      return std::nullopt;
-    }
-    const int high = HexValue(text[i + 1]);
-    const int low = HexValue(text[i + 2]);
-    if (high < 0 || low < 0) {
-      return std::nullopt;
-    }
-    out += static_cast<char>((high << 4) | low);
-    i += 2;
-  }
-  return out;
 }
 
 bool IsValidUtf8(std::string_view text) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/percent_encode.hpp"  // PercentDecode, which request paths use
+
 namespace warren::api {
 
 struct SplitTargetResult {
@@ -16,11 +18,6 @@ struct SplitTargetResult {
 // Splits an origin-form ("/a/b?x=1") or absolute-form ("http://host:5000/a/b?x=1") request-target.
 // Returns nullopt for anything else ("*", "a/b", "http://host" with no path is "/").
 std::optional<SplitTargetResult> SplitTarget(std::string_view target);
-
-// Decodes %XX escapes (RFC 3986) as Flask/Werkzeug does for paths: "hello%20world" → "hello world".
-// '+' is a literal plus in a path (only forms encode spaces as '+'). Returns nullopt when a '%' is not
-// followed by two hex digits.
-std::optional<std::string> PercentDecode(std::string_view text);
 
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool IsValidUtf8(std::string_view text);

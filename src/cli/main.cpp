@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "amqp/connection.hpp"
 #include "api/serve.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/stack_commands.hpp"
@@ -34,6 +35,20 @@ void AddSettingFlags(CLI::App* cmd, FlagValues& flags, std::initializer_list<con
 void AddCommonFlags(CLI::App* cmd, FlagValues& flags) {
   cmd->add_option("--config", flags["config"], "TOML config file [env WARREN_CONFIG]")->type_name("FILE");
   AddSettingFlags(cmd, flags, {"log.level", "log.format"});
+}
+
+}  // namespace
+
+namespace {
+
+// The processes that connect to RabbitMQ check the whole URL (TLS parameters, readable files) before
+// starting: a bad one is a configuration error, not a broker to retry.
+void CheckAmqpUrls(const warren::Settings& settings) {
+  try {
+    warren::amqp::SplitAmqpUrls(settings.amqp_url);
+  } catch (const std::invalid_argument& e) {
+    throw warren::ConfigError(fmt::format("amqp.url: {}", e.what()));
+  }
 }
 
 }  // namespace
@@ -107,18 +122,21 @@ int main(int argc, char** argv) {
         serve_flags["api.insecure"] = {"true"};
       }
       auto settings = warren::LoadSettings(serve_flags);
+      CheckAmqpUrls(settings);
       warren::SetupLogging(settings.log_level, settings.log_format, "serve");
       warren::supervisor::FollowSupervisorDeath();  // under `warren up`: stop if it dies
       return warren::api::RunServe(settings);
     }
     if (work->parsed()) {
       auto settings = warren::LoadSettings(work_flags);
+      CheckAmqpUrls(settings);
       warren::SetupLogging(settings.log_level, settings.log_format, "work");
       warren::supervisor::FollowSupervisorDeath();
       return warren::worker::RunWork(settings);
     }
     if (up->parsed()) {
       auto settings = warren::LoadSettings(up_flags);
+      CheckAmqpUrls(settings);
       warren::SetupLogging(settings.log_level, settings.log_format, "up");
       warren::supervisor::UpOptions options;
       if (auto it = up_flags.find("config"); it != up_flags.end() && !it->second.empty()) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/log.hpp"
 #include "core/names.hpp"
 #include "core/periodic.hpp"
 
@@ -353,8 +354,11 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
         }
         std::string joined;
         for (const auto& url : urls) {
-          if (url.rfind("amqp://", 0) != 0) {
-            throw std::invalid_argument(fmt::format("expected amqp://user:pass@host:port/vhost, got '{}'", url));
+          // The rest (TLS parameters, readable files) is checked where AMQP URLs are understood: the
+          // processes that connect check them at start-up (amqp::SplitAmqpUrls).
+          if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
+            throw std::invalid_argument(
+                fmt::format("expected amqp://user:pass@host:port/vhost or amqps://..., got '{}'", RedactedUrl(url)));
           }
           joined += joined.empty() ? url : "," + url;
         }

@@ -367,6 +367,17 @@ TEST_F(Cli, ErrorsAreOneLineWithTheirExitCode) {
   run = Run({"enqueue", "warren.echo", "--priority", "10"});
   EXPECT_EQ(run.code, 1);
   ExpectOneErrorLine(run, "warren: invalid_field: field 'priority': expected an integer 0..9, got 10");
+
+  // A bad AMQP URL stops `work` and `serve` before they connect, as any bad setting does.
+  run = Run({"work", "--amqp-url", "amqps://guest:secret@127.0.0.1/?cacertfile=/nonexistent.pem"}, false);
+  EXPECT_EQ(run.code, 2);
+  ExpectOneErrorLine(run, "warren: amqp.url: AMQP URL parameter cacertfile: /nonexistent.pem: No such file or directory");
+  run = Run({"serve", "--amqp-url", "amqps://127.0.0.1/?verify=maybe"}, false);
+  EXPECT_EQ(run.code, 2);
+  ExpectOneErrorLine(run, "warren: amqp.url: AMQP URL parameter verify: expected verify_peer or verify_none, got 'maybe'");
+  run = Run({"work", "--amqp-url", "http://guest:secret@127.0.0.1/"}, false);
+  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.output.find("secret"), std::string::npos) << "a password in a bad URL is not echoed: " << run.output;
 }
 
 TEST_F(Cli, TheUrlComesFromWarrenUrlUnlessGiven) {

@@ -25,6 +25,13 @@ class TestBroker {
   static TestBroker& Get();
   std::string AmqpUrl() const;  // amqp://guest:guest@127.0.0.1:PORT/
   unsigned short AmqpPort() const;
+  // The same node's TLS listener: amqps://guest:guest@127.0.0.1:TLS_PORT/ followed by `query`. Its
+  // certificate (for 127.0.0.1 and localhost) is signed by TlsFile("ca.pem"); it asks clients for a
+  // certificate and accepts one signed by that CA, or none.
+  std::string AmqpsUrl(const std::string& query = "") const;
+  // Files made for the run: ca.pem; client.pem and client.key (signed by ca.pem); other-ca.pem, and
+  // other-client.pem and other-client.key signed by it (which the broker must refuse).
+  std::string TlsFile(const std::string& name) const;
   // Runs rabbitmqctl against this node; returns its exit code, output in *output when given.
   int Ctl(const std::vector<std::string>& args, std::string* output = nullptr);
   // Messages in the queue, ready and unacked; -1 when there is no such queue.

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -21,8 +22,49 @@ constexpr auto kReadyTimeout = std::chrono::seconds(120);
 constexpr size_t kKeptLines = 200;
 }  // namespace
 
+// Runs openssl (a dependency of rabbitmq-server) for MakeCertificates; throws with its output.
+void Openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process openssl(argv);
+  if (openssl.Wait(std::chrono::seconds(60)) != 0) {
+    throw std::runtime_error("TestBroker: openssl " + args.front() + " failed: " + openssl.Output());
+  }
+}
+
+// A CA with a server and a client certificate, and another CA with a client certificate of its own,
+// all EC P-256 (fast to make), valid for three days.
+void MakeCertificates(const std::string& dir) {
+  const std::vector<std::string> ec{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto ca = [&](const std::string& name) {
+    std::vector<std::string> args{"req", "-x509", "-new"};
+    args.insert(args.end(), ec.begin(), ec.end());
+    args.insert(args.end(), {"-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".pem", "-days", "3",
+                             "-subj", "/CN=warren test " + name});
+    Openssl(args);
+  };
+  auto signed_by = [&](const std::string& name, const std::string& ca_name, const std::string& cn) {
+    std::vector<std::string> args{"req", "-new"};
+    args.insert(args.end(), ec.begin(), ec.end());
+    args.insert(args.end(), {"-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr", "-subj",
+                             "/CN=" + cn});
+    Openssl(args);
+    // rabbitmq-c matches the URL's host against DNS names: 127.0.0.1 is listed as one too.
+    std::ofstream(dir + "/" + name + ".ext") << "subjectAltName=DNS:" << cn << ",DNS:localhost,IP:127.0.0.1\n";
+    Openssl({"x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/" + ca_name + ".pem", "-CAkey",
+             dir + "/" + ca_name + ".key", "-CAcreateserial", "-out", dir + "/" + name + ".pem", "-days", "3",
+             "-extfile", dir + "/" + name + ".ext"});
+  };
+  ca("ca");
+  signed_by("server", "ca", "127.0.0.1");
+  signed_by("client", "ca", "warren-test-client");
+  ca("other-ca");
+  signed_by("other-client", "other-ca", "warren-test-client");
+}
+
 struct TestBroker::Impl {
   std::string dir;
+  unsigned short tls_port = 0;
   std::unique_ptr<supervisor::ManagedBroker> broker;
   std::mutex mutex;
   std::deque<std::string> last_lines;  // guarded by mutex: the broker's recent output, for failures
@@ -53,6 +95,18 @@ TestBroker::TestBroker() : impl_(std::make_unique<Impl>()) {
   options.dist_port = FreePort();
   options.epmd_port = FreePort();
   options.console_log_level = "warning";
+  impl_->tls_port = FreePort();
+  const std::string tls = impl_->dir + "/tls";
+  std::filesystem::create_directories(tls);
+  MakeCertificates(tls);
+  options.extra_conf = fmt::format(
+      "listeners.ssl.default = 127.0.0.1:{}\n"
+      "ssl_options.cacertfile = {}/ca.pem\n"
+      "ssl_options.certfile = {}/server.pem\n"
+      "ssl_options.keyfile = {}/server.key\n"
+      "ssl_options.verify = verify_peer\n"
+      "ssl_options.fail_if_no_peer_cert = false\n",
+      impl_->tls_port, tls, tls, tls);
   Impl* impl = impl_.get();
   impl_->broker = std::make_unique<supervisor::ManagedBroker>(options, [impl](std::string_view line) {
     std::lock_guard lock(impl->mutex);
@@ -100,6 +154,12 @@ TestBroker& TestBroker::Get() {
 
 std::string TestBroker::AmqpUrl() const { return impl_->broker->AmqpUrl(); }
 unsigned short TestBroker::AmqpPort() const { return impl_->broker->Options().amqp_port; }
+
+std::string TestBroker::AmqpsUrl(const std::string& query) const {
+  return fmt::format("amqps://guest:guest@127.0.0.1:{}/{}", impl_->tls_port, query);
+}
+
+std::string TestBroker::TlsFile(const std::string& name) const { return impl_->dir + "/tls/" + name; }
 
 int TestBroker::Ctl(const std::vector<std::string>& args, std::string* output) {
   return impl_->broker->Ctl(args, output);
