@@ -945,6 +945,10 @@ int RunWork(const Settings& settings) {
   std::unique_ptr<CommandReaper> reaper;
   if (!settings.command_jobs.empty()) {
     reaper = CommandReaper::Start(settings.kill_grace, static_cast<size_t>(settings.concurrency));
+    if (reaper) {
+      spdlog::info("command jobs are watched by warren-reaper pid={}: it ends them should this worker die",
+                   reaper->WatcherPid());
+    }
   }
   HandlerRegistry registry;
   RegisterDemoHandlers(registry);

@@ -126,7 +126,11 @@ class UpTest : public ::testing::Test {
 
 TEST_F(UpTest, RunsAJobAndStopsEverything) {
   const unsigned short http = FreePort();
-  Process up(UpArgs(http, 0, 1));
+  // A command job type makes the worker start its command watcher (warren-reaper), which must go too.
+  std::ofstream(dir_ + "/warren.toml") << "[jobs.it_echo]\ncommand = [\"/bin/echo\", \"{args.word}\"]\n";
+  auto args = UpArgs(http, 0, 1);
+  args.insert(args.end(), {"--config", dir_ + "/warren.toml"});
+  Process up(args);
   // The broker boots in about 10 s on two cores; serve starts after it is ready.
   ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
   const auto root = HttpGet(http, "/");
@@ -138,7 +142,8 @@ TEST_F(UpTest, RunsAJobAndStopsEverything) {
   EXPECT_EQ(sent.body, " [x] Sent: hey");
   EXPECT_TRUE(up.WaitForOutput("hey there", 10s)) << up.Output();
   EXPECT_NE(up.Output().find("rabbitmq ready on 127.0.0.1:"), std::string::npos) << up.Output();
-  StopAndCheckNothingLeft(up, 5);  // epmd, rabbitmq-server, beam.smp, serve, work.1
+  EXPECT_NE(up.Output().find("warren-reaper pid="), std::string::npos) << up.Output();
+  StopAndCheckNothingLeft(up, 6);  // epmd, rabbitmq-server, beam.smp, serve, work.1, its warren-reaper
 }
 
 TEST_F(UpTest, RestartsACrashedWorkerAndACrashedBroker) {
