@@ -529,11 +529,12 @@ void JobsService::Retry(const Request& request, const Responder& respond) {
 // then publishes that attempt; if RabbitMQ does not take it, the old record is put back.
 void JobsService::RetryNow(const std::string& id, const Responder& respond) {
   for (int round = 0; round < kCasAttempts; ++round) {
-    const auto record = api_.store->GetJob(id);
-    if (!record) {
+    const auto versioned = api_.store->GetJobVersioned(id);
+    if (!versioned) {
       respond(NotFound(id));
       return;
     }
+    const JobRecord* record = &versioned->record;
     if (!IsRetryable(record->state)) {
       respond(
           Conflict(fmt::format("job {} is {}: only dead, failed, cancelled or expired jobs can be retried",
@@ -545,16 +546,17 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     next.state = JobState::kQueued;
     next.finished_at.reset();
     next.progress.reset();
-    // Strictly later, so the compare-and-set that undoes this can tell it from the old record.
     next.updated_at = std::max(api_.clock(), record->updated_at + std::chrono::milliseconds(1));
     // Into the outbox first: killed after the reservation and before the confirm, serve leaves the
     // sweeper a job to publish; killed before the reservation, a mark on a job that did not move on.
     api_.store->MarkUnpublished(id, next.updated_at);
-    if (!api_.store->ReplaceJob(next, record->updated_at)) {
+    if (!api_.store->ReplaceJob(next, versioned->revision)) {
       continue;
     }
     auto self = shared_from_this();
-    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next,
+    // Our replacement is the next revision: the undo below applies only if nothing changed since.
+    const int64_t ours = versioned->revision + 1;
+    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next, ours,
                                                               respond](PublishOutcome outcome) {
       if (outcome == PublishOutcome::kConfirmed) {
         if (self->api_.published) {
@@ -564,9 +566,9 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
         respond(Accepted(next));
         return;
       }
-      self->api_.tasks->Post([self, old, next, outcome, respond] {
+      self->api_.tasks->Post([self, old, next, ours, outcome, respond] {
         try {
-          if (!self->api_.store->ReplaceJob(old, next.updated_at)) {
+          if (!self->api_.store->ReplaceJob(old, ours)) {
             spdlog::warn("api: job {}: retry not queued, and the job changed meanwhile; kept as is", old.id);
           }
         } catch (const std::exception& e) {

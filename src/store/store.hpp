@@ -15,6 +15,11 @@
 namespace warren::store {
 
 // Infrastructure failures (I/O, lost connection, corrupt file). Expected outcomes are return values.
+struct VersionedJob {
+  JobRecord record;
+  int64_t revision = 0;
+};
+
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -84,10 +89,14 @@ class Store {
   // result holds the existing record. Concurrent inserts with one key insert exactly one job.
   virtual std::vector<InsertResult> InsertJobs(const std::vector<JobRecord>& records) = 0;
   virtual std::optional<JobRecord> GetJob(const std::string& id) = 0;
+  // The record with its revision, which every change to the stored record increments (events and
+  // replacements alike): the token of ReplaceJob's compare-and-set.
+  virtual std::optional<VersionedJob> GetJobVersioned(const std::string& id) = 0;
   virtual ListPage ListJobs(const ListQuery& query) = 0;
-  // Replaces a record if its updated_at still equals `expected_updated_at` (compare-and-set for admin
-  // actions: cancel, retry). Returns false when it changed meanwhile or does not exist.
-  virtual bool ReplaceJob(const JobRecord& record, TimePoint expected_updated_at) = 0;
+  // Replaces a record if its revision still equals `expected_revision` (compare-and-set for admin
+  // actions), which increments it. Returns false when it changed meanwhile or does not exist. Not
+  // updated_at: a late event can change a record and leave its updated_at as it was.
+  virtual bool ReplaceJob(const JobRecord& record, int64_t expected_revision) = 0;
   // Deletes a job (the API allows it for terminal jobs only). Returns false when absent.
   virtual bool DeleteJob(const std::string& id) = 0;
 

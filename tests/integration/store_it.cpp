@@ -650,23 +650,45 @@ TEST_P(StoreTest, ReplicasApplyingOverlappingBatchesLoseNoUpdate) {
 
 TEST_P(StoreTest, ReplaceJobIsCompareAndSet) {
   const JobRecord job = Insert(NewJob(kT0));
+  const auto read = store_->GetJobVersioned(job.id);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(ToJson(read->record), ToJson(job));
   JobRecord cancelled = job;
   cancelled.state = JobState::kCancelled;
   cancelled.finished_at = kT0 + 5s;
   cancelled.updated_at = kT0 + 5s;
-  EXPECT_TRUE(store_->ReplaceJob(cancelled, job.updated_at));
+  EXPECT_TRUE(store_->ReplaceJob(cancelled, read->revision));
   EXPECT_EQ(ToJson(*store_->GetJob(job.id)), ToJson(cancelled));
+  EXPECT_EQ(store_->GetJobVersioned(job.id)->revision, read->revision + 1);
 
   // A second writer that read the old record loses.
   JobRecord stale = job;
   stale.spec.priority = 9;
   stale.updated_at = kT0 + 6s;
-  EXPECT_FALSE(store_->ReplaceJob(stale, job.updated_at));
+  EXPECT_FALSE(store_->ReplaceJob(stale, read->revision));
   EXPECT_EQ(ToJson(*store_->GetJob(job.id)), ToJson(cancelled));
 
+  // An event that changes the record without moving its updated_at (a late `started` after the
+  // outcome) still makes a writer that read before it lose: the revision moved.
+  const JobRecord done = Insert(NewJob(kT0));
+  store_->ApplyEvents({Event(done.id, EventKind::kSucceeded, 1, kT0 + 10s)});
+  const auto before = store_->GetJobVersioned(done.id);
+  ASSERT_TRUE(before);
+  ASSERT_FALSE(before->record.started_at);
+  ASSERT_EQ(store_->ApplyEvents({Event(done.id, EventKind::kStarted, 1, kT0 + 5s)}).size(), 1U);
+  const auto after = store_->GetJobVersioned(done.id);
+  EXPECT_EQ(after->record.updated_at, before->record.updated_at);
+  EXPECT_TRUE(after->record.started_at);
+  EXPECT_GT(after->revision, before->revision);
+  JobRecord retried = before->record;
+  retried.state = JobState::kQueued;
+  EXPECT_FALSE(store_->ReplaceJob(retried, before->revision));
+  EXPECT_TRUE(store_->GetJob(done.id)->started_at) << "the late event's change survives";
+
   const JobRecord absent = NewJob(kT0);
-  EXPECT_FALSE(store_->ReplaceJob(absent, absent.updated_at));
+  EXPECT_FALSE(store_->ReplaceJob(absent, 0));
   EXPECT_FALSE(store_->GetJob(absent.id));
+  EXPECT_FALSE(store_->GetJobVersioned(absent.id));
 
   ListQuery query;
   query.state = JobState::kCancelled;

@@ -6,7 +6,7 @@ const std::vector<Migration>& Migrations() {
   // The same shape as the SQLite schema: a JSON document plus the columns queries need.
   // `document` is text, not jsonb: the store must give back exactly what core's codec wrote, and
   // jsonb rejects "\u0000" in strings that JSON (and job args) allow. Times are bigint milliseconds,
-  // like SQLite's, so both backends compare updated_at exactly in ReplaceJob.
+  // like SQLite's.
   static const std::vector<Migration> migrations = {
       {1, "jobs", R"sql(
 CREATE TABLE jobs (
@@ -16,7 +16,7 @@ CREATE TABLE jobs (
   queue           text NOT NULL,
   idempotency_key text UNIQUE,       -- NULLs are distinct: jobs without a key never clash
   created_at      bigint NOT NULL,   -- milliseconds since the Unix epoch, UTC
-  updated_at      bigint NOT NULL,   -- compare-and-set token of ReplaceJob
+  updated_at      bigint NOT NULL,   -- the record's; ReplaceJob compares `revision` (5)
   finished_at     bigint,            -- set once terminal: retention's clock
   document        text NOT NULL      -- the whole record as JSON
 );
@@ -51,6 +51,11 @@ CREATE TABLE job_logs (
   line    text NOT NULL,
   PRIMARY KEY (job_id, attempt, seq)
 );
+)sql"},
+      {5, "job_revision", R"sql(
+-- Incremented by every change to a job's row: the compare-and-set token of ReplaceJob (updated_at
+-- was, but a late event can change a record without moving it).
+ALTER TABLE jobs ADD COLUMN revision bigint NOT NULL DEFAULT 0;
 )sql"},
   };
   return migrations;

@@ -42,6 +42,7 @@ constexpr const char* kInsertJob = "warren_insert_job";
 constexpr const char* kApplyJob = "warren_apply_job";
 constexpr const char* kReplaceJob = "warren_replace_job";
 constexpr const char* kGetJob = "warren_get_job";
+constexpr const char* kGetJobVersioned = "warren_get_job_versioned";
 constexpr const char* kGetJobByKey = "warren_get_job_by_key";
 constexpr const char* kDeleteJob = "warren_delete_job";
 constexpr const char* kLockJobs = "warren_lock_jobs";
@@ -63,12 +64,14 @@ void PrepareStatements(pqxx::connection& connection) {
   // Events change only these columns: type, queue, idempotency key and creation time are fixed at insert.
   connection.prepare(
       kApplyJob,
-      "UPDATE jobs SET state = $2, updated_at = $3, finished_at = $4, document = $5 WHERE id = $1");
+      "UPDATE jobs SET state = $2, updated_at = $3, finished_at = $4, document = $5, revision = revision + 1 "
+      "WHERE id = $1");
   connection.prepare(
       kReplaceJob,
       "UPDATE jobs SET state = $2, type = $3, queue = $4, idempotency_key = $5, created_at = $6, "
-      "updated_at = $7, finished_at = $8, document = $9 WHERE id = $1 AND updated_at = $10");
+      "updated_at = $7, finished_at = $8, document = $9, revision = revision + 1 WHERE id = $1 AND revision = $10");
   connection.prepare(kGetJob, "SELECT document FROM jobs WHERE id = $1");
+  connection.prepare(kGetJobVersioned, "SELECT document, revision FROM jobs WHERE id = $1");
   connection.prepare(kGetJobByKey, "SELECT id, document FROM jobs WHERE idempotency_key = $1");
   connection.prepare(kDeleteJob, "DELETE FROM jobs WHERE id = $1");
   connection.prepare(kMarkUnpublished,
@@ -269,6 +272,20 @@ class PostgresStore final : public Store {
     });
   }
 
+  std::optional<VersionedJob> GetJobVersioned(const std::string& id) override {
+    if (!IsJobId(id)) {
+      return std::nullopt;
+    }
+    return Run("get job", [&](pqxx::connection& connection) -> std::optional<VersionedJob> {
+      pqxx::nontransaction transaction(connection);
+      const auto result = transaction.exec_prepared(kGetJobVersioned, id);
+      if (result.empty()) {
+        return std::nullopt;
+      }
+      return VersionedJob{RecordFromDocument(View(result[0][0]), id), result[0][1].as<int64_t>()};
+    });
+  }
+
   ListPage ListJobs(const ListQuery& query) override {
     const auto below = CheckListQuery(query);
     const ListSql list = BuildListSql(query, below, '$');
@@ -288,13 +305,13 @@ class PostgresStore final : public Store {
     return MakePage(std::move(records), query.limit);
   }
 
-  bool ReplaceJob(const JobRecord& record, TimePoint expected_updated_at) override {
+  bool ReplaceJob(const JobRecord& record, int64_t expected_revision) override {
     const JobRow row = ToRow(record);
     return Run("replace job", [&](pqxx::connection& connection) {
       pqxx::nontransaction transaction(connection);  // one statement: atomic on its own
       const auto result = transaction.exec_prepared(
           kReplaceJob, row.id, row.state, row.type, row.queue, row.idempotency_key, row.created_at,
-          row.updated_at, row.finished_at, row.document, ToMillis(expected_updated_at));
+          row.updated_at, row.finished_at, row.document, expected_revision);
       return result.affected_rows() == 1;
     });
   }

@@ -15,7 +15,7 @@ CREATE TABLE jobs (
   queue           TEXT NOT NULL,
   idempotency_key TEXT UNIQUE,                -- NULLs are distinct: jobs without a key never clash
   created_at      INTEGER NOT NULL,           -- milliseconds since the Unix epoch, UTC
-  updated_at      INTEGER NOT NULL,           -- compare-and-set token of ReplaceJob
+  updated_at      INTEGER NOT NULL,           -- the record's; ReplaceJob compares `revision` (5)
   finished_at     INTEGER,                    -- set once terminal: retention's clock
   document        TEXT NOT NULL               -- the whole record as JSON
 ) STRICT;
@@ -52,6 +52,11 @@ CREATE TABLE job_logs (
   line    TEXT NOT NULL,
   PRIMARY KEY (job_id, attempt, seq)
 ) STRICT, WITHOUT ROWID;
+)sql"},
+      {5, "job_revision", R"sql(
+-- Incremented by every change to a job's row: the compare-and-set token of ReplaceJob (updated_at
+-- was, but a late event can change a record without moving it).
+ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 )sql"},
   };
   return migrations;

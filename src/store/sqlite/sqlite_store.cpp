@@ -41,14 +41,16 @@ constexpr const char* kInsertSql =
 // Events change only these columns. Naming no others matters: SQLite rewrites the entries of every
 // index whose columns appear in SET, changed or not, so the full UPDATE would touch all of them.
 constexpr const char* kApplySql =
-    "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4, document = ?5 WHERE id = ?1";
+    "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4, document = ?5, revision = revision + 1 "
+    "WHERE id = ?1";
 constexpr const char* kCompareAndSetSql =
     "UPDATE jobs SET state = ?2, type = ?3, queue = ?4, idempotency_key = ?5, created_at = ?6, "
-    "updated_at = ?7, finished_at = ?8, document = ?9 WHERE id = ?1 AND updated_at = ?10";
+    "updated_at = ?7, finished_at = ?8, document = ?9, revision = revision + 1 WHERE id = ?1 AND revision = ?10";
 // Marks a job as stored but not yet confirmed by RabbitMQ (the publish outbox): by InsertJobs and
 // by MarkUnpublished.
 constexpr const char* kMarkUnpublishedSql = "INSERT OR REPLACE INTO unpublished (id, since) VALUES (?1, ?2)";
 constexpr const char* kGetSql = "SELECT document FROM jobs WHERE id = ?1";
+constexpr const char* kGetVersionedSql = "SELECT document, revision FROM jobs WHERE id = ?1";
 constexpr const char* kGetByKeySql = "SELECT id, document FROM jobs WHERE idempotency_key = ?1";
 constexpr const char* kDeleteSql = "DELETE FROM jobs WHERE id = ?1";
 
@@ -199,6 +201,20 @@ class SqliteStore final : public Store {
     return WithReader([&](Database& db) { return FindById(db, id); });
   }
 
+  std::optional<VersionedJob> GetJobVersioned(const std::string& id) override {
+    if (!IsJobId(id)) {
+      return std::nullopt;
+    }
+    return WithReader([&](Database& db) -> std::optional<VersionedJob> {
+      auto get = db.Prepare(kGetVersionedSql);
+      get->Bind(1, id);
+      if (!get->Step()) {
+        return std::nullopt;
+      }
+      return VersionedJob{RecordFromDocument(get->Text(0), id), get->Int64(1)};
+    });
+  }
+
   ListPage ListJobs(const ListQuery& query) override {
     const auto below = CheckListQuery(query);
     const ListSql list = BuildListSql(query, below, '?');
@@ -217,12 +233,12 @@ class SqliteStore final : public Store {
     return MakePage(std::move(records), query.limit);
   }
 
-  bool ReplaceJob(const JobRecord& record, TimePoint expected_updated_at) override {
+  bool ReplaceJob(const JobRecord& record, int64_t expected_revision) override {
     const JobRow row = ToRow(record);
     std::lock_guard lock(writer_mutex_);
     auto update = writer_.Prepare(kCompareAndSetSql);
     BindRow(*update, row);
-    update->Bind(10, ToMillis(expected_updated_at));
+    update->Bind(10, expected_revision);
     update->Run();
     return writer_.Changes() == 1;
   }

@@ -83,14 +83,25 @@ class FakeStore final : public store::Store {
     return page;
   }
 
-  bool ReplaceJob(const JobRecord& record, TimePoint expected_updated_at) override {
+  std::optional<store::VersionedJob> GetJobVersioned(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+      return std::nullopt;
+    }
+    return store::VersionedJob{it->second, revisions_[id]};
+  }
+
+  bool ReplaceJob(const JobRecord& record, int64_t expected_revision) override {
     std::lock_guard lock(mutex_);
     MaybeFail();
     const auto it = jobs_.find(record.id);
-    if (it == jobs_.end() || it->second.updated_at != expected_updated_at) {
+    if (it == jobs_.end() || revisions_[record.id] != expected_revision) {
       return false;
     }
     it->second = record;
+    ++revisions_[record.id];
     return true;
   }
 
@@ -191,6 +202,7 @@ class FakeStore final : public store::Store {
       const JobRecord before = it->second;
       ApplyEvent(it->second, event);
       if (!(it->second == before)) {
+        ++revisions_[event.job_id];
         changed.push_back(it->second);
       }
     }
@@ -237,6 +249,7 @@ class FakeStore final : public store::Store {
 
   std::mutex mutex_;
   std::map<std::string, JobRecord> jobs_;
+  std::map<std::string, int64_t> revisions_;  // as the real stores count them
   std::map<std::string, TimePoint> ticks_;  // guarded by mutex_; ids sort by creation time
   std::set<std::string> unpublished_;       // guarded by mutex_
   std::map<std::string, std::map<std::pair<int, int64_t>, store::StoredLogLine>> logs_;  // guarded by mutex_

@@ -18,7 +18,8 @@ class CountingStore final : public Store {
   std::vector<InsertResult> InsertJobs(const std::vector<JobRecord>& /*records*/) override { return {}; }
   std::optional<JobRecord> GetJob(const std::string& /*id*/) override { return std::nullopt; }
   ListPage ListJobs(const ListQuery& /*query*/) override { return {}; }
-  bool ReplaceJob(const JobRecord& /*record*/, TimePoint /*expected*/) override { return false; }
+  std::optional<VersionedJob> GetJobVersioned(const std::string& /*id*/) override { return std::nullopt; }
+  bool ReplaceJob(const JobRecord& /*record*/, int64_t /*expected*/) override { return false; }
   bool DeleteJob(const std::string& /*id*/) override { return false; }
   void MarkPublished(const std::vector<std::string>& /*ids*/) override {}
   void MarkUnpublished(const std::string& /*id*/, TimePoint /*since*/) override {}
