@@ -55,14 +55,12 @@ TEST(Tls, PublishesAndConsumesOverAmqps) {
   consumer_options.consume = {queue};
   consumer_options.prefetch = 10;
   std::atomic<bool> once{false};
-  amqp::Consumer* self = nullptr;
-  amqp::Consumer consumer(consumer_options, [&](amqp::Delivery d) {
+  // Left unacked: the broker takes it back when the consumer goes, and the test's broker goes too.
+  amqp::Consumer consumer(consumer_options, [&](const amqp::Delivery& d) {
     if (!once.exchange(true)) {
       received.set_value(d.body);
     }
-    self->Settle(d, amqp::Settlement::kAck);
   });
-  self = &consumer;
   auto body = received.get_future();
   ASSERT_EQ(body.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(body.get(), "over tls");
