@@ -53,44 +53,6 @@ std::string DescribeReply(const amqp_rpc_reply_t& reply) {
   return "unknown reply";
 }
 
-}  // namespace
-
-void CheckStatus(int status, const char* what) {
-  if (status != AMQP_STATUS_OK) {
-    throw AmqpError(fmt::format("{}: {}", what, amqp_error_string2(status)));
-  }
-}
-
-bool TryReadFrame(amqp_connection_state_t state, amqp_frame_t& frame) {
-  timeval zero{0, 0};
-  const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
-  if (status == AMQP_STATUS_TIMEOUT) {
-    return false;
-  }
-  CheckStatus(status, "read frame");
-  return true;
-}
-
-void ThrowIfClosed(amqp_connection_state_t state, const amqp_frame_t& frame) {
-  if (frame.frame_type != AMQP_FRAME_METHOD) {
-    return;
-  }
-  if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
-    amqp_channel_close_ok_t ok{};
-    amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-    throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
-  }
-  if (frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
-    const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
-    amqp_connection_close_ok_t ok{};
-    amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-    throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
-  }
-}
-
-namespace {
-
 // The query of an amqps:// URL: TLS settings, each at most once, values percent-decoded.
 void ParseTlsQuery(std::string_view query, AmqpUrl& url) {
   std::set<std::string, std::less<>> seen;
@@ -142,7 +104,65 @@ void ParseTlsQuery(std::string_view query, AmqpUrl& url) {
   }
 }
 
+// Debian's bundle of the system's trusted CAs (package ca-certificates).
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+void SetUpTls(amqp_socket_t* socket, const TlsOptions& tls) {
+  const int verify = tls.verify ? 1 : 0;
+  amqp_ssl_socket_set_verify_peer(socket, verify);
+  amqp_ssl_socket_set_verify_hostname(socket, verify);
+  if (tls.verify) {
+    const std::string ca = tls.ca_file.empty() ? kSystemCaBundle : tls.ca_file;
+    const int status = amqp_ssl_socket_set_cacert(socket, ca.c_str());
+    if (status != AMQP_STATUS_OK) {
+      throw AmqpError(fmt::format("TLS CA certificates {}: {}{}", ca, amqp_error_string2(status),
+                                  tls.ca_file.empty() ? " (give the URL a cacertfile)" : ""));
+    }
+  }
+  if (!tls.cert_file.empty()) {
+    const int status = amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(), tls.key_file.c_str());
+    if (status != AMQP_STATUS_OK) {
+      throw AmqpError(fmt::format("TLS client certificate {} with key {}: {}", tls.cert_file, tls.key_file,
+                                  amqp_error_string2(status)));
+    }
+  }
+}
+
 }  // namespace
+
+void CheckStatus(int status, const char* what) {
+  if (status != AMQP_STATUS_OK) {
+    throw AmqpError(fmt::format("{}: {}", what, amqp_error_string2(status)));
+  }
+}
+
+bool TryReadFrame(amqp_connection_state_t state, amqp_frame_t& frame) {
+  timeval zero{0, 0};
+  const int status = amqp_simple_wait_frame_noblock(state, &frame, &zero);
+  if (status == AMQP_STATUS_TIMEOUT) {
+    return false;
+  }
+  CheckStatus(status, "read frame");
+  return true;
+}
+
+void ThrowIfClosed(amqp_connection_state_t state, const amqp_frame_t& frame) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) {
+    return;
+  }
+  if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
+    amqp_channel_close_ok_t ok{};
+    amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    throw AmqpError(fmt::format("channel closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
+  }
+  if (frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_connection_close_t*>(frame.payload.method.decoded);
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    throw AmqpError(fmt::format("connection closed by broker: {} {}", m->reply_code, ToString(m->reply_text)));
+  }
+}
 
 AmqpUrl ParseAmqpUrl(const std::string& url) {
   // rabbitmq-c's parser knows no query: it would take `?cacertfile=...` for part of the vhost. A '?'
@@ -225,34 +245,6 @@ Connection::Connection(const ConnectionOptions& options, size_t first_url) {
 
 size_t Connection::UrlIndex() const { return state_->url_index; }
 const std::string& Connection::Peer() const { return state_->peer; }
-
-namespace {
-
-// Debian's bundle of the system's trusted CAs (package ca-certificates).
-constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
-
-void SetUpTls(amqp_socket_t* socket, const TlsOptions& tls) {
-  const int verify = tls.verify ? 1 : 0;
-  amqp_ssl_socket_set_verify_peer(socket, verify);
-  amqp_ssl_socket_set_verify_hostname(socket, verify);
-  if (tls.verify) {
-    const std::string ca = tls.ca_file.empty() ? kSystemCaBundle : tls.ca_file;
-    const int status = amqp_ssl_socket_set_cacert(socket, ca.c_str());
-    if (status != AMQP_STATUS_OK) {
-      throw AmqpError(fmt::format("TLS CA certificates {}: {}{}", ca, amqp_error_string2(status),
-                                  tls.ca_file.empty() ? " (give the URL a cacertfile)" : ""));
-    }
-  }
-  if (!tls.cert_file.empty()) {
-    const int status = amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(), tls.key_file.c_str());
-    if (status != AMQP_STATUS_OK) {
-      throw AmqpError(fmt::format("TLS client certificate {} with key {}: {}", tls.cert_file, tls.key_file,
-                                  amqp_error_string2(status)));
-    }
-  }
-}
-
-}  // namespace
 
 void Connection::Open(const ConnectionOptions& options, const AmqpUrl& url) {
   state_->conn = amqp_new_connection();

@@ -534,19 +534,19 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
       respond(NotFound(id));
       return;
     }
-    const JobRecord* record = &versioned->record;
-    if (!IsRetryable(record->state)) {
+    const JobRecord& record = versioned->record;
+    if (!IsRetryable(record.state)) {
       respond(
           Conflict(fmt::format("job {} is {}: only dead, failed, cancelled or expired jobs can be retried",
-                               id, ToString(record->state))));
+                               id, ToString(record.state))));
       return;
     }
-    JobRecord next = *record;
-    next.attempt = record->attempt + 1;
+    JobRecord next = record;
+    next.attempt = record.attempt + 1;
     next.state = JobState::kQueued;
     next.finished_at.reset();
     next.progress.reset();
-    next.updated_at = std::max(api_.clock(), record->updated_at + std::chrono::milliseconds(1));
+    next.updated_at = std::max(api_.clock(), record.updated_at + std::chrono::milliseconds(1));
     // Into the outbox first: killed after the reservation and before the confirm, serve leaves the
     // sweeper a job to publish; killed before the reservation, a mark on a job that did not move on.
     api_.store->MarkUnpublished(id, next.updated_at);
@@ -556,7 +556,7 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     auto self = shared_from_this();
     // Our replacement is the next revision: the undo below applies only if nothing changed since.
     const int64_t ours = versioned->revision + 1;
-    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = *record, next, ours,
+    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = record, next, ours,
                                                               respond](PublishOutcome outcome) {
       if (outcome == PublishOutcome::kConfirmed) {
         if (self->api_.published) {

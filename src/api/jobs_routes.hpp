@@ -37,8 +37,6 @@ namespace warren::api {
 using PublishBatchFn = std::function<void(std::vector<amqp::OutgoingMessage>, amqp::PublishCallback)>;
 using ClockFn = std::function<TimePoint()>;
 
-// The wall clock, at millisecond resolution.
-
 // Told of every change the API makes to a job, after it is durable: "enqueued" (after the confirm),
 // "cancelled", "retried" (after the confirm), "deleted". Feeds the live event stream. Must not block.
 using ChangeFn = std::function<void(std::string_view kind, const JobRecord& record)>;

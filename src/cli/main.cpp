@@ -37,10 +37,6 @@ void AddCommonFlags(CLI::App* cmd, FlagValues& flags) {
   AddSettingFlags(cmd, flags, {"log.level", "log.format"});
 }
 
-}  // namespace
-
-namespace {
-
 // The processes that connect to RabbitMQ check the whole URL (TLS parameters, readable files) before
 // starting: a bad one is a configuration error, not a broker to retry.
 void CheckAmqpUrls(const warren::Settings& settings) {

@@ -17,7 +17,6 @@ namespace warren {
 
 namespace {
 
-
 std::string Explain(amqp::PublishOutcome outcome) {
   switch (outcome) {
     case amqp::PublishOutcome::kConfirmed:

@@ -23,7 +23,6 @@ class Pruner {
   Pruner(Pruner&&) = delete;
   Pruner& operator=(Pruner&&) = delete;
 
-
  private:
   void Loop();
 

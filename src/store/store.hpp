@@ -15,14 +15,15 @@
 namespace warren::store {
 
 // Infrastructure failures (I/O, lost connection, corrupt file). Expected outcomes are return values.
-struct VersionedJob {
-  JobRecord record;
-  int64_t revision = 0;
-};
-
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A record with its revision (Store::GetJobVersioned).
+struct VersionedJob {
+  JobRecord record;
+  int64_t revision = 0;
 };
 
 struct ListQuery {

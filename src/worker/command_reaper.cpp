@@ -117,37 +117,37 @@ std::unique_ptr<CommandReaper> CommandReaper::Start(Duration kill_grace, size_t 
     spdlog::warn("command jobs run unwatched: socketpair: {}", std::strerror(errno));
     return nullptr;
   }
-  std::vector<pid_t> groups(max_groups == 0 ? 1
-                                            : max_groups);  // the child's table, allocated before the fork
+  UniqueFd watcher_end(fds[0]);
+  UniqueFd worker_end(fds[1]);
+  // The child's table, allocated before the fork.
+  std::vector<pid_t> groups(max_groups == 0 ? 1 : max_groups);
   const pid_t pid = fork();
   if (pid < 0) {
     spdlog::warn("command jobs run unwatched: fork: {}", std::strerror(errno));
-    close(fds[0]);
-    close(fds[1]);
     return nullptr;
   }
   if (pid == 0) {
-    close(fds[1]);
-    Watch(fds[0], groups.data(), groups.size(), static_cast<long>(kill_grace.count()));
+    worker_end.Reset();
+    Watch(watcher_end.Get(), groups.data(), groups.size(), static_cast<long>(kill_grace.count()));
   }
-  close(fds[0]);
+  watcher_end.Reset();
   setpgid(pid, pid);  // as the child does: whichever runs first, the group is set before we go on
   // Wait for the watcher to be set up (signals ignored, descriptors closed) before any command starts.
-  pollfd ready{fds[1], POLLIN, 0};
+  pollfd ready{worker_end.Get(), POLLIN, 0};
   Record r{};
-  if (poll(&ready, 1, 5000) != 1 || recv(fds[1], &r, sizeof r, 0) != static_cast<ssize_t>(sizeof r) ||
-      r.op != 'r') {
+  if (poll(&ready, 1, 5000) != 1 ||
+      recv(worker_end.Get(), &r, sizeof r, 0) != static_cast<ssize_t>(sizeof r) || r.op != 'r') {
     spdlog::warn("command jobs run unwatched: the watcher did not start");
-    close(fds[1]);
+    worker_end.Reset();
     int status = 0;
     waitpid(pid, &status, 0);
     return nullptr;
   }
-  return std::unique_ptr<CommandReaper>(new CommandReaper(fds[1], pid));
+  return std::unique_ptr<CommandReaper>(new CommandReaper(std::move(worker_end), pid));
 }
 
 CommandReaper::~CommandReaper() {
-  close(fd_);
+  fd_.Reset();  // end-of-file for the watcher
   int status = 0;
   while (waitpid(watcher_, &status, 0) < 0 && errno == EINTR) {
   }
@@ -161,7 +161,7 @@ void CommandReaper::Send(char op, pid_t group) {
   const Record r{op, static_cast<int32_t>(group)};
   ssize_t n = -1;
   do {
-    n = send(fd_, &r, sizeof r, MSG_NOSIGNAL);
+    n = send(fd_.Get(), &r, sizeof r, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n != static_cast<ssize_t>(sizeof r)) {
     spdlog::warn("command reaper: cannot record process group {}: {}", group, std::strerror(errno));

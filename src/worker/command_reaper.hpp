@@ -16,8 +16,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <utility>
 
 #include "core/duration.hpp"
+#include "core/unique_fd.hpp"
 
 namespace warren::worker {
 
@@ -41,10 +43,10 @@ class CommandReaper {
   pid_t WatcherPid() const { return watcher_; }
 
  private:
-  CommandReaper(int fd, pid_t watcher) : fd_(fd), watcher_(watcher) {}
+  CommandReaper(UniqueFd fd, pid_t watcher) : fd_(std::move(fd)), watcher_(watcher) {}
   void Send(char op, pid_t group);
 
-  int fd_;
+  UniqueFd fd_;
   pid_t watcher_;
 };
 
