@@ -7,6 +7,7 @@
 #include <cstring>
 #include <set>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -427,6 +428,9 @@ bool CheckDeclarations(const ConnectionOptions& options, const Topology& topolog
   try {
     Connection connection(options);
     connection.Declare(topology);
+    // The declarations may have created queues, which RabbitMQ can lose with what they confirm for a
+    // moment after (decision 76): nothing of this process publishes into them before they settle.
+    std::this_thread::sleep_for(kNewQueueSettle);
     return true;
   } catch (const QueueMismatchError&) {
     throw;

@@ -62,10 +62,16 @@ struct ConnectionOptions {
   std::string name = "warren";  // shown in the management console
 };
 
+// RabbitMQ 3.10 writes a new durable queue's record to disk lazily: a queue created just before the
+// broker is killed can vanish on restart, with the messages it had confirmed (decision 76). Younger
+// than this, a queue is not trusted with a job.
+inline constexpr std::chrono::milliseconds kNewQueueSettle{1000};
+
 // Declares `topology` once, on a short-lived connection of its own, so that a process can refuse to
 // start when a queue it needs exists with other arguments (throws QueueMismatchError) instead of
-// retrying for ever. Returns false when the broker cannot be reached or fails otherwise: the
-// process's own connections retry that in the background.
+// retrying for ever, and returns kNewQueueSettle after (the declarations may have created the queues).
+// Returns false at once when the broker cannot be reached or fails otherwise: the process's own
+// connections retry that in the background.
 bool CheckDeclarations(const ConnectionOptions& options, const Topology& topology);
 
 class Connection {

@@ -5,10 +5,13 @@
 #include <optional>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -55,9 +58,16 @@ struct Request {
 struct InFlight {
   std::shared_ptr<Group> group;
   Clock::time_point deadline;
+  Clock::time_point settled;  // its confirm is passed on no earlier (decision 76)
   std::string message_id;
   std::string destination;  // exchange + "/" + routing key: where nacks are counted
   bool returned = false;
+};
+
+// A confirm received before its destination queue settled, waiting to be passed on.
+struct Held {
+  std::shared_ptr<Group> group;
+  Clock::time_point settled;
 };
 
 // Nacks for one destination since its last ack.
@@ -156,6 +166,10 @@ class Publisher::Impl {
       f.group->Resolve(outcome);
     }
     in_flight_.clear();
+    // Confirmed into a queue that may not survive a broker crash yet: not durable to the caller.
+    for (auto& h : std::exchange(held_, {})) {
+      h.group->Resolve(outcome);
+    }
     id_to_seq_.clear();
     for (auto& r : TakeQueue()) {
       r.group->Resolve(outcome);
@@ -167,7 +181,15 @@ class Publisher::Impl {
     conn->Declare(options_.declare);
     conn->ConfirmSelect();
     conn_ = std::move(conn);
+    // What `declare` names is there (a skipped optional queue is asked for again on the fly). Those
+    // queues settled at start-up (CheckDeclarations); on a reconnect they are the broker's survivors.
     declared_queues_.clear();
+    declared_at_.clear();
+    for (const auto& q : options_.declare.queues) {
+      if (!q.optional) {
+        declared_queues_.insert(q.name);
+      }
+    }
     nack_runs_.clear();
     next_seq_ = 1;
     ++generation_;
@@ -177,6 +199,7 @@ class Publisher::Impl {
     if (!m.declare_job_queue.empty() && !declared_queues_.contains(m.declare_job_queue)) {
       conn_->DeclareQueue(JobQueueSpec(m.declare_job_queue, options_.queue_type));
       declared_queues_.insert(m.declare_job_queue);
+      declared_at_[m.declare_job_queue] = Clock::now();
     }
     const uint64_t seq = next_seq_;
     if (m.message_id.empty()) {
@@ -220,8 +243,8 @@ class Publisher::Impl {
                 "basic.publish");
     ++next_seq_;
     id_to_seq_[m.message_id] = seq;
-    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, m.message_id,
-                                     m.exchange + "/" + m.routing_key, false});
+    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m),
+                                     m.message_id, m.exchange + "/" + m.routing_key, false});
   }
 
   void PublishQueued() {
@@ -247,8 +270,13 @@ class Publisher::Impl {
       id_to_seq_.erase(it->second.message_id);
       CountNack(it->second.destination, outcome);
       auto group = it->second.group;
+      const auto settled = it->second.settled;
       auto next = in_flight_.erase(it);
-      group->Resolve(o);
+      if (o == PublishOutcome::kConfirmed && Clock::now() < settled) {
+        held_.push_back(Held{std::move(group), settled});
+      } else {
+        group->Resolve(o);
+      }
       return next;
     };
     if (multiple) {
@@ -356,6 +384,29 @@ class Publisher::Impl {
     }
   }
 
+  // When the job queue `m` is bound for has settled, if this publisher declared it on the fly: the
+  // default exchange's routing key, or through a delay tier the job queue it leads to.
+  Clock::time_point SettledAt(const OutgoingMessage& m) const {
+    Clock::time_point settled{};
+    for (const auto* queue : {&m.exchange, &m.routing_key}) {
+      if (auto it = declared_at_.find(*queue); it != declared_at_.end()) {
+        settled = std::max(settled, it->second + options_.new_queue_settle);
+      }
+    }
+    return settled;
+  }
+
+  // Passes on the held confirms whose queues have settled.
+  void ReleaseSettled() {
+    const auto now = Clock::now();
+    auto due = std::partition(held_.begin(), held_.end(), [now](const Held& h) { return h.settled > now; });
+    std::vector<Held> released(std::make_move_iterator(due), std::make_move_iterator(held_.end()));
+    held_.erase(due, held_.end());
+    for (auto& h : released) {
+      h.group->Resolve(PublishOutcome::kConfirmed);
+    }
+  }
+
   std::chrono::milliseconds NextWait() const {
     // Wake at least twice per heartbeat interval so rabbitmq-c sends ours and notices the broker's.
     auto wait = std::chrono::milliseconds(std::max<int64_t>(options_.connection.heartbeat.count() * 500, 0));
@@ -367,6 +418,10 @@ class Publisher::Impl {
                               return a.second.deadline < b.second.deadline;
                             })->second.deadline;
       const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - Clock::now());
+      wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
+    }
+    for (const auto& h : held_) {
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(h.settled - Clock::now());
       wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
     }
     return wait;
@@ -384,7 +439,7 @@ class Publisher::Impl {
           stop_deadline = Clock::now() + std::min(options_.confirm_timeout, std::chrono::milliseconds(5000));
           state_.store(PublisherState::kStopped);
         }
-        if (in_flight_.empty() || conn_ == nullptr || Clock::now() >= *stop_deadline) {
+        if ((in_flight_.empty() && held_.empty()) || conn_ == nullptr || Clock::now() >= *stop_deadline) {
           break;
         }
       }
@@ -413,6 +468,7 @@ class Publisher::Impl {
         PublishQueued();
         waker_.WaitReadable(conn_.get(), NextWait());
         ReadFrames();  // also lets rabbitmq-c send a heartbeat that is due
+        ReleaseSettled();
         ExpireTimedOut();
         RecycleIfOnlyNacked();
       } catch (const AmqpError& e) {
@@ -449,11 +505,13 @@ class Publisher::Impl {
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
   std::map<std::string, uint64_t> id_to_seq_;
-  std::set<std::string> declared_queues_;  // on this connection, by declare_job_queue
+  std::set<std::string> declared_queues_;                 // on this connection: `declare`'s and on the fly
+  std::map<std::string, Clock::time_point> declared_at_;  // the ones declared on the fly, and when
+  std::vector<Held> held_;                                // one entry per message
   static constexpr int kNacksToRecycle = 3;
   static constexpr std::chrono::milliseconds kNackedFor{1000};
   static constexpr std::chrono::milliseconds kNackedForMax{60000};
-  std::map<std::string, NackRun> nack_runs_;  // on this connection, by destination
+  std::map<std::string, NackRun> nack_runs_;                        // on this connection, by destination
   std::map<std::string, std::chrono::milliseconds> recycle_after_;  // across connections, by destination
 };
 

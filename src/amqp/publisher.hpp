@@ -40,6 +40,10 @@ struct PublisherOptions {
   Topology declare;  // declared on every (re)connect before publishing
   QueueType queue_type = QueueType::kClassic;  // of the job queues messages ask for (declare_job_queue)
   size_t max_in_flight = 50'000;   // more unconfirmed publishes than this answer kBlocked
+  // The confirm of a message bound for a job queue this publisher declared on the fly (a queue outside
+  // `declare`, named by a message's declare_job_queue) less than this long ago is passed on only once
+  // the declaration is this old: the declaration may have created the queue (decision 76).
+  std::chrono::milliseconds new_queue_settle = kNewQueueSettle;
 };
 
 class Publisher {
