@@ -939,8 +939,11 @@ def build_report(bench, info):
         ratios["drain, %d worker(s): Warren ÷ Celery default" % k] = ratio(w, med("drain/celery/w%d" % k))
         ratios["drain, %d worker(s): Warren ÷ Celery reliable" % k] = ratio(w, med("drain/celery_reliable/w%d" % k))
         ratios["drain, %d worker(s): Warren ÷ ceiling consumer" % k] = ratio(w, med("drain/ceiling/w%d" % k))
-        ratios["drain, %d worker(s): Warren -c 32 ÷ Celery reliable" % k] = ratio(med("drain/warren_c32/w%d" % k),
+        w32 = med("drain/warren_c32/w%d" % k)
+        ratios["drain, %d worker(s): Warren -c 32 ÷ Celery default" % k] = ratio(w32, med("drain/celery/w%d" % k))
+        ratios["drain, %d worker(s): Warren -c 32 ÷ Celery reliable" % k] = ratio(w32,
                                                                                  med("drain/celery_reliable/w%d" % k))
+        ratios["drain, %d worker(s): Warren -c 32 ÷ ceiling consumer" % k] = ratio(w32, med("drain/ceiling/w%d" % k))
     ratios["sustained: Warren ÷ demo (jobs done/s)"] = ratio(med("sustained/warren", "done_per_s"),
                                                              med("sustained/demo", "done_per_s"))
     ratios["sustained: Warren PostgreSQL store ÷ SQLite store (stored/s)"] = ratio(
