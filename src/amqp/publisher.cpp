@@ -183,6 +183,11 @@ class Publisher::Impl {
     conn_ = std::move(conn);
     // What `declare` names is there (a skipped optional queue is asked for again on the fly). Those
     // queues settled at start-up (CheckDeclarations); on a reconnect they are the broker's survivors.
+    // Without that check, this first connect may have created them: hold every confirm until they
+    // settle (the events' queue is reached through an exchange, so no per-queue hold can name it).
+    if (generation_ == 0 && !options_.declarations_settled) {
+      hold_all_until_ = Clock::now() + options_.new_queue_settle;
+    }
     declared_queues_.clear();
     declared_at_.clear();
     for (const auto& q : options_.declare.queues) {
@@ -387,7 +392,7 @@ class Publisher::Impl {
   // When the job queue `m` is bound for has settled, if this publisher declared it on the fly: the
   // default exchange's routing key, or through a delay tier the job queue it leads to.
   Clock::time_point SettledAt(const OutgoingMessage& m) const {
-    Clock::time_point settled{};
+    Clock::time_point settled = hold_all_until_;
     for (const auto* queue : {&m.exchange, &m.routing_key}) {
       if (auto it = declared_at_.find(*queue); it != declared_at_.end()) {
         settled = std::max(settled, it->second + options_.new_queue_settle);
@@ -508,6 +513,7 @@ class Publisher::Impl {
   std::set<std::string> declared_queues_;                 // on this connection: `declare`'s and on the fly
   std::map<std::string, Clock::time_point> declared_at_;  // the ones declared on the fly, and when
   std::vector<Held> held_;                                // one entry per message
+  Clock::time_point hold_all_until_{};  // the first connect's own declarations settle (decision 76)
   static constexpr int kNacksToRecycle = 3;
   static constexpr std::chrono::milliseconds kNackedFor{1000};
   static constexpr std::chrono::milliseconds kNackedForMax{60000};

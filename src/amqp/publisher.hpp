@@ -44,6 +44,10 @@ struct PublisherOptions {
   // `declare`, named by a message's declare_job_queue) less than this long ago is passed on only once
   // the declaration is this old: the declaration may have created the queue (decision 76).
   std::chrono::milliseconds new_queue_settle = kNewQueueSettle;
+  // True when CheckDeclarations declared `declare` (and waited for it to settle) before this publisher
+  // started. Otherwise the first connect's declarations may be what created those queues, so every
+  // confirm is held until they are new_queue_settle old (a broker that was down at start-up).
+  bool declarations_settled = false;
 };
 
 class Publisher {

@@ -191,7 +191,7 @@ int RunServe(const Settings& settings) {
     // retry fixes: refuse to start (QueueMismatchError, one line) rather than answer 503 for ever.
     amqp::Topology declared = publisher_options.declare;
     amqp::Append(declared, amqp::RecorderTopology(settings.queue_type));
-    amqp::CheckDeclarations(publisher_options.connection, declared);
+    publisher_options.declarations_settled = amqp::CheckDeclarations(publisher_options.connection, declared);
   }
   // Connects in the background: serve answers GET / at once and publishes with 503 until RabbitMQ is up.
   amqp::Publisher publisher(std::move(publisher_options));

@@ -122,7 +122,7 @@ void Worker::start() {
     }
   };
   try {
-    worker::Worker::CheckQueues(options);
+    options.queues_checked = worker::Worker::CheckQueues(options);
   } catch (const amqp::QueueMismatchError& e) {
     throw std::runtime_error(e.what());  // the SDK's headers do not expose the AMQP layer
   }

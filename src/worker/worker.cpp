@@ -76,10 +76,10 @@ amqp::Topology PublisherTopology(QueueType type) {
 
 }  // namespace
 
-void Worker::CheckQueues(const WorkerOptions& options) {
+bool Worker::CheckQueues(const WorkerOptions& options) {
   amqp::Topology topology = PublisherTopology(options.queue_type);
   amqp::Append(topology, amqp::JobTopology(options.queues, options.queue_type));
-  amqp::CheckDeclarations(options.connection, topology);
+  return amqp::CheckDeclarations(options.connection, topology);
 }
 
 // One delivery being run by an executor.
@@ -120,6 +120,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   publisher_options.reconnect_max = options_.reconnect_max;
   publisher_options.queue_type = options_.queue_type;
   publisher_options.declare = PublisherTopology(options_.queue_type);
+  publisher_options.declarations_settled = options_.queues_checked;
   publisher_ = std::make_unique<amqp::Publisher>(std::move(publisher_options));
   events_ = std::make_unique<EventBatcher>(*publisher_);
 
@@ -984,7 +985,7 @@ int RunWork(const Settings& settings) {
   spdlog::info("worker starting: queues {}, concurrency {}, handlers: {}", queues, settings.concurrency,
                fmt::join(registry.Types(), ", "));
   // A queue that exists with other arguments is a deployment error no retry fixes: exit with it.
-  Worker::CheckQueues(options);
+  options.queues_checked = Worker::CheckQueues(options);
   auto worker = std::make_unique<Worker>(options, registry);
 
   WaitForStopSignal(stop_signals);

@@ -57,14 +57,19 @@ struct WorkerOptions {
   std::chrono::milliseconds cancel_replay_wait{0};
   // How often the worker announces itself (GET /v1/workers; gone after three missed heartbeats).
   std::chrono::milliseconds heartbeat_interval{5000};
+  // CheckQueues declared the worker's queues and waited for them to settle. When false (the broker
+  // was unreachable then), the worker's publisher holds its first confirms until its own first
+  // declarations are a second old (decision 76).
+  bool queues_checked = false;
 };
 
 class Worker {
  public:
   // Declares once what a worker with `options` declares; throws amqp::QueueMismatchError when one of
   // its queues exists with other arguments (another queue type). An unreachable broker is not an
-  // error here: the worker's connections retry it. Call before constructing the worker.
-  static void CheckQueues(const WorkerOptions& options);
+  // error here: the worker's connections retry it. Call before constructing the worker, and set
+  // `queues_checked` to what it returns (true: the queues were declared and have settled).
+  static bool CheckQueues(const WorkerOptions& options);
 
   Worker(WorkerOptions options, const HandlerRegistry& registry);
   ~Worker();

@@ -21,6 +21,7 @@ void Fill(const std::string& queue, int n) {
   PublisherOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
   o.declare.queues = {QueueSpec{queue}};
+  o.declarations_settled = true;  // no broker kill right after: no first-connect hold
   Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   TestBroker::Get().Ctl({"purge_queue", queue});

@@ -24,6 +24,8 @@ PublisherOptions Options(const std::string& url, std::vector<QueueSpec> declare 
   o.connection.heartbeat = std::chrono::seconds(5);
   o.confirm_timeout = 5s;
   o.declare.queues = std::move(declare);
+  // As after serve's start-up check: these tests do not kill the broker right after connecting.
+  o.declarations_settled = true;
   return o;
 }
 
@@ -216,6 +218,24 @@ TEST(Publisher, AJobQueueDeclaredOnTheFlyHoldsItsConfirmsUntilItHasSettled) {
   EXPECT_EQ(PublishAndWait(p, m), PublishOutcome::kConfirmed);
   EXPECT_LT(std::chrono::steady_clock::now() - later, 1500ms);
   EXPECT_EQ(TestBroker::Get().QueueDepth(m.routing_key), 2);
+}
+
+TEST(Publisher, WithoutAStartUpCheckItsFirstConnectHoldsEveryConfirmUntilItsDeclarationsSettle) {
+  // serve or a worker whose broker was down at start-up: its publisher's first declarations may be the
+  // ones that create the queues.
+  const std::string queue = "it.publisher.unchecked";
+  auto options = Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}});
+  options.declarations_settled = false;
+  options.new_queue_settle = 1500ms;
+  const auto start = std::chrono::steady_clock::now();
+  Publisher p(options);
+  ASSERT_TRUE(p.WaitReady(10s));
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", queue, "held"}), PublishOutcome::kConfirmed);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1500ms);
+  const auto later = std::chrono::steady_clock::now();
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", queue, "at once"}), PublishOutcome::kConfirmed);
+  EXPECT_LT(std::chrono::steady_clock::now() - later, 1500ms);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(queue), 2);
 }
 
 // Last: it kills the broker (and starts it again).

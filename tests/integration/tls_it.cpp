@@ -42,6 +42,7 @@ TEST(Tls, PublishesAndConsumesOverAmqps) {
   amqp::PublisherOptions publisher_options;
   publisher_options.connection.url = Url("?cacertfile=" + File("ca.pem"));
   publisher_options.declare.queues = {amqp::QueueSpec{queue}};
+  publisher_options.declarations_settled = true;  // no broker kill right after: no first-connect hold
   amqp::Publisher publisher(publisher_options);
   ASSERT_TRUE(publisher.WaitReady(10s));
   std::promise<amqp::PublishOutcome> confirmed;

@@ -38,6 +38,7 @@ WorkerOptions Options(const std::string& queue, int concurrency = 1) {
   o.worker_id = "it-worker";
   o.retry = RetryPolicy{300ms, 10s, 0.0};  // no jitter: the timing checks below are exact
   o.kill_grace = 300ms;
+  o.queues_checked = true;  // as after Worker::CheckQueues: no first-connect hold
   return o;
 }
 

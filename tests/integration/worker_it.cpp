@@ -28,6 +28,7 @@ void Publish(const std::string& queue, const std::string& body) {
   amqp::PublisherOptions o;
   o.connection.url = TestBroker::Get().AmqpUrl();
   o.declare.queues = {amqp::JobQueueSpec(queue, QueueType::kClassic)};
+  o.declarations_settled = true;  // no broker kill right after: no first-connect hold
   amqp::Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   std::promise<amqp::PublishOutcome> done;
@@ -41,6 +42,7 @@ WorkerOptions Options(const std::string& queue, int concurrency = 1) {
   o.connection.heartbeat = std::chrono::seconds(1);  // short, so a missed heartbeat would show
   o.queues = {queue};
   o.concurrency = concurrency;
+  o.queues_checked = true;  // as after Worker::CheckQueues: no first-connect hold
   return o;
 }
 

@@ -130,6 +130,7 @@ void PublishMessage(amqp::OutgoingMessage message, const amqp::Topology& declare
   o.connection.url = TestBroker::Get().AmqpUrl();
   o.declare = declare;
   o.queue_type = queue_type;
+  o.declarations_settled = true;  // no broker kill right after: no first-connect hold
   amqp::Publisher p(o);
   ASSERT_TRUE(p.WaitReady(10s));
   std::promise<amqp::PublishOutcome> done;
