@@ -1,10 +1,13 @@
 // warren_bench_ceiling: what RabbitMQ itself allows on this machine, with no job system on top.
 //
-//   publish  N persistent messages with publisher confirms, waiting for the confirms of every batch
+//   publish  N persistent messages with publisher confirms, waiting for the confirms of every batch;
+//            with --window W instead at most W unconfirmed at any time, each confirm freeing its slot at
+//            once: the best that W clients, each waiting for its own confirm, can reach (wrk -cW)
 //   consume  N messages with a large prefetch, acking `multiple` every --ack-every deliveries
 //   both     publish and consume N messages at once, on two connections (two threads)
 //
-// Prints one JSON object: {"mode", "count", "seconds", "rate"}. Also used by bench/system/run.py to
+// Prints one JSON object: {"mode", "count", "seconds", "rate"}, with --window also the publish-to-confirm
+// latency percentiles in ms ("p50_ms", "p99_ms", "p999_ms"). Also used by bench/system/run.py to
 // fill queues quickly (--type and --message-id-prefix make the messages Warren jobs).
 //
 // rabbitmq-c 0.11 has no confirm-wait helper: confirms are read frame by frame. One connection per
@@ -22,6 +25,9 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
+#include <algorithm>
+#include <map>
 
 namespace {
 
@@ -34,6 +40,7 @@ struct Options {
   std::string queue = "bench_ceiling";
   long count = 100000;
   int batch = 1000;      // publishes per confirm round
+  int window = 0;        // > 0: a sliding window of this many unconfirmed publishes instead of rounds
   int prefetch = 1000;   // basic.qos
   int ack_every = 100;   // deliveries per multiple ack
   int idle_ms = 10000;   // consume gives up after this long without a delivery
@@ -138,7 +145,51 @@ void AwaitConfirms(const Connection& c, uint64_t& confirmed, uint64_t published)
   amqp_maybe_release_buffers(c.get());
 }
 
-double Publish(const Options& o) {
+struct Latencies {
+  std::vector<double> ms;  // publish to confirm, per message (windowed mode only)
+  double At(double q) const {
+    return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+  }
+};
+
+// At most o.window unconfirmed publishes; a confirm (multiple or not) frees its slots at once.
+double PublishWindowed(const Options& o, Connection& c, const amqp_basic_properties_t& props, amqp_bytes_t body,
+                       Latencies& latencies) {
+  const amqp_bytes_t queue = amqp_cstring_bytes(o.queue.c_str());
+  std::map<uint64_t, Clock::time_point> unconfirmed;  // delivery tag -> publish time
+  uint64_t next_tag = 1;
+  long published = 0;
+  latencies.ms.reserve(static_cast<size_t>(o.count));
+  const auto start = Clock::now();
+  while (static_cast<long>(latencies.ms.size()) < o.count) {
+    while (static_cast<int>(unconfirmed.size()) < o.window && published < o.count) {
+      CheckStatus(amqp_basic_publish(c.get(), 1, amqp_empty_bytes, queue, 0, 0, &props, body), "publish");
+      unconfirmed.emplace(next_tag++, Clock::now());
+      ++published;
+    }
+    amqp_frame_t frame;
+    timeval timeout{30, 0};
+    CheckStatus(amqp_simple_wait_frame_noblock(c.get(), &frame, &timeout), "waiting for confirms");
+    if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      const auto now = Clock::now();
+      const auto end = ack->multiple ? unconfirmed.upper_bound(ack->delivery_tag)
+                                     : std::next(unconfirmed.find(ack->delivery_tag));
+      for (auto it = unconfirmed.begin(); it != end; ++it) {
+        latencies.ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+      }
+      unconfirmed.erase(unconfirmed.begin(), end);
+    } else if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id != AMQP_CONNECTION_BLOCKED_METHOD &&
+               frame.payload.method.id != AMQP_CONNECTION_UNBLOCKED_METHOD) {
+      Die("unexpected method while publishing (a nack or a close)");
+    }
+    amqp_maybe_release_buffers(c.get());
+  }
+  std::sort(latencies.ms.begin(), latencies.ms.end());
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double Publish(const Options& o, Latencies& latencies) {
   Connection c(o);
   Declare(c, o);
   amqp_confirm_select(c.get(), 1);
@@ -152,6 +203,9 @@ double Publish(const Options& o) {
     props.type = amqp_cstring_bytes(o.type.c_str());
   }
   const amqp_bytes_t body{o.body.size(), const_cast<char*>(o.body.data())};
+  if (o.window > 0) {
+    return PublishWindowed(o, c, props, body, latencies);
+  }
   const amqp_bytes_t queue = amqp_cstring_bytes(o.queue.c_str());
   std::string id;
   uint64_t published = 0;
@@ -218,7 +272,7 @@ double Consume(const Options& o) {
 
 Options Parse(int argc, char** argv) {
   if (argc < 2) {
-    Die("usage: warren_bench_ceiling publish|consume|both [--port P] [--queue Q] [--count N] [--batch N] "
+    Die("usage: warren_bench_ceiling publish|consume|both [--port P] [--queue Q] [--count N] [--batch N] [--window N] "
         "[--prefetch N] [--ack-every N] [--idle-ms MS] [--body S] [--type T] [--message-id-prefix P] "
         "[--quorum] [--no-declare]");
   }
@@ -242,6 +296,8 @@ Options Parse(int argc, char** argv) {
       o.count = std::stol(next());
     } else if (a == "--batch") {
       o.batch = std::stoi(next());
+    } else if (a == "--window") {
+      o.window = std::stoi(next());
     } else if (a == "--prefetch") {
       o.prefetch = std::stoi(next());
     } else if (a == "--ack-every") {
@@ -265,6 +321,9 @@ Options Parse(int argc, char** argv) {
   if (o.mode != "publish" && o.mode != "consume" && o.mode != "both") {
     Die("mode must be publish, consume or both");
   }
+  if (o.window < 0 || (o.window > 0 && (o.mode != "publish" || !o.message_id_prefix.empty()))) {
+    Die("--window is for publish, without --message-id-prefix, and must be positive");
+  }
   if (o.count <= 0 || o.batch <= 0 || o.prefetch <= 0 || o.prefetch > 65535 || o.ack_every <= 0) {
     Die("--count, --batch, --ack-every must be positive and --prefetch 1..65535");
   }
@@ -276,8 +335,9 @@ Options Parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options o = Parse(argc, argv);
   double seconds = 0;
+  Latencies latencies;
   if (o.mode == "publish") {
-    seconds = Publish(o);
+    seconds = Publish(o, latencies);
   } else if (o.mode == "consume") {
     seconds = Consume(o);
   } else {
@@ -285,12 +345,22 @@ int main(int argc, char** argv) {
     // figure is the whole transfer: from the first publish to the last delivery.
     { Connection c(o); Declare(c, o); }
     const auto start = Clock::now();
-    std::thread publisher([&] { Publish(o); });
+    std::thread publisher([&] {
+      Latencies unused;
+      Publish(o, unused);
+    });
     Consume(o);
     publisher.join();
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  std::printf("{\"mode\":\"%s\",\"count\":%ld,\"seconds\":%.4f,\"rate\":%.1f}\n", o.mode.c_str(), o.count, seconds,
-              seconds > 0 ? static_cast<double>(o.count) / seconds : 0.0);
+  std::string extra;
+  if (!latencies.ms.empty()) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, ",\"window\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f", o.window,
+                  latencies.At(0.5), latencies.At(0.99), latencies.At(0.999));
+    extra = buf;
+  }
+  std::printf("{\"mode\":\"%s\",\"count\":%ld,\"seconds\":%.4f,\"rate\":%.1f%s}\n", o.mode.c_str(), o.count,
+              seconds, seconds > 0 ? static_cast<double>(o.count) / seconds : 0.0, extra.c_str());
   return 0;
 }

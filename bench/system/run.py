@@ -673,6 +673,17 @@ class Bench:
                                    "non_2xx": r["non_2xx"], "socket_errors": r["socket_errors"], "usage": res})
                     log("%s run %d: %.0f jobs/s (%d non-2xx) %s" % (key, run + 1, r["ok_rps"] * per_request,
                                                                     r["non_2xx"], r["socket_errors"]))
+        # The raw publisher with as many publishes in flight as wrk has connections (each of its
+        # connections waits for one answer, so a 2xx front can have no more confirms pending): the
+        # ceiling for a closed-loop client at that concurrency.
+        for c in self.p["http_conns"]:
+            for run in range(self.runs):
+                r = self.ceiling("publish", "bench_ceiling", 20000 if self.quick else 60000, ["--window", str(c)])
+                self.put("http/ceiling/window/c%d" % c, {"jobs_per_s": r["rate"], "p50_ms": r["p50_ms"],
+                                                         "p99_ms": r["p99_ms"]})
+                log("http/ceiling/window/c%d run %d: %.0f msg/s, confirm p50 %.2f p99 %.2f ms" % (
+                    c, run + 1, r["rate"], r["p50_ms"], r["p99_ms"]))
+                self.amqp.purge("bench_ceiling")
         self.procs.stop(gun)
         self.procs.stop(serve)
         if pg_serve:
@@ -952,6 +963,11 @@ def build_report(bench, info):
                                                                  med("ceiling/both"))
     ratios["http enqueue: Warren POST /v1/jobs c%d ÷ ceiling publish" % c] = ratio(med("http/warren/v1-jobs/c%d" % c),
                                                                                 med("ceiling/publish"))
+    ratios["http enqueue: Warren /add-job c%d ÷ ceiling publish" % c] = ratio(med("http/warren/add-job/c%d" % c),
+                                                                           med("ceiling/publish"))
+    for ep, label in [("v1-jobs", "POST /v1/jobs"), ("add-job", "/add-job")]:
+        ratios["http enqueue: Warren %s c%d ÷ raw publisher with %d in flight" % (label, c, c)] = ratio(
+            med("http/warren/%s/c%d" % (ep, c)), med("http/ceiling/window/c%d" % c))
     return agg, ratios
 
 
@@ -979,14 +995,22 @@ def markdown(bench, info, agg, ratios):
     for sysname, ep, label in [("warren", "add-job", "GET /add-job/<cmd>"), ("warren", "v1-jobs", "POST /v1/jobs"),
                                ("warren_pg", "v1-jobs", "POST /v1/jobs, PostgreSQL store"),
                                ("warren", "v1-jobs-batch", "POST /v1/jobs/batch (%d jobs)" % p["batch_size"]),
-                               ("demo", "add-job", "Flask GET /add-job/<cmd> (gunicorn -w 4)")]:
+                               ("demo", "add-job", "Flask GET /add-job/<cmd> (gunicorn -w 4)"),
+                               ("ceiling", "window", "raw rabbitmq-c publisher, at most c unconfirmed (no HTTP)")]:
         cells = [fmt_summary(agg.get("http/%s/%s/c%d" % (sysname, ep, c), {}).get("jobs_per_s")) for c in p["http_conns"]]
         if all(c == "n/a" for c in cells):
             continue
-        L.append("| %s | %s | %s |" % ("demo" if sysname == "demo" else "Warren", label, " | ".join(cells)))
+        L.append("| %s | %s | %s |" % ({"demo": "demo", "ceiling": "ceiling"}.get(sysname, "Warren"), label,
+                                        " | ".join(cells)))
     if "enqueue/celery/delay" in agg:
         L.append("| Celery | `.delay()` from one Python process (no HTTP) | %s | |" %
                  fmt_summary(agg["enqueue/celery/delay"]["jobs_per_s"]))
+    window = [(c, agg.get("http/ceiling/window/c%d" % c, {})) for c in p["http_conns"]]
+    if any(w for _, w in window):
+        L.append("")
+        L.append("The raw publisher's publish-to-confirm latency, p50 / p99 ms: " + "; ".join(
+            "%d in flight %s / %s" % (c, fmt_summary(w.get("p50_ms"), 2), fmt_summary(w.get("p99_ms"), 2))
+            for c, w in window if w) + ". Closed-loop clients at that concurrency can go no faster.")
     L.append("")
     L.append("## Drain: %s queued no-op jobs (jobs/s)" % fmt_num(p["drain_jobs"]))
     L.append("")
