@@ -17,17 +17,18 @@
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-#include <algorithm>
-#include <map>
 
 namespace {
 
@@ -148,13 +149,14 @@ void AwaitConfirms(const Connection& c, uint64_t& confirmed, uint64_t published)
 struct Latencies {
   std::vector<double> ms;  // publish to confirm, per message (windowed mode only)
   double At(double q) const {
-    return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+    return ms.empty() ? 0.0
+                      : ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
   }
 };
 
 // At most o.window unconfirmed publishes; a confirm (multiple or not) frees its slots at once.
-double PublishWindowed(const Options& o, Connection& c, const amqp_basic_properties_t& props, amqp_bytes_t body,
-                       Latencies& latencies) {
+double PublishWindowed(const Options& o, Connection& c, const amqp_basic_properties_t& props,
+                       amqp_bytes_t body, Latencies& latencies) {
   const amqp_bytes_t queue = amqp_cstring_bytes(o.queue.c_str());
   std::map<uint64_t, Clock::time_point> unconfirmed;  // delivery tag -> publish time
   uint64_t next_tag = 1;
@@ -179,7 +181,8 @@ double PublishWindowed(const Options& o, Connection& c, const amqp_basic_propert
         latencies.ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
       }
       unconfirmed.erase(unconfirmed.begin(), end);
-    } else if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id != AMQP_CONNECTION_BLOCKED_METHOD &&
+    } else if (frame.frame_type == AMQP_FRAME_METHOD &&
+               frame.payload.method.id != AMQP_CONNECTION_BLOCKED_METHOD &&
                frame.payload.method.id != AMQP_CONNECTION_UNBLOCKED_METHOD) {
       Die("unexpected method while publishing (a nack or a close)");
     }
@@ -272,9 +275,9 @@ double Consume(const Options& o) {
 
 Options Parse(int argc, char** argv) {
   if (argc < 2) {
-    Die("usage: warren_bench_ceiling publish|consume|both [--port P] [--queue Q] [--count N] [--batch N] [--window N] "
-        "[--prefetch N] [--ack-every N] [--idle-ms MS] [--body S] [--type T] [--message-id-prefix P] "
-        "[--quorum] [--no-declare]");
+    Die("usage: warren_bench_ceiling publish|consume|both [--port P] [--queue Q] [--count N] [--batch N] "
+        "[--window N] [--prefetch N] [--ack-every N] [--idle-ms MS] [--body S] [--type T] "
+        "[--message-id-prefix P] [--quorum] [--no-declare]");
   }
   Options o;
   o.mode = argv[1];
@@ -356,8 +359,8 @@ int main(int argc, char** argv) {
   std::string extra;
   if (!latencies.ms.empty()) {
     char buf[128];
-    std::snprintf(buf, sizeof buf, ",\"window\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f", o.window,
-                  latencies.At(0.5), latencies.At(0.99), latencies.At(0.999));
+    std::snprintf(buf, sizeof buf, ",\"window\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f",
+                  o.window, latencies.At(0.5), latencies.At(0.99), latencies.At(0.999));
     extra = buf;
   }
   std::printf("{\"mode\":\"%s\",\"count\":%ld,\"seconds\":%.4f,\"rate\":%.1f%s}\n", o.mode.c_str(), o.count,

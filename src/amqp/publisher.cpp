@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <optional>
 #include <condition_variable>
 #include <deque>
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>

@@ -228,8 +228,10 @@ TEST(WorkerEngine, ADelayedJobStartsAtItsTimeNotBefore) {
   ASSERT_TRUE(worker.WaitConnected(10s));
   auto job = TypedJob("warren.noop", nullptr, queue);
   job.spec.run_at = Now() + 2500ms;  // three tiers: 1.6 s, 0.8 s, 0.1 s
-  PublishJob(job);  // returns once confirmed, which on a loaded machine can take a while
-  const auto until_due = std::chrono::duration_cast<std::chrono::milliseconds>(*job.spec.run_at - Now() - 300ms);
+  // Returns once confirmed, which on a loaded machine can take a while.
+  PublishJob(job);
+  const auto until_due =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*job.spec.run_at - Now() - 300ms);
   EXPECT_FALSE(tap.WaitFor(job.id, EventKind::kStarted, std::max(until_due, std::chrono::milliseconds(0))));
   auto started = tap.WaitFor(job.id, EventKind::kStarted, 5s);
   ASSERT_TRUE(started);
