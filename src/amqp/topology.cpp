@@ -149,6 +149,9 @@ std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery) {
   if (auto it = delivery.headers.find(std::string(kNotBeforeHeader)); it != delivery.headers.end()) {
     j.not_before = ParseTime(it->second);
   }
+  if (auto it = delivery.headers.find(std::string(kStoredHeader)); it != delivery.headers.end()) {
+    j.stored = it->second == "1";
+  }
   if (auto it = delivery.headers.find(std::string(kHistoryHeader)); it != delivery.headers.end()) {
     auto history = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
     if (history.is_array()) {

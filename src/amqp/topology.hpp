@@ -62,6 +62,7 @@ inline constexpr std::string_view kDeadlineHeader = "x-warren-deadline";
 inline constexpr std::string_view kPriorityHeader = "x-warren-priority";
 inline constexpr std::string_view kNotBeforeHeader = "x-warren-not-before";  // RFC 3339: run at/after
 inline constexpr std::string_view kHistoryHeader = "x-warren-history";       // JSON: earlier attempts
+inline constexpr std::string_view kStoredHeader = "x-warren-stored";         // "1": serve stores its record
 inline constexpr std::string_view kErrorHeader = "x-warren-error";           // on warren.dead
 inline constexpr std::string_view kDeadReasonHeader = "x-warren-dead-reason";
 
@@ -81,6 +82,7 @@ struct JobMessage {
   std::optional<TimePoint> deadline;
   std::optional<TimePoint> not_before;
   nlohmann::json history = nlohmann::json::array();  // earlier attempts: {attempt, worker, error, at}
+  bool stored = false;  // kStoredHeader: the job's events may come before its record (decision 77)
 };
 // nullopt for seed-style messages (no `type` property).
 std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery);

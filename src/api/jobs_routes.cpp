@@ -1,6 +1,7 @@
 #include "api/jobs_routes.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -105,6 +106,26 @@ class InFlightKeys {
   std::unordered_map<std::string, std::vector<Responder>> waiting_;  // guarded by mutex_
 };
 
+// Where a StoreAndPublish stands: its insert's and its publish's outcomes, as they come in.
+struct EnqueueJoin {
+  std::mutex mutex;
+  std::optional<store::InsertResult> stored;  // guarded by mutex, as the two below
+  std::optional<InsertFailure> failed;
+  std::optional<PublishOutcome> published;
+  JobRecord job;  // what the change stream and the clean-up need of the job: no args
+
+  static JobRecord ViewOf(const JobRecord& record) {
+    JobRecord view;
+    view.id = record.id;
+    view.spec.queue = record.spec.queue;
+    view.spec.type = record.spec.type;
+    view.state = record.state;
+    view.created_at = record.created_at;
+    view.updated_at = record.updated_at;
+    return view;
+  }
+};
+
 // Answers an enqueue: `mine` to the request that did the work, `theirs` to those waiting on its key.
 using EnqueueDone = std::function<void(Response mine, const Response& theirs)>;
 using Fail = std::function<void(const Response&)>;
@@ -138,6 +159,9 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void RetryDeadNow(const std::string& queue, const Responder& respond);
   // Deletes the records of an enqueue that RabbitMQ did not take. Never throws.
   void Undo(const std::vector<JobRecord>& records) const;
+  // An idempotency-free enqueue: insert and publish at once (decision 77).
+  void StoreAndPublish(JobRecord record, const Responder& respond);
+  void SettleFailedEnqueue(const EnqueueJoin& join, const Responder& respond) const;
   void Changed(std::string_view kind, const JobRecord& record) const {
     if (api_.on_change) {
       api_.on_change(kind, record);
@@ -146,6 +170,7 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
 
   const JobsApi api_;
   const std::shared_ptr<InsertQueue> inserts_;
+  std::atomic<bool> store_ok_{true};  // the last insert did not fail in the store
   InFlightKeys keys_;
 };
 
@@ -226,6 +251,12 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
   JobRecord record = NewJobRecord(NewJobId(now), std::move(spec), now);
 
   const std::optional<std::string> key = record.spec.idempotency_key;
+  // While inserts fail, store first: a store outage then publishes (and cancels) no more than the
+  // jobs in flight when it began.
+  if (!key && store_ok_.load()) {
+    StoreAndPublish(std::move(record), respond);
+    return;
+  }
   if (key && !keys_.Lead(*key, respond)) {
     return;  // the request already enqueueing this key answers this one too
   }
@@ -237,8 +268,15 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
     }
   };
   inserts_->Add(
-      std::move(record), [self, done](const store::InsertResult& stored) { self->Enqueue(stored, done); },
-      [done](InsertFailure failure) {
+      std::move(record),
+      [self, done](const store::InsertResult& stored) {
+        self->store_ok_.store(true);
+        self->Enqueue(stored, done);
+      },
+      [self, done](InsertFailure failure) {
+        if (failure != InsertFailure::kBusy) {
+          self->store_ok_.store(false);
+        }
         const Response response = failure == InsertFailure::kBusy    ? BusyResponse()
                                   : failure == InsertFailure::kStore ? StoreFailureResponse()
                                                                      : InternalErrorResponse();
@@ -246,6 +284,98 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
       });
 }
 
+// A job without an idempotency key: no stored record can turn this request into another job's answer,
+// so its message goes out while its record is inserted (decision 77), and the answer waits for both.
+// The job is readable before its POST returns; one RabbitMQ did not take is deleted again before the
+// client hears 503; one that could not be stored is cancelled at the workers. Whichever of the two
+// finishes second answers.
+void JobsService::StoreAndPublish(JobRecord record, const Responder& respond) {
+  auto join = std::make_shared<EnqueueJoin>();
+  join->job = EnqueueJoin::ViewOf(record);
+  auto self = shared_from_this();
+  // Called once, by the second of the two callbacks, or at once when the insert was refused.
+  auto finish = [self, join, respond] {
+    if (join->stored && join->stored->inserted && join->published == PublishOutcome::kConfirmed) {
+      const JobRecord& stored = join->stored->record;
+      if (self->api_.metrics != nullptr) {
+        self->api_.metrics->CountEnqueued(stored.spec.queue, stored.spec.type);
+      }
+      if (self->api_.published) {
+        self->api_.published({stored.id});
+      }
+      respond(Accepted(stored));
+      return;
+    }
+    // Possibly on the publisher's thread: store calls go to the task runner.
+    self->api_.tasks->Post([self, join, respond] { self->SettleFailedEnqueue(*join, respond); });
+  };
+  auto on_stored = [self, join, finish](std::optional<store::InsertResult> stored,
+                                        std::optional<InsertFailure> failed) {
+    if (failed != InsertFailure::kBusy) {
+      self->store_ok_.store(!failed);
+    }
+    std::unique_lock lock(join->mutex);
+    join->stored = std::move(stored);
+    join->failed = failed;
+    if (join->published) {
+      lock.unlock();
+      finish();
+    }
+  };
+  amqp::OutgoingMessage message = amqp::EncodeFirstMessage(record, api_.clock());
+  message.headers[std::string(amqp::kStoredHeader)] = "1";  // its events may beat the insert
+  // Told now, before the publish, so the stream shows it before anything a worker reports of it.
+  Changed("enqueued", record);
+  // Added first: an insert refused (a full task runner) or failed at once publishes nothing.
+  inserts_->Add(
+      std::move(record), [on_stored](const store::InsertResult& stored) { on_stored(stored, std::nullopt); },
+      [on_stored](InsertFailure failure) { on_stored(std::nullopt, failure); });
+  {
+    std::unique_lock lock(join->mutex);
+    if (join->failed) {
+      join->published = PublishOutcome::kStopped;  // never sent
+      lock.unlock();
+      finish();
+      return;
+    }
+  }
+  api_.publish(std::move(message), [join, finish](PublishOutcome outcome) {
+    std::unique_lock lock(join->mutex);
+    join->published = outcome;
+    if (join->stored || join->failed) {
+      lock.unlock();
+      finish();
+    }
+  });
+}
+
+// On the task runner: a StoreAndPublish whose insert or publish failed.
+void JobsService::SettleFailedEnqueue(const EnqueueJoin& join, const Responder& respond) const {
+  const PublishOutcome outcome = *join.published;
+  if (join.stored && !join.stored->inserted) {
+    respond(JobResponse(200, join.stored->record));  // an id already stored: not without a key
+    return;
+  }
+  if (join.stored) {
+    Undo({join.stored->record});
+    respond(PublishFailureResponse(outcome, join.stored->record.spec.queue));
+    return;
+  }
+  Changed("deleted", join.job);
+  if (outcome == PublishOutcome::kConfirmed) {
+    // RabbitMQ holds a job with no record. Workers that hear this skip it, or stop it; one that ran it
+    // already reports to a recorder that finds no record and drops the report.
+    spdlog::error("api: job {} was queued but storing its record failed; cancelling it", join.job.id);
+    api_.publish(amqp::EncodeCancelMessage(join.job.id), [id = join.job.id](PublishOutcome cancelled) {
+      if (cancelled != PublishOutcome::kConfirmed && cancelled != PublishOutcome::kUnroutable) {
+        spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(cancelled));
+      }
+    });
+  }
+  respond(join.failed == InsertFailure::kBusy    ? BusyResponse()
+          : join.failed == InsertFailure::kStore ? StoreFailureResponse()
+                                                 : InternalErrorResponse());
+}
 
 // On the task runner, after the group commit. Store first, then RabbitMQ: the job is readable before
 // its POST returns, and a job RabbitMQ did not take is deleted again before the client hears 503.
@@ -502,7 +632,7 @@ void JobsService::CancelNow(const std::string& id, const Responder& respond) {
     event.attempt = record->attempt;  // 0 before any start: a stage-0 cancel (see job_state.cpp)
     event.at = std::max(api_.clock(), record->updated_at);
     const bool running = record->state == JobState::kRunning;
-    const auto changed = api_.store->ApplyEvents({event});
+    const auto changed = api_.store->ApplyEvents({event}).changed;
     if (!changed.empty()) {
       // Tell every worker: one holding the job stops it, the others skip it if it reaches them. A
       // running job is marked cancelled at once but stops a moment later, hence 202 ("requested").

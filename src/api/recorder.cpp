@@ -1,5 +1,10 @@
 #include "api/recorder.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <string>
+
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
@@ -53,61 +58,123 @@ void Recorder::OnDelivery(amqp::Delivery delivery) {
 void Recorder::Loop() {
   std::chrono::milliseconds backoff{100};
   for (;;) {
-    std::vector<amqp::Delivery> batch;
+    std::vector<Deferred> batch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) {
-        return;
+      auto ready = [this] { return stopping_ || !pending_.empty(); };
+      if (deferred_.empty()) {
+        cv_.wait(lock, ready);
+      } else {
+        const auto next =
+            std::min_element(deferred_.begin(), deferred_.end(), [](const auto& a, const auto& b) {
+              return a.retry_at < b.retry_at;
+            })->retry_at;
+        cv_.wait_until(lock, next, ready);
+      }
+      if (stopping_ && pending_.empty()) {
+        return;  // deferred messages stay unacked: the broker hands them to a recorder again
       }
       // Group commit: whatever arrived while the last transaction ran goes into the next one.
       while (!pending_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(pending_.front()));
+        batch.push_back(Deferred{std::move(pending_.front()), {}, std::chrono::milliseconds(0)});
         pending_.pop_front();
       }
     }
-    std::vector<JobEvent> events;
-    std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
-    events.reserve(batch.size());
-    for (const auto& d : batch) {
-      if (d.type == amqp::kWorkerHeartbeatType) {
-        continue;  // worker heartbeats share the exchange; the worker registry reads its own copy
-      }
-      try {
-        for (auto& event : amqp::DecodeEvents(d.body)) {
-          (event.kind == EventKind::kLog ? logs : events).push_back(std::move(event));
-        }
-      } catch (const std::exception& e) {
-        // Acked with the batch: requeueing a message no recorder can read would loop forever.
-        spdlog::error("recorder: dropping an event that is not a Warren event ({}): {:.200}", e.what(), d.body);
-      }
+    const auto now = Clock::now();
+    auto due = std::partition(deferred_.begin(), deferred_.end(),
+                              [now](const Deferred& d) { return d.retry_at > now; });
+    std::move(due, deferred_.end(), std::back_inserter(batch));
+    deferred_.erase(due, deferred_.end());
+    if (batch.empty()) {
+      continue;
+    }
+    if (Apply(std::move(batch))) {
+      backoff = std::chrono::milliseconds(100);
+      continue;
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff, [this] { return stopping_; });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+bool Recorder::Apply(std::vector<Deferred> batch) {
+  std::vector<JobEvent> events;
+  std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
+  // The jobs each message names whose record `serve` stores (JobEvent::stored): only those are worth
+  // waiting for. A job enqueued over AMQP (the SDK client, another producer) never has one.
+  std::vector<std::set<std::string>> jobs_of(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const amqp::Delivery& d = batch[i].delivery;
+    if (d.type == amqp::kWorkerHeartbeatType) {
+      continue;  // worker heartbeats share the exchange; the worker registry reads its own copy
     }
     try {
-      // Both writes are idempotent, so a batch handed back after either failed is simply applied again.
-      store_.AppendLogs(logs, options_.log_lines_per_job);
-      const auto changed = store_.ApplyEvents(events);
-      if (options_.metrics != nullptr) {
-        options_.metrics->CountEvents(events, changed);
-      }
-      if (options_.on_applied && !changed.empty()) {
-        options_.on_applied(events, changed);
-      }
-      applied_ += events.size();
-      backoff = std::chrono::milliseconds(100);
-      for (const auto& d : batch) {
-        consumer_->Settle(d, amqp::Settlement::kAck);
+      for (auto& event : amqp::DecodeEvents(d.body)) {
+        if (event.stored) {
+          jobs_of[i].insert(event.job_id);
+        }
+        (event.kind == EventKind::kLog ? logs : events).push_back(std::move(event));
       }
     } catch (const std::exception& e) {
-      // The store is unavailable: hand the batch back and try again later; nothing is lost.
-      spdlog::error("recorder: store write failed ({}); retrying in {} ms", e.what(), backoff.count());
-      for (const auto& d : batch) {
-        consumer_->Settle(d, amqp::Settlement::kRequeue);
-      }
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, backoff, [this] { return stopping_; });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      // Acked with the batch: requeueing a message no recorder can read would loop forever.
+      spdlog::error("recorder: dropping an event that is not a Warren event ({}): {:.200}", e.what(), d.body);
     }
   }
+  std::set<std::string> missing_jobs;
+  std::set<std::string> young_missing;
+  try {
+    // Both writes are idempotent, so a batch handed back after either failed is simply applied again.
+    auto missing = store_.AppendLogs(logs, options_.log_lines_per_job);
+    auto applied = store_.ApplyEvents(events);
+    if (options_.metrics != nullptr) {
+      options_.metrics->CountEvents(events, applied.changed);
+    }
+    if (options_.on_applied && !applied.changed.empty()) {
+      options_.on_applied(events, applied.changed);
+    }
+    applied_ += events.size();
+    missing.insert(missing.end(), applied.missing.begin(), applied.missing.end());
+    const TimePoint now = SystemNow();
+    for (const auto& id : missing) {
+      missing_jobs.insert(id);
+      if (const auto created = JobIdTime(id); created && now - *created < options_.missing_job_wait) {
+        young_missing.insert(id);
+      }
+    }
+  } catch (const std::exception& e) {
+    // The store is unavailable: hand the batch back and try again later; nothing is lost.
+    spdlog::error("recorder: store write failed ({}); retrying", e.what());
+    for (const auto& d : batch) {
+      consumer_->Settle(d.delivery, amqp::Settlement::kRequeue);
+    }
+    return false;
+  }
+  const auto now = Clock::now();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const bool waits = std::any_of(jobs_of[i].begin(), jobs_of[i].end(),
+                                   [&](const std::string& id) { return young_missing.contains(id); });
+    if (!waits) {
+      if (batch[i].wait.count() != 0) {
+        for (const auto& id : jobs_of[i]) {
+          if (missing_jobs.contains(id)) {
+            spdlog::warn(
+                "recorder: dropping events of job {}: no record of it came within {} s of its id's time", id,
+                std::chrono::duration_cast<std::chrono::seconds>(options_.missing_job_wait).count());
+          }
+        }
+      }
+      consumer_->Settle(batch[i].delivery, amqp::Settlement::kAck);
+      continue;
+    }
+    // Its job's insert has not committed yet: apply the whole message again later (what did apply
+    // changes nothing the second time).
+    const auto wait = batch[i].wait.count() == 0
+                          ? options_.missing_job_retry
+                          : std::min(batch[i].wait * 2, std::chrono::milliseconds(1000));
+    deferred_.push_back(Deferred{std::move(batch[i].delivery), now + wait, wait});
+  }
+  return true;
 }
 
 }  // namespace warren::api

@@ -1,9 +1,14 @@
 // The event recorder inside `serve`: consumes lifecycle events from `warren.events.recorder` and applies
 // them to the store in batched transactions, acking only after the commit. Several `serve` replicas
 // share the queue; the store applies events idempotently, so a redelivered batch changes nothing.
+// An enqueue publishes a job while its record is being inserted (decision 77), so a fast job's events
+// can come before its record: a message naming a young job the store does not hold yet, whose events
+// say `serve` stores it, stays unacked and is applied again a little later, until the job is
+// `missing_job_wait` old.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -26,6 +31,10 @@ struct RecorderOptions {
   Metrics* metrics = nullptr;  // counts what was applied; may be null
   uint16_t prefetch = 1000;  // events the broker may have in flight to us
   size_t log_lines_per_job = 1000;  // a job's newest log lines kept in the store (0: none)
+  // How long after its id's time (UUIDv7) a job's events wait for its record; older ones are dropped
+  // (a deleted job, or an enqueue whose insert failed after its publish).
+  std::chrono::milliseconds missing_job_wait{60000};
+  std::chrono::milliseconds missing_job_retry{10};  // the first retry; doubles per retry, to a second
   // After each committed batch: its events and the records they changed (the live event stream).
   std::function<void(const std::vector<JobEvent>&, const std::vector<JobRecord>&)> on_applied;
 };
@@ -42,8 +51,19 @@ class Recorder {
   uint64_t EventsApplied() const { return applied_.load(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  // A message whose events name a job the store does not hold yet, waiting to be applied again.
+  struct Deferred {
+    amqp::Delivery delivery;
+    Clock::time_point retry_at;
+    std::chrono::milliseconds wait;  // until retry_at: doubles per retry
+  };
+
   void OnDelivery(amqp::Delivery delivery);  // consumer thread
   void Loop();                               // recorder thread
+  // Applies one batch and settles each message: acked, deferred, or (store down) handed back.
+  // Returns false when the store failed.
+  bool Apply(std::vector<Deferred> batch);
 
   const RecorderOptions options_;
   store::Store& store_;
@@ -53,6 +73,7 @@ class Recorder {
   std::deque<amqp::Delivery> pending_;  // guarded by mu_
   bool stopping_ = false;               // guarded by mu_
   std::atomic<uint64_t> applied_{0};
+  std::vector<Deferred> deferred_;  // recorder thread only
 
   std::thread thread_;
   std::unique_ptr<amqp::Consumer> consumer_;  // last: its callback uses the members above

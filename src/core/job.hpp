@@ -139,6 +139,9 @@ struct JobEvent {
   int percent = 0;        // kProgress
   std::string note;       // kProgress
   std::vector<LogLine> lines;  // kLog
+  // The job's first message came from `serve`, which stores its record: a recorder that finds no record
+  // yet waits for it (the insert may still be committing, decision 77) rather than drop the event.
+  bool stored = false;
 
   friend bool operator==(const JobEvent&, const JobEvent&) = default;
 };

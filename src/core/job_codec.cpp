@@ -486,6 +486,9 @@ json ToJson(const JobEvent& event) {
     }
     j["lines"] = std::move(lines);
   }
+  if (event.stored) {
+    j["stored"] = true;
+  }
   return j;
 }
 
@@ -512,6 +515,12 @@ JobEvent JobEventFromJson(const json& j) {
   event.error = r.StringOrEmpty("error");
   event.percent = r.Int("percent", 0, 100, 0);
   event.note = r.StringOrEmpty("note");
+  if (const json* stored = r.Find("stored"); stored != nullptr) {
+    if (!stored->is_boolean()) {
+      r.Fail("stored", "true or false", stored);
+    }
+    event.stored = stored->get<bool>();
+  }
   if (event.kind == EventKind::kLog) {
     const json& lines = r.Required("lines", "an array of log lines");
     if (!lines.is_array()) {

@@ -228,6 +228,8 @@ std::string InsertLogLineSql(char prefix) {
       prefix);
 }
 
+std::string JobExistsSql(char prefix) { return WithPrefix("SELECT 1 FROM jobs WHERE id = ?1", prefix); }
+
 std::string CapLogSql(char prefix) {
   return WithPrefix(
       "DELETE FROM job_logs WHERE job_id = ?1 AND (attempt, seq) < (SELECT attempt, seq FROM job_logs "

@@ -89,6 +89,8 @@ bool ApplyAll(JobRecord& record, const std::vector<const JobEvent*>& events);
 // CASTs give PostgreSQL the parameter types an INSERT ... SELECT cannot infer; SQLite accepts them.
 // Inserts one line (job_id, attempt, seq, at, line) if its job exists and the line is new.
 std::string InsertLogLineSql(char prefix);
+// One row if the job (1) exists: lines of a job the store does not hold are not written.
+std::string JobExistsSql(char prefix);
 // Deletes a job's lines (1) but the newest N (2 = N - 1, an OFFSET).
 std::string CapLogSql(char prefix);
 // A page: job (1), attempt or 0 for all (2), after (attempt 3, seq 4), limit (5).

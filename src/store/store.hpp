@@ -44,6 +44,11 @@ struct InsertResult {
   bool inserted = false;
 };
 
+struct AppliedEvents {
+  std::vector<JobRecord> changed;    // the records the events changed
+  std::vector<std::string> missing;  // jobs named by events that the store does not hold
+};
+
 struct RetentionPolicy {
   Duration succeeded{std::chrono::hours(24)};
   Duration failed{std::chrono::hours(24 * 7)};  // dead, cancelled, expired
@@ -112,14 +117,16 @@ class Store {
   virtual std::vector<JobRecord> UnpublishedBefore(TimePoint before, size_t limit) = 0;
 
   // Applies lifecycle events in one transaction with core's ApplyEvent, so a redelivered batch changes
-  // nothing. Events for unknown jobs are ignored. Returns the records that changed.
-  virtual std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) = 0;
+  // nothing. Events for unknown jobs change nothing; their ids come back in `missing` (the recorder
+  // waits for a young job's insert: decision 77).
+  virtual AppliedEvents ApplyEvents(const std::vector<JobEvent>& events) = 0;
 
   // Stores the lines of the kLog events among `events` (others are ignored) in one transaction,
-  // idempotently per (job, attempt, seq); lines of unknown jobs are dropped. Then keeps only the newest
-  // `keep_per_job` lines of each job it wrote to (0 stores nothing), so a chatty job cannot fill the
-  // store. Lines go with their job: DeleteJob and Prune remove them.
-  virtual void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) = 0;
+  // idempotently per (job, attempt, seq); lines of unknown jobs are dropped, and those jobs' ids
+  // returned. Then keeps only the newest `keep_per_job` lines of each job it wrote to (0 stores
+  // nothing, and checks nothing), so a chatty job cannot fill the store. Lines go with their job:
+  // DeleteJob and Prune remove them.
+  virtual std::vector<std::string> AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) = 0;
   // A job's log lines after `query.after`, oldest first; empty for an unknown job.
   // Throws std::invalid_argument for a limit outside 1..1000.
   virtual LogPage ListLogs(const LogQuery& query) = 0;

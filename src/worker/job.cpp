@@ -24,6 +24,7 @@ Job JobFromDelivery(const amqp::Delivery& delivery) {
   job.deadline = typed->deadline;
   job.not_before = typed->not_before;
   job.history = std::move(typed->history);
+  job.stored = typed->stored;
   return job;
 }
 

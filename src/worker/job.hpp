@@ -24,6 +24,7 @@ struct Job {
   nlohmann::json history = nlohmann::json::array();  // earlier attempts, carried in the message
   bool redelivered = false;
   bool seed_style = false;  // the classic demo's plain-text body: the body is the command
+  bool stored = false;      // serve stores its record: its events say so (JobEvent::stored)
 };
 
 // DESIGN decision 4: a message with a `type` property is a typed job (amqp::DecodeJobMessage); a

@@ -507,6 +507,7 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
   e.attempt = job.attempt;
   e.at = SystemNow();
   e.worker = options_.worker_id;
+  e.stored = job.stored;
   return e;
 }
 

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "amqp/topology.hpp"
 #include "core/job.hpp"
 #include "store/store.hpp"
 #include "support/support.hpp"
+#include "support/worker_support.hpp"
 
 namespace warren {
 namespace {
@@ -315,6 +317,37 @@ TEST_F(Pipeline, AJobWhosePublishWasLostIsPublishedAgainAndRuns) {
   EXPECT_EQ(done["result"], spec.args);
   EXPECT_EQ(done["attempts"].size(), 1U) << done;
   EXPECT_TRUE(serve_->WaitForOutput("its publish was never confirmed; publishing it", 1s)) << serve_->Output();
+}
+
+// An enqueue publishes a job while its record is inserted (decision 77), so a fast job can report
+// before its record is committed. Here the record comes much later: the job's events wait for it,
+// unacked in the recorder, and are applied once it is there.
+TEST_F(Pipeline, EventsThatComeBeforeTheirJobsRecordWaitForIt) {
+  const std::string recorder_queue(amqp::kRecorderQueue);
+  // A job enqueued over AMQP (the SDK client) has no record, ever: its events are not held.
+  const JobRecord unstored = testing::TypedJob("warren.echo", json{{"sdk", true}}, queue_);
+  testing::PublishJob(unstored);
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(testing::WaitForCounts(recorder_queue, {0, 0}, 10s)) << ProcessLogs();
+
+  // A job `serve` publishes while it stores it.
+  const JobRecord record = testing::TypedJob("warren.echo", json{{"early", true}}, queue_);
+  auto message = amqp::EncodeFirstMessage(record, SystemNow());
+  message.headers[std::string(amqp::kStoredHeader)] = "1";
+  testing::PublishMessage(std::move(message));
+  // The job runs; the recorder gets its events and holds them: one message unacked, none dropped.
+  ASSERT_TRUE(testing::WaitForCounts(recorder_queue, {0, 1}, 20s)) << ProcessLogs();
+  std::this_thread::sleep_for(500ms);  // several of its retries
+  ASSERT_EQ(testing::QueueCounts(recorder_queue), std::make_pair(0, 1));
+  EXPECT_EQ(testing::HttpGet(port_, "/v1/jobs/" + record.id).status, 404);
+  {
+    auto store = store::OpenStore("sqlite:" + dir_ + "/warren.db");
+    ASSERT_TRUE(store->InsertJobs({record}).at(0).inserted);
+  }
+  const auto done = WaitForState(record.id, "succeeded", 20s);
+  EXPECT_EQ(done["result"], (json{{"early", true}}));
+  EXPECT_EQ(done["attempts"].size(), 1U) << done;
+  EXPECT_TRUE(testing::WaitForCounts(recorder_queue, {0, 0}, 10s));
 }
 
 // ---- GET /v1/events -----------------------------------------------------------------------------

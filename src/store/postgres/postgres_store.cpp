@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 #include <thread>
 #include <type_traits>
 
@@ -52,6 +53,7 @@ constexpr const char* kMarkPublished = "warren_mark_published";
 constexpr const char* kMarkUnpublishedAgain = "warren_mark_unpublished_again";
 constexpr const char* kUnpublishedBefore = "warren_unpublished_before";
 constexpr const char* kInsertLogLine = "warren_insert_log_line";
+constexpr const char* kJobExists = "warren_job_exists";
 constexpr const char* kCapLog = "warren_cap_log";
 constexpr const char* kListLogs = "warren_list_logs";
 
@@ -85,6 +87,7 @@ void PrepareStatements(pqxx::connection& connection) {
   connection.prepare(kLockJobs,
                      "SELECT id, document FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE");
   connection.prepare(kInsertLogLine, InsertLogLineSql('$'));
+  connection.prepare(kJobExists, JobExistsSql('$'));
   connection.prepare(kCapLog, CapLogSql('$'));
   connection.prepare(kListLogs, ListLogsSql('$'));
   connection.prepare(kPruneJobs,
@@ -359,7 +362,7 @@ class PostgresStore final : public Store {
     });
   }
 
-  std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {
+  AppliedEvents ApplyEvents(const std::vector<JobEvent>& events) override {
     const EventsByJob by_job = GroupEventsByJob(events);
     if (by_job.empty()) {
       return {};
@@ -372,9 +375,11 @@ class PostgresStore final : public Store {
       // the other committed them, so no update is lost. Locks are taken in id order (ORDER BY runs
       // below the row locking), so two replicas with overlapping batches cannot deadlock.
       const auto locked = transaction.exec_prepared(kLockJobs, ids);
-      std::vector<JobRecord> changed;
+      AppliedEvents applied;
+      std::set<std::string> found;
       for (const auto& row : locked) {
         const std::string id(View(row[0]));
+        found.insert(id);
         JobRecord record = RecordFromDocument(View(row[1]), id);
         if (!ApplyAll(record, by_job.at(id))) {
           continue;
@@ -382,21 +387,31 @@ class PostgresStore final : public Store {
         const JobRow updated = ToRow(record);
         transaction.exec_prepared(kApplyJob, updated.id, updated.state, updated.updated_at,
                                   updated.finished_at, updated.document);
-        changed.push_back(std::move(record));
+        applied.changed.push_back(std::move(record));
       }
       transaction.commit();
-      return changed;
+      for (const auto& [id, job_events] : by_job) {
+        if (!found.contains(id)) {
+          applied.missing.push_back(id);
+        }
+      }
+      return applied;
     });
   }
 
-  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+  std::vector<std::string> AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
     const EventsByJob by_job = GroupLogEventsByJob(events);
     if (by_job.empty() || keep_per_job == 0) {
-      return;
+      return {};
     }
-    Run("append logs", [&](pqxx::connection& connection) {
+    return Run("append logs", [&](pqxx::connection& connection) {
       pqxx::work transaction(connection);
+      std::vector<std::string> missing;
       for (const auto& [id, job_events] : by_job) {
+        if (transaction.exec_prepared(kJobExists, id).empty()) {
+          missing.push_back(id);
+          continue;
+        }
         for (const JobEvent* event : job_events) {
           for (const LogLine& line : event->lines) {
             transaction.exec_prepared(kInsertLogLine, id, event->attempt, line.seq, ToMillis(line.at), line.text);
@@ -405,7 +420,7 @@ class PostgresStore final : public Store {
         transaction.exec_prepared(kCapLog, id, static_cast<int64_t>(keep_per_job - 1));
       }
       transaction.commit();
-      return true;
+      return missing;
     });
   }
 

@@ -315,11 +315,11 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {
+  AppliedEvents ApplyEvents(const std::vector<JobEvent>& events) override {
     const EventsByJob by_job = GroupEventsByJob(events);
-    std::vector<JobRecord> changed;
+    AppliedEvents applied;
     if (by_job.empty()) {
-      return changed;
+      return applied;
     }
     std::lock_guard lock(writer_mutex_);
     // One transaction for the batch: one WAL append for many events, and the recorder acks the
@@ -327,7 +327,11 @@ class SqliteStore final : public Store {
     Transaction transaction(writer_, Transaction::Kind::kImmediate);
     for (const auto& [id, job_events] : by_job) {
       auto record = FindById(writer_, id);
-      if (!record || !ApplyAll(*record, job_events)) {
+      if (!record) {
+        applied.missing.push_back(id);
+        continue;
+      }
+      if (!ApplyAll(*record, job_events)) {
         continue;
       }
       const JobRow row = ToRow(*record);
@@ -338,22 +342,30 @@ class SqliteStore final : public Store {
       update->Bind(4, row.finished_at);
       update->Bind(5, row.document);
       update->Run();
-      changed.push_back(std::move(*record));
+      applied.changed.push_back(std::move(*record));
     }
     transaction.Commit();
-    return changed;
+    return applied;
   }
 
-  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+  std::vector<std::string> AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
     const EventsByJob by_job = GroupLogEventsByJob(events);
+    std::vector<std::string> missing;
     if (by_job.empty() || keep_per_job == 0) {
-      return;
+      return missing;
     }
+    const std::string exists_sql = JobExistsSql('?');
     const std::string insert_sql = InsertLogLineSql('?');
     const std::string cap_sql = CapLogSql('?');
     std::lock_guard lock(writer_mutex_);
     Transaction transaction(writer_, Transaction::Kind::kImmediate);
     for (const auto& [id, job_events] : by_job) {
+      auto exists = writer_.Prepare(exists_sql);
+      exists->Bind(1, id);
+      if (!exists->Step()) {
+        missing.push_back(id);
+        continue;
+      }
       for (const JobEvent* event : job_events) {
         for (const LogLine& line : event->lines) {
           auto insert = writer_.Prepare(insert_sql);
@@ -371,6 +383,7 @@ class SqliteStore final : public Store {
       cap->Run();
     }
     transaction.Commit();
+    return missing;
   }
 
   LogPage ListLogs(const LogQuery& query) override {

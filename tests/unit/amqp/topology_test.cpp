@@ -76,6 +76,21 @@ TEST(JobMessages, AJobsPriorityTravelsAsTheMessagePriorityAndSurvivesACopy) {
   EXPECT_EQ(EncodeJobMessage(NewJobRecord(record.id, spec, TimePoint(milliseconds(1)))).priority, 0);
 }
 
+TEST(JobMessages, TheStoredMarkTravelsInAHeaderAndSurvivesACopy) {
+  JobSpec spec;
+  spec.type = "resize";
+  const auto record = NewJobRecord("0190f5b2-7c4e-7000-8000-000000000001", spec, TimePoint(milliseconds(1)));
+  Delivery d;
+  d.queue = "default";
+  d.type = "resize";
+  d.message_id = record.id;
+  d.headers = EncodeJobMessage(record).headers;
+  EXPECT_FALSE(DecodeJobMessage(d)->stored) << "an SDK client's job: no record to wait for";
+  d.headers[std::string(kStoredHeader)] = "1";
+  EXPECT_TRUE(DecodeJobMessage(d)->stored);
+  EXPECT_EQ(CopyOf(d).headers.at(std::string(kStoredHeader)), "1") << "a retry keeps it";
+}
+
 TEST(QueueSpecs, QuorumJobQueuesDeadLetterPastTheDeliveryLimit) {
   const auto spec = JobQueueSpec("images", QueueType::kQuorum);
   EXPECT_EQ(spec.string_args.at("x-queue-type"), "quorum");

@@ -152,11 +152,16 @@ class FakeStore final : public store::Store {
     return unpublished_.contains(id);
   }
 
-  void AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
+  std::vector<std::string> AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) override {
     std::lock_guard lock(mutex_);
     MaybeFail();
+    std::vector<std::string> missing;
     for (const auto& event : events) {
-      if (event.kind != EventKind::kLog || jobs_.count(event.job_id) == 0) {
+      if (event.kind != EventKind::kLog || keep_per_job == 0) {
+        continue;
+      }
+      if (jobs_.count(event.job_id) == 0) {
+        missing.push_back(event.job_id);
         continue;
       }
       auto& lines = logs_[event.job_id];
@@ -167,6 +172,7 @@ class FakeStore final : public store::Store {
         lines.erase(lines.begin());
       }
     }
+    return missing;
   }
 
   store::LogPage ListLogs(const store::LogQuery& query) override {
@@ -190,23 +196,24 @@ class FakeStore final : public store::Store {
     return page;
   }
 
-  std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& events) override {
+  store::AppliedEvents ApplyEvents(const std::vector<JobEvent>& events) override {
     std::lock_guard lock(mutex_);
     MaybeFail();
-    std::vector<JobRecord> changed;
+    store::AppliedEvents applied;
     for (const auto& event : events) {
       const auto it = jobs_.find(event.job_id);
       if (it == jobs_.end()) {
+        applied.missing.push_back(event.job_id);
         continue;
       }
       const JobRecord before = it->second;
       ApplyEvent(it->second, event);
       if (!(it->second == before)) {
         ++revisions_[event.job_id];
-        changed.push_back(it->second);
+        applied.changed.push_back(it->second);
       }
     }
-    return changed;
+    return applied;
   }
 
   size_t Prune(const store::RetentionPolicy& /*policy*/, TimePoint /*now*/) override { return 0; }

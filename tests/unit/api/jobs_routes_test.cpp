@@ -29,15 +29,15 @@ class JobsRoutes : public ApiFixture {
 
 // ---- POST /v1/jobs ---------------------------------------------------------------------------------
 
-TEST_F(JobsRoutes, EnqueueStoresThenPublishesAndAnswers202AfterTheConfirm) {
+TEST_F(JobsRoutes, EnqueueStoresAndPublishesAtOnceAndAnswers202AfterBoth) {
   auto slot = Post("/v1/jobs", R"({"type":"send_email","args":{"to":"a@b"},"priority":2})");
-  EXPECT_FALSE(slot->has_value());  // the store call waits for the pool
-  runner_.RunAll();
-  EXPECT_FALSE(slot->has_value()) << "answered before RabbitMQ confirmed";
+  // Without an idempotency key the message goes out while the insert waits for the pool (decision 77).
   ASSERT_EQ(publisher_.PendingCount(), 1U);
-  EXPECT_EQ(store_.Size(), 1U);  // stored before the publish: readable as soon as the POST returns
-
+  EXPECT_EQ(store_.Size(), 0U);
   ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  EXPECT_FALSE(slot->has_value()) << "answered before the record was stored";
+  runner_.RunAll();
+  EXPECT_EQ(store_.Size(), 1U);  // readable as soon as the POST returns
   ASSERT_TRUE(slot->has_value());
   const Response& response = **slot;
   EXPECT_EQ(response.status, 202);
@@ -155,6 +155,19 @@ TEST_F(JobsRoutes, AScheduledJobGoesThroughTheDelayTiersToItsQueue) {
   EXPECT_EQ(store_.Size(), 1U);
 }
 
+TEST_F(JobsRoutes, AJobWithAnIdempotencyKeyIsStoredBeforeItIsPublished) {
+  // The insert decides whether the key is new, so nothing is published before it commits.
+  auto slot = Post("/v1/jobs", R"({"type":"a"})", {{"idempotency-key", "k-first"}});
+  EXPECT_EQ(publisher_.PendingCount(), 0U);
+  runner_.RunAll();
+  EXPECT_EQ(store_.Size(), 1U);
+  ASSERT_EQ(publisher_.PendingCount(), 1U);
+  EXPECT_FALSE(slot->has_value()) << "answered before RabbitMQ confirmed";
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(slot->has_value());
+  EXPECT_EQ((*slot)->status, 202);
+}
+
 TEST_F(JobsRoutes, AKnownIdempotencyKeyAnswers200WithTheSameJobAndPublishesNothing) {
   const Response first = Enqueue(R"({"type":"hello","idempotency_key":"k-1"})");
   ASSERT_EQ(first.status, 202);
@@ -268,13 +281,36 @@ TEST_F(JobsRoutes, ContentTypeMustBeJsonWhenThereIsABody) {
   EXPECT_EQ(Call("POST", "/v1/jobs/" + job.id + "/cancel").status, 200);
 }
 
-TEST_F(JobsRoutes, StoreTroubleIs503AndNothingIsPublished) {
+TEST_F(JobsRoutes, StoreTroubleIs503AndAJobPublishedMeanwhileIsCancelled) {
+  // Insert and publish run at once (decision 77): the insert fails while the publish is on its way.
   store_.FailNext();
-  const Response response = Call("POST", "/v1/jobs", R"({"type":"a"})");
-  EXPECT_EQ(response.status, 503);
-  EXPECT_EQ(ErrorCode(response), "store_unavailable");
-  EXPECT_EQ(HeaderValue(response, "Retry-After"), "1");
-  EXPECT_EQ(publisher_.publishes, 0);
+  auto slot = Post("/v1/jobs", R"({"type":"a"})");
+  runner_.RunAll();
+  EXPECT_FALSE(slot->has_value()) << "answered before RabbitMQ settled the publish";
+  ASSERT_TRUE(publisher_.Resolve(amqp::PublishOutcome::kConfirmed));
+  runner_.RunAll();
+  ASSERT_TRUE(slot->has_value());
+  EXPECT_EQ((*slot)->status, 503);
+  EXPECT_EQ(ErrorCode(**slot), "store_unavailable");
+  EXPECT_EQ(HeaderValue(**slot, "Retry-After"), "1");
+  // RabbitMQ holds a job with no record: the workers are told to skip it.
+  const auto messages = publisher_.Messages();
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_EQ(messages[1].exchange, amqp::kControlExchange);
+  EXPECT_EQ(messages[1].body, amqp::EncodeCancelMessage(messages[0].message_id).body);
+  using Told = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(changes_, (Told{{"enqueued", messages[0].message_id}, {"deleted", messages[0].message_id}}));
+
+  // While the store fails, an enqueue stores first and so publishes nothing.
+  store_.FailNext();
+  const Response again = Call("POST", "/v1/jobs", R"({"type":"a"})");
+  EXPECT_EQ(again.status, 503);
+  EXPECT_EQ(ErrorCode(again), "store_unavailable");
+  EXPECT_EQ(publisher_.publishes, 2);
+  // The store is back: insert and publish at once again.
+  EXPECT_EQ(Enqueue(R"({"type":"a"})").status, 202);
+  EXPECT_EQ(Enqueue(R"({"type":"a"})").status, 202);
+  EXPECT_EQ(publisher_.publishes, 4);
 
   store_.FailNext();
   EXPECT_EQ(ErrorCode(Call("GET", "/v1/jobs")), "store_unavailable");

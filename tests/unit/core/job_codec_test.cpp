@@ -211,7 +211,11 @@ TEST(JobCodec, EventOmitsEmptyFieldsAndRoundTrips) {
   JobEvent noted = progress;
   noted.percent = 42;
   noted.note = "halfway";
-  for (const JobEvent& e : {started, progress, succeeded, failed, cancel, noted}) {
+  JobEvent stored = started;
+  stored.stored = true;
+  EXPECT_EQ(ToJson(stored)["stored"], true);
+  EXPECT_FALSE(ToJson(started).contains("stored"));
+  for (const JobEvent& e : {started, progress, succeeded, failed, cancel, noted, stored}) {
     EXPECT_EQ(JobEventFromJson(json::parse(ToJson(e).dump())), e) << ToJson(e).dump();
   }
   EXPECT_EQ(ToJson(cancel), json::parse(R"({"job_id": "01a217ba-127b-7abc-8def-0123456789ab",
@@ -231,6 +235,7 @@ TEST(JobCodec, EventRejectsBadInput) {
   bad(R"({"job_id": "j", "kind": "started", "attempt": -1, "at": "2026-11-26T12:00:00Z"})");
   bad(R"({"job_id": "j", "kind": "progress", "attempt": 1, "at": "2026-11-26T12:00:00Z", "percent": 101})");
   bad(R"({"job_id": "j", "kind": "failed", "attempt": 1, "at": "2026-11-26T12:00:00Z", "error": 5})");
+  bad(R"({"job_id": "j", "kind": "started", "attempt": 1, "at": "2026-11-26T12:00:00Z", "stored": 1})");
   // A cancel or expiry before any start carries attempt 0, or none.
   EXPECT_EQ(
       JobEventFromJson(json::parse(R"({"job_id": "j", "kind": "expired", "at": "2026-11-26T12:00:00Z"})"))

@@ -24,8 +24,11 @@ class CountingStore final : public Store {
   void MarkPublished(const std::vector<std::string>& /*ids*/) override {}
   void MarkUnpublished(const std::string& /*id*/, TimePoint /*since*/) override {}
   std::vector<JobRecord> UnpublishedBefore(TimePoint /*before*/, size_t /*limit*/) override { return {}; }
-  std::vector<JobRecord> ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
-  void AppendLogs(const std::vector<JobEvent>& /*events*/, size_t /*keep_per_job*/) override {}
+  store::AppliedEvents ApplyEvents(const std::vector<JobEvent>& /*events*/) override { return {}; }
+  std::vector<std::string> AppendLogs(const std::vector<JobEvent>& /*events*/,
+                                      size_t /*keep_per_job*/) override {
+    return {};
+  }
   LogPage ListLogs(const LogQuery& /*query*/) override { return {}; }
 
   std::optional<TimePoint> LastPeriodicTick(const std::string& /*name*/) override { return std::nullopt; }
