@@ -76,7 +76,7 @@ void Recorder::Loop() {
       }
       // Group commit: whatever arrived while the last transaction ran goes into the next one.
       while (!pending_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(Deferred{std::move(pending_.front()), {}, std::chrono::milliseconds(0)});
+        batch.push_back(Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0)});
         pending_.pop_front();
       }
     }
@@ -99,33 +99,30 @@ void Recorder::Loop() {
 }
 
 bool Recorder::Apply(std::vector<Deferred> batch) {
-  std::vector<JobEvent> events;
-  std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
-  // The jobs each message names whose record `serve` stores (JobEvent::stored): only those are worth
-  // waiting for. A job enqueued over AMQP (the SDK client, another producer) never has one.
-  std::vector<std::set<std::string>> jobs_of(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const amqp::Delivery& d = batch[i].delivery;
-    if (d.type == amqp::kWorkerHeartbeatType) {
+  // A new message's events are decoded here; a deferred one brings those still waiting for a record.
+  for (auto& item : batch) {
+    const amqp::Delivery& d = item.delivery;
+    if (item.wait.count() != 0 || d.type == amqp::kWorkerHeartbeatType) {
       continue;  // worker heartbeats share the exchange; the worker registry reads its own copy
     }
     try {
-      for (auto& event : amqp::DecodeEvents(d.body)) {
-        if (event.stored) {
-          jobs_of[i].insert(event.job_id);
-        }
-        (event.kind == EventKind::kLog ? logs : events).push_back(std::move(event));
-      }
+      item.events = amqp::DecodeEvents(d.body);
     } catch (const std::exception& e) {
       // Acked with the batch: requeueing a message no recorder can read would loop forever.
       spdlog::error("recorder: dropping an event that is not a Warren event ({}): {:.200}", e.what(), d.body);
     }
   }
-  std::set<std::string> missing_jobs;
-  std::set<std::string> young_missing;
+  std::vector<JobEvent> events;
+  std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
+  for (const auto& item : batch) {
+    for (const auto& event : item.events) {
+      (event.kind == EventKind::kLog ? logs : events).push_back(event);
+    }
+  }
+  std::set<std::string> missing;
   try {
     // Both writes are idempotent, so a batch handed back after either failed is simply applied again.
-    auto missing = store_.AppendLogs(logs, options_.log_lines_per_job);
+    auto logs_missing = store_.AppendLogs(logs, options_.log_lines_per_job);
     auto applied = store_.ApplyEvents(events);
     if (options_.metrics != nullptr) {
       options_.metrics->CountEvents(events, applied.changed);
@@ -134,45 +131,44 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
       options_.on_applied(events, applied.changed);
     }
     applied_ += events.size();
-    missing.insert(missing.end(), applied.missing.begin(), applied.missing.end());
-    const TimePoint now = SystemNow();
-    for (const auto& id : missing) {
-      missing_jobs.insert(id);
-      if (const auto created = JobIdTime(id); created && now - *created < options_.missing_job_wait) {
-        young_missing.insert(id);
-      }
-    }
+    missing.insert(logs_missing.begin(), logs_missing.end());
+    missing.insert(applied.missing.begin(), applied.missing.end());
   } catch (const std::exception& e) {
     // The store is unavailable: hand the batch back and try again later; nothing is lost.
     spdlog::error("recorder: store write failed ({}); retrying", e.what());
-    for (const auto& d : batch) {
-      consumer_->Settle(d.delivery, amqp::Settlement::kRequeue);
+    for (const auto& item : batch) {
+      consumer_->Settle(item.delivery, amqp::Settlement::kRequeue);
     }
     return false;
   }
-  const auto now = Clock::now();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const bool waits = std::any_of(jobs_of[i].begin(), jobs_of[i].end(),
-                                   [&](const std::string& id) { return young_missing.contains(id); });
-    if (!waits) {
-      if (batch[i].wait.count() != 0) {
-        for (const auto& id : jobs_of[i]) {
-          if (missing_jobs.contains(id)) {
-            spdlog::warn(
-                "recorder: dropping events of job {}: no record of it came within {} s of its id's time", id,
-                std::chrono::duration_cast<std::chrono::seconds>(options_.missing_job_wait).count());
-          }
-        }
+  const TimePoint now = SystemNow();
+  const auto clock_now = Clock::now();
+  for (auto& item : batch) {
+    // Only events a `serve` said it stores are worth waiting for: a job enqueued over AMQP (the SDK
+    // client, another producer) never gets a record. And only while the job is young.
+    std::vector<JobEvent> waiting;
+    for (auto& event : item.events) {
+      if (!event.stored || !missing.contains(event.job_id)) {
+        continue;
       }
-      consumer_->Settle(batch[i].delivery, amqp::Settlement::kAck);
+      if (const auto created = JobIdTime(event.job_id);
+          created && now - *created < options_.missing_job_wait) {
+        waiting.push_back(std::move(event));
+      } else if (item.wait.count() != 0) {
+        spdlog::warn(
+            "recorder: dropping a {} event of job {}: no record of it came within {} s of its id's time",
+            ToString(event.kind), event.job_id,
+            std::chrono::duration_cast<std::chrono::seconds>(options_.missing_job_wait).count());
+      }
+    }
+    if (waiting.empty()) {
+      consumer_->Settle(item.delivery, amqp::Settlement::kAck);
       continue;
     }
-    // Its job's insert has not committed yet: apply the whole message again later (what did apply
-    // changes nothing the second time).
-    const auto wait = batch[i].wait.count() == 0
-                          ? options_.missing_job_retry
-                          : std::min(batch[i].wait * 2, std::chrono::milliseconds(1000));
-    deferred_.push_back(Deferred{std::move(batch[i].delivery), now + wait, wait});
+    // Its job's insert has not committed yet: those events go again later, the message unacked.
+    const auto wait = item.wait.count() == 0 ? options_.missing_job_retry
+                                             : std::min(item.wait * 2, std::chrono::milliseconds(1000));
+    deferred_.push_back(Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait});
   }
   return true;
 }

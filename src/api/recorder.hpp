@@ -55,6 +55,7 @@ class Recorder {
   // A message whose events name a job the store does not hold yet, waiting to be applied again.
   struct Deferred {
     amqp::Delivery delivery;
+    std::vector<JobEvent> events;  // deferred: those of its events that wait for their job's record
     Clock::time_point retry_at;
     std::chrono::milliseconds wait;  // until retry_at: doubles per retry
   };
