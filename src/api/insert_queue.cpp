@@ -18,6 +18,11 @@ void InsertQueue::Add(JobRecord record, Inserted inserted, Failed failed) {
   ScheduleLocked(lock);
 }
 
+size_t InsertQueue::Waiting() {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
+}
+
 void InsertQueue::ScheduleLocked(std::unique_lock<std::mutex>& lock) {
   if (flushing_ || pending_.empty()) {
     return;

@@ -33,6 +33,8 @@ class InsertQueue : public std::enable_shared_from_this<InsertQueue> {
 
   // Exactly one of the callbacks runs, on the task runner's thread (or the caller's, when refused).
   void Add(JobRecord record, Inserted inserted, Failed failed);
+  // Records added and not yet taken by a flush.
+  size_t Waiting();
 
  private:
   struct Pending {

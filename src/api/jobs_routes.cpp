@@ -112,6 +112,8 @@ struct EnqueueJoin {
   std::optional<store::InsertResult> stored;  // guarded by mutex, as the two below
   std::optional<InsertFailure> failed;
   std::optional<PublishOutcome> published;
+  bool finished = false;  // the answer is on its way: a second callback (InsertQueue's failed() after
+                          // a throwing inserted()) must not answer again
   JobRecord job;  // what the change stream and the clean-up need of the job: no args
 
   static JobRecord ViewOf(const JobRecord& record) {
@@ -251,9 +253,9 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
   JobRecord record = NewJobRecord(NewJobId(now), std::move(spec), now);
 
   const std::optional<std::string> key = record.spec.idempotency_key;
-  // While inserts fail, store first: a store outage then publishes (and cancels) no more than the
-  // jobs in flight when it began.
-  if (!key && store_ok_.load()) {
+  // While inserts fail or pile up (a store that hangs, an overload), store first: such trouble then
+  // publishes (and cancels) no more than the jobs in flight when it began.
+  if (!key && store_ok_.load() && inserts_->Waiting() < kMaxGroupCommit) {
     StoreAndPublish(std::move(record), respond);
     return;
   }
@@ -311,13 +313,15 @@ void JobsService::StoreAndPublish(JobRecord record, const Responder& respond) {
   };
   auto on_stored = [self, join, finish](std::optional<store::InsertResult> stored,
                                         std::optional<InsertFailure> failed) {
-    if (failed != InsertFailure::kBusy) {
-      self->store_ok_.store(!failed);
-    }
+    self->store_ok_.store(!failed);  // refused for overload too: store first until an insert succeeds
     std::unique_lock lock(join->mutex);
+    if (join->finished) {
+      return;
+    }
     join->stored = std::move(stored);
     join->failed = failed;
     if (join->published) {
+      join->finished = true;
       lock.unlock();
       finish();
     }
@@ -334,6 +338,7 @@ void JobsService::StoreAndPublish(JobRecord record, const Responder& respond) {
     std::unique_lock lock(join->mutex);
     if (join->failed) {
       join->published = PublishOutcome::kStopped;  // never sent
+      join->finished = true;
       lock.unlock();
       finish();
       return;
@@ -342,7 +347,8 @@ void JobsService::StoreAndPublish(JobRecord record, const Responder& respond) {
   api_.publish(std::move(message), [join, finish](PublishOutcome outcome) {
     std::unique_lock lock(join->mutex);
     join->published = outcome;
-    if (join->stored || join->failed) {
+    if ((join->stored || join->failed) && !join->finished) {
+      join->finished = true;
       lock.unlock();
       finish();
     }
@@ -362,10 +368,13 @@ void JobsService::SettleFailedEnqueue(const EnqueueJoin& join, const Responder& 
     return;
   }
   Changed("deleted", join.job);
-  if (outcome == PublishOutcome::kConfirmed) {
-    // RabbitMQ holds a job with no record. Workers that hear this skip it, or stop it; one that ran it
-    // already reports to a recorder that finds no record and drops the report.
-    spdlog::error("api: job {} was queued but storing its record failed; cancelling it", join.job.id);
+  // Confirmed, or maybe in RabbitMQ (no answer in time, or the connection went before it): a job that
+  // may run with no record. Workers that hear this skip it, or stop it; one that ran it already
+  // reports to a recorder that finds no record and drops the report.
+  if (outcome == PublishOutcome::kConfirmed || outcome == PublishOutcome::kTimeout ||
+      outcome == PublishOutcome::kUnavailable) {
+    spdlog::error("api: job {} was (or may have been) queued but storing its record failed; cancelling it",
+                  join.job.id);
     api_.publish(amqp::EncodeCancelMessage(join.job.id), [id = join.job.id](PublishOutcome cancelled) {
       if (cancelled != PublishOutcome::kConfirmed && cancelled != PublishOutcome::kUnroutable) {
         spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(cancelled));

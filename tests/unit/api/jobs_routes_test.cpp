@@ -155,6 +155,26 @@ TEST_F(JobsRoutes, AScheduledJobGoesThroughTheDelayTiersToItsQueue) {
   EXPECT_EQ(store_.Size(), 1U);
 }
 
+TEST_F(JobsRoutes, WhileInsertsPileUpEnqueuesStoreFirst) {
+  // No store call runs until RunAll: the inserts wait, and past a group commit's worth of them new
+  // enqueues stop publishing ahead of their insert (a store that hangs publishes no more than that).
+  std::vector<Slot> slots;
+  for (int i = 0; i < 300; ++i) {
+    slots.push_back(Post("/v1/jobs", R"({"type":"a"})"));
+  }
+  EXPECT_EQ(publisher_.publishes, 256);
+  runner_.RunAll();
+  EXPECT_EQ(publisher_.publishes, 300);
+  while (publisher_.Resolve(PublishOutcome::kConfirmed)) {
+    runner_.RunAll();
+  }
+  for (const auto& slot : slots) {
+    ASSERT_TRUE(slot->has_value());
+    EXPECT_EQ((*slot)->status, 202);
+  }
+  EXPECT_EQ(store_.Size(), 300U);
+}
+
 TEST_F(JobsRoutes, AJobWithAnIdempotencyKeyIsStoredBeforeItIsPublished) {
   // The insert decides whether the key is new, so nothing is published before it commits.
   auto slot = Post("/v1/jobs", R"({"type":"a"})", {{"idempotency-key", "k-first"}});
