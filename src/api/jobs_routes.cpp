@@ -106,6 +106,12 @@ class InFlightKeys {
   std::unordered_map<std::string, std::vector<Responder>> waiting_;  // guarded by mutex_
 };
 
+Response InsertFailureResponse(InsertFailure failure) {
+  return failure == InsertFailure::kBusy    ? BusyResponse()
+         : failure == InsertFailure::kStore ? StoreFailureResponse()
+                                            : InternalErrorResponse();
+}
+
 // Where a StoreAndPublish stands: its insert's and its publish's outcomes, as they come in.
 struct EnqueueJoin {
   std::mutex mutex;
@@ -164,6 +170,23 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   // An idempotency-free enqueue: insert and publish at once (decision 77).
   void StoreAndPublish(JobRecord record, const Responder& respond);
   void SettleFailedEnqueue(const EnqueueJoin& join, const Responder& respond) const;
+  // A job RabbitMQ confirmed and the store holds: counted, its outbox mark cleared.
+  void Enqueued(const JobRecord& record) const {
+    if (api_.metrics != nullptr) {
+      api_.metrics->CountEnqueued(record.spec.queue, record.spec.type);
+    }
+    if (api_.published) {
+      api_.published({record.id});
+    }
+  }
+  // Tells every worker: one holding the job stops it, the others skip it if it reaches them.
+  void CancelAtWorkers(const std::string& id) const {
+    api_.publish(amqp::EncodeCancelMessage(id), [id](PublishOutcome outcome) {
+      if (outcome != PublishOutcome::kConfirmed && outcome != PublishOutcome::kUnroutable) {
+        spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(outcome));
+      }
+    });
+  }
   void Changed(std::string_view kind, const JobRecord& record) const {
     if (api_.on_change) {
       api_.on_change(kind, record);
@@ -172,7 +195,9 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
 
   const JobsApi api_;
   const std::shared_ptr<InsertQueue> inserts_;
-  std::atomic<bool> store_ok_{true};  // the last insert did not fail in the store
+  // False after an insert failed in the store (or, for a job published at once, was refused); true
+  // after one succeeded. While false, enqueues store first (decision 77).
+  std::atomic<bool> store_ok_{true};
   InFlightKeys keys_;
 };
 
@@ -279,9 +304,7 @@ void JobsService::Submit(JobSpec spec, const Responder& respond) {
         if (failure != InsertFailure::kBusy) {
           self->store_ok_.store(false);
         }
-        const Response response = failure == InsertFailure::kBusy    ? BusyResponse()
-                                  : failure == InsertFailure::kStore ? StoreFailureResponse()
-                                                                     : InternalErrorResponse();
+        const Response response = InsertFailureResponse(failure);
         done(response, response);
       });
 }
@@ -298,14 +321,8 @@ void JobsService::StoreAndPublish(JobRecord record, const Responder& respond) {
   // Called once, by the second of the two callbacks, or at once when the insert was refused.
   auto finish = [self, join, respond] {
     if (join->stored && join->stored->inserted && join->published == PublishOutcome::kConfirmed) {
-      const JobRecord& stored = join->stored->record;
-      if (self->api_.metrics != nullptr) {
-        self->api_.metrics->CountEnqueued(stored.spec.queue, stored.spec.type);
-      }
-      if (self->api_.published) {
-        self->api_.published({stored.id});
-      }
-      respond(Accepted(stored));
+      self->Enqueued(join->stored->record);
+      respond(Accepted(join->stored->record));
       return;
     }
     // Possibly on the publisher's thread: store calls go to the task runner.
@@ -375,15 +392,9 @@ void JobsService::SettleFailedEnqueue(const EnqueueJoin& join, const Responder& 
       outcome == PublishOutcome::kUnavailable) {
     spdlog::error("api: job {} was (or may have been) queued but storing its record failed; cancelling it",
                   join.job.id);
-    api_.publish(amqp::EncodeCancelMessage(join.job.id), [id = join.job.id](PublishOutcome cancelled) {
-      if (cancelled != PublishOutcome::kConfirmed && cancelled != PublishOutcome::kUnroutable) {
-        spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(cancelled));
-      }
-    });
+    CancelAtWorkers(join.job.id);
   }
-  respond(join.failed == InsertFailure::kBusy    ? BusyResponse()
-          : join.failed == InsertFailure::kStore ? StoreFailureResponse()
-                                                 : InternalErrorResponse());
+  respond(InsertFailureResponse(join.failed.value_or(InsertFailure::kInternal)));
 }
 
 // On the task runner, after the group commit. Store first, then RabbitMQ: the job is readable before
@@ -400,12 +411,7 @@ void JobsService::Enqueue(const store::InsertResult& stored, const EnqueueDone& 
   auto self = shared_from_this();
   api_.publish(amqp::EncodeFirstMessage(record, api_.clock()), [self, record, done](PublishOutcome outcome) {
     if (outcome == PublishOutcome::kConfirmed) {
-      if (self->api_.metrics != nullptr) {
-        self->api_.metrics->CountEnqueued(record.spec.queue, record.spec.type);
-      }
-      if (self->api_.published) {
-        self->api_.published({record.id});
-      }
+      self->Enqueued(record);
       // One encoding for both answers: they differ only in status and Location.
       Response accepted = Accepted(record);
       Response theirs = accepted;
@@ -643,13 +649,8 @@ void JobsService::CancelNow(const std::string& id, const Responder& respond) {
     const bool running = record->state == JobState::kRunning;
     const auto changed = api_.store->ApplyEvents({event}).changed;
     if (!changed.empty()) {
-      // Tell every worker: one holding the job stops it, the others skip it if it reaches them. A
-      // running job is marked cancelled at once but stops a moment later, hence 202 ("requested").
-      api_.publish(amqp::EncodeCancelMessage(id), [id](PublishOutcome outcome) {
-        if (outcome != PublishOutcome::kConfirmed && outcome != PublishOutcome::kUnroutable) {
-          spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(outcome));
-        }
-      });
+      // A running job is marked cancelled at once but stops a moment later, hence 202 ("requested").
+      CancelAtWorkers(id);
       Changed("cancelled", changed.front());
       respond(JobResponse(running ? 202 : 200, changed.front()));
       return;

@@ -114,9 +114,13 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
   }
   std::vector<JobEvent> events;
   std::vector<JobEvent> logs;  // a job's own log lines: stored beside the records, not applied to them
-  for (const auto& item : batch) {
-    for (const auto& event : item.events) {
-      (event.kind == EventKind::kLog ? logs : events).push_back(event);
+  // Where each message's events went (moved, not copied), to find those that must wait.
+  std::vector<std::vector<std::pair<std::vector<JobEvent>*, size_t>>> placed(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    for (auto& event : batch[i].events) {
+      auto& into = event.kind == EventKind::kLog ? logs : events;
+      placed[i].emplace_back(&into, into.size());
+      into.push_back(std::move(event));
     }
   }
   std::set<std::string> missing;
@@ -143,11 +147,13 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
   }
   const TimePoint now = SystemNow();
   const auto clock_now = Clock::now();
-  for (auto& item : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& item = batch[i];
     // Only events a `serve` said it stores are worth waiting for: a job enqueued over AMQP (the SDK
     // client, another producer) never gets a record. And only while the job is young.
     std::vector<JobEvent> waiting;
-    for (auto& event : item.events) {
+    for (const auto& [into, index] : placed[i]) {
+      JobEvent& event = (*into)[index];
       if (!event.stored || !missing.contains(event.job_id)) {
         continue;
       }
