@@ -15,6 +15,7 @@
 #include "amqp/frames.hpp"
 #include "amqp/waker.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::amqp {
 namespace {
@@ -50,7 +51,10 @@ class Consumer::Impl {
       : options_(std::move(options)),
         on_delivery_(std::move(on_delivery)),
         paused_(options_.start_paused.begin(), options_.start_paused.end()) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      NameThisThread(options_.thread_name);
+      Run();
+    });
   }
 
   ~Impl() { Stop(); }

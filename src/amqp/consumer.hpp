@@ -37,6 +37,7 @@ struct ConsumerOptions {
   // only the per-consumer limit `prefetch` applies (max_prefetch and SetPrefetch are ignored).
   bool channel_prefetch = true;
   std::chrono::milliseconds reconnect_max{5000};
+  std::string thread_name = "amqp-consumer";  // of the connection's thread (top -H, perf)
 };
 
 // Runs on the consumer's thread: must not block. `Delivery::connection_generation` tells Settle which

@@ -22,6 +22,7 @@
 #include "amqp/topology.hpp"
 #include "amqp/waker.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::amqp {
 namespace {
@@ -94,7 +95,10 @@ const char* ToString(PublishOutcome outcome) {
 class Publisher::Impl {
  public:
   explicit Impl(PublisherOptions options) : options_(std::move(options)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("amqp-publisher");
+      Run();
+    });
   }
 
   ~Impl() { Stop(); }

@@ -4,12 +4,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
+
 namespace warren::api {
 
 BlockingPool::BlockingPool(size_t threads, size_t max_pending) : max_pending_(max_pending) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.emplace_back([this] {
+      NameThisThread("blocking-pool");
+      Loop();
+    });
   }
 }
 

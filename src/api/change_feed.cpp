@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::api {
 namespace {
@@ -66,7 +67,10 @@ std::vector<JobChange> DecodeChanges(const std::string& body) {
 
 ChangeFeed::ChangeFeed(PublishFn publish, std::chrono::milliseconds interval, size_t max_batch)
     : publish_(std::move(publish)), interval_(interval), max_batch_(std::max<size_t>(max_batch, 1)) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("change-feed");
+    Loop();
+  });
 }
 
 ChangeFeed::~ChangeFeed() { Stop(); }

@@ -19,6 +19,7 @@
 
 #include "core/asio.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::api {
 namespace {
@@ -625,6 +626,7 @@ void HttpServer::Impl::Start(Handler handler) {
   threads_.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {
     threads_.emplace_back([this] {
+      NameThisThread("http-io");
       // A handler that throws must not take the io thread (and every connection on it) down.
       for (;;) {
         try {

@@ -5,12 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::api {
 
 Outbox::Outbox(store::Store& store, PublishFn publish, ClockFn clock, OutboxOptions options)
     : store_(store), publish_(std::move(publish)), clock_(std::move(clock)), options_(options) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("outbox");
+    Loop();
+  });
 }
 
 Outbox::~Outbox() { Stop(); }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
+#include "core/thread_name.hpp"
 
 namespace warren::api {
 
@@ -20,11 +21,15 @@ Recorder::Recorder(RecorderOptions options, store::Store& store) : options_(std:
   consumer_options.consume = {std::string(amqp::kRecorderQueue)};
   consumer_options.prefetch = options_.prefetch;
   consumer_options.reconnect_max = options_.reconnect_max;
+  consumer_options.thread_name = "recorder-amqp";
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer_options),
                                                [this](amqp::Delivery d) { OnDelivery(std::move(d)); });
   // Started last: Loop settles through consumer_, which must be set before the thread can read it
   // (deliveries that come first only wait in pending_).
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("recorder");
+    Loop();
+  });
 }
 
 Recorder::~Recorder() { Stop(); }

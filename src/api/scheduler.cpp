@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
+
 namespace warren::api {
 
 PeriodicScheduler::PeriodicScheduler(std::vector<PeriodicJob> jobs, store::Store& store, SubmitFn submit,
@@ -19,6 +21,7 @@ void PeriodicScheduler::Start(std::chrono::milliseconds interval) {
     return;
   }
   thread_ = std::jthread([this, interval](const std::stop_token& stop) {
+    NameThisThread("scheduler");
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {

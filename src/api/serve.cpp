@@ -273,6 +273,7 @@ int RunServe(const Settings& settings) {
   heartbeat_options.consume = {heartbeat_queue};
   heartbeat_options.prefetch = 100;
   heartbeat_options.reconnect_max = settings.reconnect_max;
+  heartbeat_options.thread_name = "serve-feeds";
   std::unique_ptr<amqp::Consumer> heartbeats;
   heartbeats = std::make_unique<amqp::Consumer>(
       std::move(heartbeat_options),

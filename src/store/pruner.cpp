@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
+
 namespace warren::store {
 
 Pruner::Pruner(Store& store, RetentionPolicy policy, Duration interval, Clock clock)
     : store_(store), policy_(policy), interval_(interval), clock_(std::move(clock)), thread_([this] {
+        NameThisThread("pruner");
         Loop();
       }) {}
 

@@ -10,9 +10,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/log.hpp"
 #include "amqp/queue_inspector.hpp"
 #include "amqp/topology.hpp"
+#include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "worker/builtin_handlers.hpp"
 #include "worker/command_handlers.hpp"
 #include "worker/demo_handlers.hpp"
@@ -111,7 +112,10 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   gethostname(host, sizeof host - 1);
   host_ = host;
   for (int i = 0; i < options_.concurrency; ++i) {
-    executors_.emplace_back([this] { ExecutorLoop(); });
+    executors_.emplace_back([this] {
+      NameThisThread("executor");
+      ExecutorLoop();
+    });
   }
   amqp::PublisherOptions publisher_options;
   publisher_options.connection = options_.connection;
@@ -182,7 +186,10 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
     control_ = std::make_unique<amqp::Consumer>(std::move(control_options),
                                                 [this](amqp::Delivery d) { OnControl(d); });
   }
-  watchdog_ = std::jthread([this](const std::stop_token& stop) { WatchdogLoop(stop); });
+  watchdog_ = std::jthread([this](const std::stop_token& stop) {
+    NameThisThread("watchdog");
+    WatchdogLoop(stop);
+  });
 }
 
 Worker::~Worker() {

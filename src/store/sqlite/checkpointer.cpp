@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
+
 namespace warren::store::sqlite {
 
 Checkpointer::Checkpointer(const std::string& path, Database& writer)
@@ -10,7 +12,10 @@ Checkpointer::Checkpointer(const std::string& path, Database& writer)
   // checkpoint on it is a no-op that reports success (with -1 frames): the WAL was never copied back
   // and grew without bound under load (20 GB in five minutes, found by the soak).
   db_.QueryText("SELECT count(*) FROM sqlite_master");
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("wal-checkpoint");
+    Loop();
+  });
   sqlite3_wal_hook(writer_.Handle(), &Checkpointer::OnCommit, this);
 }
 
