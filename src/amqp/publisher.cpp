@@ -246,28 +246,36 @@ class Publisher::Impl {
       props._flags |= AMQP_BASIC_HEADERS_FLAG;
       props.headers = amqp_table_t{static_cast<int>(headers.size()), headers.data()};
     }
-    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
-    CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
-                                   /*mandatory=*/1, /*immediate=*/0, &props, Bytes(m.body)),
-                "basic.publish");
+    // In flight before it is sent: if sending throws, FailAll still answers its group.
     ++next_seq_;
     id_to_seq_[m.message_id] = seq;
     in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m),
                                      m.message_id, m.exchange + "/" + m.routing_key, false});
+    auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
+    CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
+                                   /*mandatory=*/1, /*immediate=*/0, &props, Bytes(m.body)),
+                "basic.publish");
   }
 
   void PublishQueued() {
-    for (auto& r : TakeQueue()) {
-      if (state_.load() == PublisherState::kBlocked) {
-        r.group->Resolve(PublishOutcome::kBlocked);
+    auto requests = TakeQueue();
+    for (auto it = requests.begin(); it != requests.end(); ++it) {
+      if (state_.load() == PublisherState::kBlocked ||
+          in_flight_.size() + it->messages.size() > options_.max_in_flight) {
+        it->group->Resolve(PublishOutcome::kBlocked);
         continue;
       }
-      if (in_flight_.size() + r.messages.size() > options_.max_in_flight) {
-        r.group->Resolve(PublishOutcome::kBlocked);
-        continue;
-      }
-      for (auto& m : r.messages) {
-        PublishOne(m, r.group);
+      try {
+        for (auto& m : it->messages) {
+          PublishOne(m, it->group);
+        }
+      } catch (const AmqpError&) {
+        // The connection is gone. What is in flight fails with FailAll; the requests taken from the
+        // queue and not sent yet fail here, or their callers would never hear back.
+        for (; it != requests.end(); ++it) {
+          it->group->Resolve(PublishOutcome::kUnavailable);
+        }
+        throw;
       }
     }
   }

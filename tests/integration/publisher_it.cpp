@@ -1,4 +1,5 @@
 // Publisher against a real RabbitMQ: confirms, returns, batches, and failing fast without a broker.
+#include <atomic>
 #include <future>
 #include <memory>
 #include <set>
@@ -11,6 +12,7 @@
 #include "amqp/publisher.hpp"
 #include "amqp/topology.hpp"
 #include "support/support.hpp"
+#include "support/tcp_proxy.hpp"
 
 namespace warren::amqp {
 namespace {
@@ -105,6 +107,48 @@ TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "task_queue", "x"}), PublishOutcome::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+// A connection lost while requests wait in the publisher's queue: every caller still hears back.
+TEST(Publisher, EveryPublishIsAnsweredWhenTheConnectionDropsMidStream) {
+  testing::TcpProxy proxy("127.0.0.1", TestBroker::Get().AmqpPort());
+  Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(proxy.Port()) + "/",
+                      {QueueSpec{"it.publisher.dropped"}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  std::atomic<bool> stop{false};
+  std::atomic<int> submitted{0};
+  std::atomic<int> answered{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      while (!stop) {
+        // Enough waiting in the queue and in flight; and no spinning on fail-fast answers meanwhile.
+        if (submitted.load() - answered.load() > 2000 || p.State() != PublisherState::kReady) {
+          std::this_thread::sleep_for(1ms);
+          continue;
+        }
+        ++submitted;
+        p.Publish(OutgoingMessage{"", "it.publisher.dropped", std::string(2000, 'x')},
+                  [&](PublishOutcome /*outcome*/) { ++answered; });
+      }
+    });
+  }
+  for (int drop = 0; drop < 16; ++drop) {
+    ASSERT_TRUE(p.WaitReady(10s));
+    std::this_thread::sleep_for(100ms);
+    proxy.DropAll();
+  }
+  std::this_thread::sleep_for(200ms);
+  stop = true;
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (answered.load() < submitted.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(answered.load(), submitted.load());
+  TestBroker::Get().Ctl({"delete_queue", "it.publisher.dropped"});
 }
 
 TEST(CheckDeclarations, AQueueWithOtherArgumentsIsAMismatchAnUnreachableBrokerIsNot) {
