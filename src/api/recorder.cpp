@@ -81,7 +81,7 @@ void Recorder::Loop() {
       }
       // Group commit: whatever arrived while the last transaction ran goes into the next one.
       while (!pending_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0)});
+        batch.push_back(Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0), {}});
         pending_.pop_front();
       }
     }
@@ -179,9 +179,31 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
     // Its job's insert has not committed yet: those events go again later, the message unacked.
     const auto wait = item.wait.count() == 0 ? options_.missing_job_retry
                                              : std::min(item.wait * 2, std::chrono::milliseconds(1000));
-    deferred_.push_back(Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait});
+    const auto since = item.wait.count() == 0 ? clock_now : item.since;
+    deferred_.push_back(
+        Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait, since});
   }
+  DropLongestHeldBeyondCap();
   return true;
+}
+
+void Recorder::DropLongestHeldBeyondCap() {
+  // After a store outage many jobs can have been published without a record (decision 77). Held past
+  // half the prefetch, their reports would leave the broker little to deliver and slow every other
+  // job's recording until their minute passed: the longest held give up instead.
+  const size_t cap = std::max<size_t>(options_.prefetch / 2, 1);
+  while (deferred_.size() > cap) {
+    auto oldest = std::min_element(deferred_.begin(), deferred_.end(),
+                                   [](const Deferred& a, const Deferred& b) { return a.since < b.since; });
+    for (const auto& event : oldest->events) {
+      spdlog::warn(
+          "recorder: dropping a {} event of job {}: no record of it yet, and {} messages already wait "
+          "for theirs (half the prefetch)",
+          ToString(event.kind), event.job_id, cap);
+    }
+    consumer_->Settle(oldest->delivery, amqp::Settlement::kAck);
+    deferred_.erase(oldest);
+  }
 }
 
 }  // namespace warren::api

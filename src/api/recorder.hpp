@@ -29,7 +29,9 @@ struct RecorderOptions {
   std::chrono::milliseconds reconnect_max{5000};
   size_t max_batch = 500;   // events per store transaction
   Metrics* metrics = nullptr;  // counts what was applied; may be null
-  uint16_t prefetch = 1000;  // events the broker may have in flight to us
+  // Event messages the broker may have in flight to us; those held for a job's record (decision 77)
+  // take at most half of them.
+  uint16_t prefetch = 1000;
   size_t log_lines_per_job = 1000;  // a job's newest log lines kept in the store (0: none)
   // How long after its id's time (UUIDv7) a job's events wait for its record; older ones are dropped
   // (a deleted job, or an enqueue whose insert failed after its publish).
@@ -58,6 +60,7 @@ class Recorder {
     std::vector<JobEvent> events;  // deferred: those of its events that wait for their job's record
     Clock::time_point retry_at;
     std::chrono::milliseconds wait;  // until retry_at: doubles per retry
+    Clock::time_point since;         // first deferred
   };
 
   void OnDelivery(amqp::Delivery delivery);  // consumer thread
@@ -65,6 +68,8 @@ class Recorder {
   // Applies one batch and settles each message: acked, deferred, or (store down) handed back.
   // Returns false when the store failed.
   bool Apply(std::vector<Deferred> batch);
+  // Acks the longest-held deferred messages (their waiting events dropped) beyond half the prefetch.
+  void DropLongestHeldBeyondCap();
 
   const RecorderOptions options_;
   store::Store& store_;
