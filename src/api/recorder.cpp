@@ -81,10 +81,13 @@ void Recorder::Loop() {
       }
       // Group commit: whatever arrived while the last transaction ran goes into the next one.
       while (!pending_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0), {}});
+        batch.push_back(
+            Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0), {}, false});
         pending_.pop_front();
       }
     }
+    // Held across a lost connection: the broker has requeued the message and delivers it again.
+    std::erase_if(deferred_, [this](const Deferred& d) { return !consumer_->IsLive(d.delivery); });
     const auto now = Clock::now();
     auto due = std::partition(deferred_.begin(), deferred_.end(),
                               [now](const Deferred& d) { return d.retry_at > now; });
@@ -152,6 +155,8 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
   }
   const TimePoint now = SystemNow();
   const auto clock_now = Clock::now();
+  size_t dropped_events = 0;
+  std::set<std::string> dropped_jobs;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& item = batch[i];
     // Only events a `serve` said it stores are worth waiting for: a job enqueued over AMQP (the SDK
@@ -162,8 +167,11 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
       if (!event.stored || !missing.contains(event.job_id)) {
         continue;
       }
-      if (const auto created = JobIdTime(event.job_id);
-          created && now - *created < options_.missing_job_wait) {
+      if (item.last_chance) {
+        ++dropped_events;
+        dropped_jobs.insert(event.job_id);
+      } else if (const auto created = JobIdTime(event.job_id);
+                 created && now - *created < options_.missing_job_wait) {
         waiting.push_back(std::move(event));
       } else if (item.wait.count() != 0) {
         spdlog::warn(
@@ -181,28 +189,38 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
                                              : std::min(item.wait * 2, std::chrono::milliseconds(1000));
     const auto since = item.wait.count() == 0 ? clock_now : item.since;
     deferred_.push_back(
-        Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait, since});
+        Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait, since, false});
   }
-  DropLongestHeldBeyondCap();
+  if (dropped_events > 0) {
+    spdlog::warn(
+        "recorder: dropping {} events of {} jobs that have no record yet: more messages wait for "
+        "their job's record than half the prefetch ({})",
+        dropped_events, dropped_jobs.size(), options_.prefetch);
+  }
+  LimitHeld(clock_now);
   return true;
 }
 
-void Recorder::DropLongestHeldBeyondCap() {
+void Recorder::LimitHeld(Clock::time_point now) {
   // After a store outage many jobs can have been published without a record (decision 77). Held past
   // half the prefetch, their reports would leave the broker little to deliver and slow every other
-  // job's recording until their minute passed: the longest held give up instead.
+  // job's recording until their minute passed. The longest held, once past the ordinary wait for a
+  // committing insert, get one more look at the store and are then acked.
   const size_t cap = std::max<size_t>(options_.prefetch / 2, 1);
-  while (deferred_.size() > cap) {
-    auto oldest = std::min_element(deferred_.begin(), deferred_.end(),
-                                   [](const Deferred& a, const Deferred& b) { return a.since < b.since; });
-    for (const auto& event : oldest->events) {
-      spdlog::warn(
-          "recorder: dropping a {} event of job {}: no record of it yet, and {} messages already wait "
-          "for theirs (half the prefetch)",
-          ToString(event.kind), event.job_id, cap);
+  std::vector<Deferred*> held;
+  for (auto& d : deferred_) {
+    if (!d.last_chance) {
+      held.push_back(&d);
     }
-    consumer_->Settle(oldest->delivery, amqp::Settlement::kAck);
-    deferred_.erase(oldest);
+  }
+  if (held.size() <= cap) {
+    return;
+  }
+  std::sort(held.begin(), held.end(),
+            [](const Deferred* a, const Deferred* b) { return a->since < b->since; });
+  for (size_t i = 0; i < held.size() - cap && now - held[i]->since >= kMinHeldBeforeCap; ++i) {
+    held[i]->last_chance = true;
+    held[i]->retry_at = now;
   }
 }
 

@@ -61,6 +61,7 @@ class Recorder {
     Clock::time_point retry_at;
     std::chrono::milliseconds wait;  // until retry_at: doubles per retry
     Clock::time_point since;         // first deferred
+    bool last_chance = false;        // beyond the cap: applied once more, then dropped if still missing
   };
 
   void OnDelivery(amqp::Delivery delivery);  // consumer thread
@@ -68,8 +69,10 @@ class Recorder {
   // Applies one batch and settles each message: acked, deferred, or (store down) handed back.
   // Returns false when the store failed.
   bool Apply(std::vector<Deferred> batch);
-  // Acks the longest-held deferred messages (their waiting events dropped) beyond half the prefetch.
-  void DropLongestHeldBeyondCap();
+  // Beyond half the prefetch, gives the longest-held deferred messages (held for at least
+  // kMinHeldBeforeCap) a last chance: applied once more at once, then acked, found or not.
+  void LimitHeld(Clock::time_point now);
+  static constexpr std::chrono::milliseconds kMinHeldBeforeCap{2000};
 
   const RecorderOptions options_;
   store::Store& store_;

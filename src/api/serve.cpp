@@ -37,6 +37,7 @@
 #include "api/router.hpp"
 #include "api/scheduler.hpp"
 #include "api/worker_registry.hpp"
+#include "core/thread_name.hpp"
 #include "core/unix_socket.hpp"
 #include "store/pruner.hpp"
 #include "store/store.hpp"
@@ -340,6 +341,7 @@ int RunServe(const Settings& settings) {
   // Idle streams get a comment every 15 s: proxies keep them open, and streams whose client left are
   // found and dropped.
   std::jthread keep_alive([&hub](const std::stop_token& stop) {
+    NameThisThread("sse-keepalive");
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);

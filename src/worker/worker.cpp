@@ -152,6 +152,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
     consumer_options.channel_prefetch = false;
   }
   consumer_options.reconnect_max = options_.reconnect_max;
+  consumer_options.thread_name = "jobs-amqp";
   {
     // The callbacks take mu_ before they touch consumer_ or control_: holding it here makes the first
     // delivery wait until the pointer is set.
@@ -181,6 +182,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
   control_options.consume = {control_queue};
   control_options.prefetch = 100;
   control_options.reconnect_max = options_.reconnect_max;
+  control_options.thread_name = "control-amqp";
   {
     std::lock_guard lock(mu_);
     control_ = std::make_unique<amqp::Consumer>(std::move(control_options),

@@ -111,14 +111,17 @@ TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
 
 // A connection lost while requests wait in the publisher's queue: every caller still hears back.
 TEST(Publisher, EveryPublishIsAnsweredWhenTheConnectionDropsMidStream) {
-  testing::TcpProxy proxy("127.0.0.1", TestBroker::Get().AmqpPort());
-  Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(proxy.Port()) + "/",
-                      {QueueSpec{"it.publisher.dropped"}}));
-  ASSERT_TRUE(p.WaitReady(10s));
+  // Declared before the publisher, whose callbacks (FailAll on its way out) write them.
   std::atomic<bool> stop{false};
   std::atomic<int> submitted{0};
   std::atomic<int> answered{0};
-  std::vector<std::thread> callers;
+  std::atomic<int> unavailable{0};
+  testing::TcpProxy proxy("127.0.0.1", TestBroker::Get().AmqpPort());
+  QueueSpec queue{"it.publisher.dropped"};
+  queue.int_args["x-max-length"] = 10'000;  // the callers publish as fast as they can
+  Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(proxy.Port()) + "/", {queue}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  std::vector<std::jthread> callers;
   for (int t = 0; t < 4; ++t) {
     callers.emplace_back([&] {
       while (!stop) {
@@ -129,25 +132,31 @@ TEST(Publisher, EveryPublishIsAnsweredWhenTheConnectionDropsMidStream) {
         }
         ++submitted;
         p.Publish(OutgoingMessage{"", "it.publisher.dropped", std::string(2000, 'x')},
-                  [&](PublishOutcome /*outcome*/) { ++answered; });
+                  [&](PublishOutcome outcome) {
+                    unavailable += outcome == PublishOutcome::kUnavailable ? 1 : 0;
+                    ++answered;
+                  });
       }
     });
   }
   for (int drop = 0; drop < 16; ++drop) {
-    ASSERT_TRUE(p.WaitReady(10s));
+    if (!p.WaitReady(10s)) {
+      ADD_FAILURE() << "no reconnect within 10 s after drop " << drop;
+      break;
+    }
     std::this_thread::sleep_for(100ms);
     proxy.DropAll();
   }
   std::this_thread::sleep_for(200ms);
   stop = true;
-  for (auto& caller : callers) {
-    caller.join();
-  }
+  callers.clear();  // joins
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (answered.load() < submitted.load() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(answered.load(), submitted.load());
+  EXPECT_GT(unavailable.load(), 0);  // the drops did fail publishes in flight
+  p.Stop();
   TestBroker::Get().Ctl({"delete_queue", "it.publisher.dropped"});
 }
 

@@ -1,6 +1,7 @@
 // The recorder on its own against the real broker and a real SQLite file: what it holds and for how
 // long.
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -40,15 +41,22 @@ TEST(Recorder, ReportsWaitingForARecordHoldAtMostHalfThePrefetch) {
   const JobRecord known = testing::TypedJob("warren.echo", nlohmann::json::object(), "it.recorder");
   ASSERT_TRUE(store->InsertJobs({known}).at(0).inserted);
 
+  const std::string recorder_queue(amqp::kRecorderQueue);
+  // Shared with the serve processes other tests start: start empty (if it exists yet), end empty.
+  TestBroker::Get().Ctl({"purge_queue", recorder_queue});
+  struct PurgeAtEnd {
+    std::string queue;
+    ~PurgeAtEnd() { TestBroker::Get().Ctl({"purge_queue", queue}); }
+  } purge_at_end{recorder_queue};
+
   RecorderOptions options;
   options.connection.url = TestBroker::Get().AmqpUrl();
   options.prefetch = 4;
   Recorder recorder(options, *store);
   ASSERT_TRUE(recorder.WaitConnected(10s));
-  const std::string recorder_queue(amqp::kRecorderQueue);
-  TestBroker::Get().Ctl({"purge_queue", recorder_queue});
 
   // Six young jobs with no record: without the cap the first four would fill the prefetch for a minute.
+  // With it, those held over two seconds beyond half the prefetch get one more look, then go.
   for (int i = 0; i < 6; ++i) {
     testing::PublishMessage(
         amqp::EncodeEventMessage(StartedEvent(NewJobId(SystemNow())), "it.recorder", "warren.echo"));
@@ -71,7 +79,6 @@ TEST(Recorder, ReportsWaitingForARecordHoldAtMostHalfThePrefetch) {
       << testing::QueueCounts(recorder_queue).first << " ready, "
       << testing::QueueCounts(recorder_queue).second << " unacked";
   recorder.Stop();
-  TestBroker::Get().Ctl({"purge_queue", recorder_queue});
 }
 
 }  // namespace
