@@ -81,8 +81,7 @@ void Recorder::Loop() {
       }
       // Group commit: whatever arrived while the last transaction ran goes into the next one.
       while (!pending_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(
-            Deferred{std::move(pending_.front()), {}, {}, std::chrono::milliseconds(0), {}, false});
+        batch.push_back(Deferred{.delivery = std::move(pending_.front())});
         pending_.pop_front();
       }
     }
@@ -188,8 +187,11 @@ bool Recorder::Apply(std::vector<Deferred> batch) {
     const auto wait = item.wait.count() == 0 ? options_.missing_job_retry
                                              : std::min(item.wait * 2, std::chrono::milliseconds(1000));
     const auto since = item.wait.count() == 0 ? clock_now : item.since;
-    deferred_.push_back(
-        Deferred{std::move(item.delivery), std::move(waiting), clock_now + wait, wait, since, false});
+    deferred_.push_back(Deferred{.delivery = std::move(item.delivery),
+                                 .events = std::move(waiting),
+                                 .retry_at = clock_now + wait,
+                                 .wait = wait,
+                                 .since = since});
   }
   if (dropped_events > 0) {
     spdlog::warn(
@@ -207,6 +209,9 @@ void Recorder::LimitHeld(Clock::time_point now) {
   // job's recording until their minute passed. The longest held, once past the ordinary wait for a
   // committing insert, get one more look at the store and are then acked.
   const size_t cap = std::max<size_t>(options_.prefetch / 2, 1);
+  if (deferred_.size() <= cap) {
+    return;  // the usual case, checked before anything is built: this runs after every batch
+  }
   std::vector<Deferred*> held;
   for (auto& d : deferred_) {
     if (!d.last_chance) {

@@ -58,9 +58,9 @@ class Recorder {
   struct Deferred {
     amqp::Delivery delivery;
     std::vector<JobEvent> events;  // deferred: those of its events that wait for their job's record
-    Clock::time_point retry_at;
-    std::chrono::milliseconds wait;  // until retry_at: doubles per retry
-    Clock::time_point since;         // first deferred
+    Clock::time_point retry_at{};
+    std::chrono::milliseconds wait{0};  // until retry_at: doubles per retry; 0 for a new message
+    Clock::time_point since{};          // first deferred
     bool last_chance = false;        // beyond the cap: applied once more, then dropped if still missing
   };
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -16,24 +17,24 @@ std::string ThisThreadName() {
   return name;
 }
 
+// The name a new thread reads back after NameThisThread(name).
+std::string NamedInANewThread(std::string_view name) {
+  std::string seen;
+  std::thread([&] {
+    NameThisThread(name);
+    seen = ThisThreadName();
+  }).join();
+  return seen;
+}
+
 TEST(ThreadName, NamesTheCallingThreadOnly) {
   const std::string before = ThisThreadName();
-  std::string name;
-  std::thread([&] {
-    NameThisThread("recorder");
-    name = ThisThreadName();
-  }).join();
-  EXPECT_EQ(name, "recorder");
+  EXPECT_EQ(NamedInANewThread("recorder"), "recorder");
   EXPECT_EQ(ThisThreadName(), before);
 }
 
 TEST(ThreadName, NamesAreCutToTheKernelsLimit) {
-  std::string name;
-  std::thread([&] {
-    NameThisThread("a-name-longer-than-fifteen");
-    name = ThisThreadName();
-  }).join();
-  EXPECT_EQ(name, "a-name-longer-t");
+  EXPECT_EQ(NamedInANewThread("a-name-longer-than-fifteen"), "a-name-longer-t");
 }
 
 }  // namespace
