@@ -611,7 +611,7 @@ class Bench:
         elif system == "demo":
             queue = "task_queue"
             self.ceiling("publish", queue, n, ["--body", "hey"])
-        elif system == "ceiling":
+        elif system.startswith("ceiling"):
             queue = "bench_ceiling"
             self.ceiling("publish", queue, n, [])
         else:
@@ -693,15 +693,19 @@ class Bench:
     def w_drain(self):
         n = self.p["drain_jobs"]
         self.amqp.declare_recorder_queue()
-        for system in ["warren", "warren_c32", "demo", "celery", "celery_reliable", "ceiling"]:
+        # ceiling_c4 / ceiling_c32: the raw consumer held to a Warren worker's concurrency as its prefetch,
+        # acking each message: what a consumer that never holds more than it runs can do, without Warren.
+        held = ["ceiling_c%d" % c for c in (self.p["warren_concurrency"], 32)]
+        for system in ["warren", "warren_c32", "demo", "celery", "celery_reliable", "ceiling"] + held:
             for k in self.p["workers"]:
                 for run in range(self.runs):
                     queue, fill_s, fill_rate = self.fill(system, n)
-                    if system == "ceiling":
+                    if system.startswith("ceiling"):
                         # k raw consumers, n/k messages each, timed from launch to the last exit
+                        prefetch, ack_every = ("1000", "100") if system == "ceiling" else (system[len("ceiling_c"):], "1")
                         t0 = time.time()
                         ps = [subprocess.Popen([CEILING, "consume", "--port", str(self.broker.port), "--queue", queue,
-                                                "--count", str(n // k), "--prefetch", "1000", "--ack-every", "100"],
+                                                "--count", str(n // k), "--prefetch", prefetch, "--ack-every", ack_every],
                                                stdout=subprocess.DEVNULL) for _ in range(k)]
                         for p in ps:
                             p.wait()
@@ -955,6 +959,10 @@ def build_report(bench, info):
         ratios["drain, %d worker(s): Warren -c 32 ÷ Celery reliable" % k] = ratio(w32,
                                                                                  med("drain/celery_reliable/w%d" % k))
         ratios["drain, %d worker(s): Warren -c 32 ÷ ceiling consumer" % k] = ratio(w32, med("drain/ceiling/w%d" % k))
+        ratios["drain, %d worker(s): Warren ÷ raw consumer held to prefetch %d" % (k, p["warren_concurrency"])] = ratio(
+            w, med("drain/ceiling_c%d/w%d" % (p["warren_concurrency"], k)))
+        ratios["drain, %d worker(s): Warren -c 32 ÷ raw consumer held to prefetch 32" % k] = ratio(
+            w32, med("drain/ceiling_c32/w%d" % k))
     ratios["sustained: Warren ÷ demo (jobs done/s)"] = ratio(med("sustained/warren", "done_per_s"),
                                                              med("sustained/demo", "done_per_s"))
     ratios["sustained: Warren PostgreSQL store ÷ SQLite store (stored/s)"] = ratio(
@@ -1020,7 +1028,12 @@ def markdown(bench, info, agg, ratios):
                            ("warren_c32", "Warren `work` (warren.noop, concurrency 32)"),
                            ("demo", "demo pika worker (prefetch 1)"), ("celery", "Celery default (prefork -c 2)"),
                            ("celery_reliable", "Celery acks_late + prefetch 1 (prefork -c 2)"),
-                           ("ceiling", "ceiling: rabbitmq-c, prefetch 1000, multiple-ack 100")]:
+                           ("ceiling", "ceiling: rabbitmq-c, prefetch 1000, multiple-ack 100"),
+                           ("ceiling_c%d" % p["warren_concurrency"],
+                            "rabbitmq-c held to prefetch %d, an ack per message" % p["warren_concurrency"]),
+                           ("ceiling_c32", "rabbitmq-c held to prefetch 32, an ack per message")]:
+        if not any("drain/%s/w%d" % (sysname, k) in agg for k in p["workers"]):
+            continue
         cells = [fmt_summary(agg.get("drain/%s/w%d" % (sysname, k), {}).get("jobs_per_s")) for k in p["workers"]]
         L.append("| %s | %s |" % (label, " | ".join(cells)))
     L.append("")

@@ -389,8 +389,16 @@ std::pair<uint64_t, uint32_t> Connection::InspectQueue(const std::string& queue)
 }
 
 void Connection::DeclareExchange(const ExchangeSpec& spec) {
-  amqp_exchange_declare(state_->conn, kChannel, Bytes(spec.name), Bytes(spec.type), /*passive=*/0, /*durable=*/1,
-                        /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
+  amqp_table_entry_t alternate{};
+  amqp_table_t args = amqp_empty_table;
+  if (!spec.alternate_exchange.empty()) {
+    alternate.key = amqp_cstring_bytes("alternate-exchange");
+    alternate.value.kind = AMQP_FIELD_KIND_UTF8;
+    alternate.value.value.bytes = Bytes(spec.alternate_exchange);
+    args = amqp_table_t{1, &alternate};
+  }
+  amqp_exchange_declare(state_->conn, kChannel, Bytes(spec.name), Bytes(spec.type),
+                        /*passive=*/0, /*durable=*/1, /*auto_delete=*/0, /*internal=*/0, args);
   CheckRpc(fmt::format("exchange.declare {}", spec.name).c_str());
 }
 

@@ -288,6 +288,7 @@ class Consumer::Impl {
     } else {
       d.queue = ToString(env.routing_key);
     }
+    d.routing_key = ToString(env.routing_key);
     d.body = ToString(env.message.body);
     const auto& p = env.message.properties;
     if ((p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0) {

@@ -32,6 +32,7 @@ struct OutgoingMessage {
 
 struct Delivery {
   std::string queue;
+  std::string routing_key;  // as published (or as dead-lettered): for a job, the queue it was meant for
   std::string body;
   std::string content_type;
   std::string message_id;

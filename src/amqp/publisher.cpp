@@ -62,6 +62,7 @@ struct InFlight {
   Clock::time_point settled;  // its confirm is passed on no earlier (decision 76)
   std::string message_id;
   std::string destination;  // exchange + "/" + routing key: where nacks are counted
+  std::string job_queue;    // the message's declare_job_queue
   bool returned = false;
 };
 
@@ -194,6 +195,7 @@ class Publisher::Impl {
     }
     declared_queues_.clear();
     declared_at_.clear();
+    due_declared_ = false;
     for (const auto& q : options_.declare.queues) {
       if (!q.optional) {
         declared_queues_.insert(q.name);
@@ -206,7 +208,12 @@ class Publisher::Impl {
 
   void PublishOne(OutgoingMessage& m, const std::shared_ptr<Group>& group) {
     if (!m.declare_job_queue.empty() && !declared_queues_.contains(m.declare_job_queue)) {
+      if (!due_declared_) {
+        conn_->Declare(DueTopology(options_.queue_type));  // what the binding below needs
+        due_declared_ = true;
+      }
       conn_->DeclareQueue(JobQueueSpec(m.declare_job_queue, options_.queue_type));
+      conn_->Bind(DueBinding(m.declare_job_queue));
       declared_queues_.insert(m.declare_job_queue);
       declared_at_[m.declare_job_queue] = Clock::now();
     }
@@ -249,8 +256,9 @@ class Publisher::Impl {
     // In flight before it is sent: if sending throws, FailAll still answers its group.
     ++next_seq_;
     id_to_seq_[m.message_id] = seq;
-    in_flight_.emplace(seq, InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m),
-                                     m.message_id, m.exchange + "/" + m.routing_key, false});
+    in_flight_.emplace(seq,
+                       InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m), m.message_id,
+                                m.exchange + "/" + m.routing_key, m.declare_job_queue, false});
     auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
     CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
                                    /*mandatory=*/1, /*immediate=*/0, &props, Bytes(m.body)),
@@ -286,6 +294,11 @@ class Publisher::Impl {
           (outcome == PublishOutcome::kConfirmed && it->second.returned) ? PublishOutcome::kUnroutable : outcome;
       id_to_seq_.erase(it->second.message_id);
       CountNack(it->second.destination, outcome);
+      if (it->second.returned && !it->second.job_queue.empty()) {
+        // Its queue was declared on this connection but is gone now (deleted by hand, or lost with a
+        // broker node): the next publish that names it declares it again.
+        declared_queues_.erase(it->second.job_queue);
+      }
       auto group = it->second.group;
       const auto settled = it->second.settled;
       auto next = in_flight_.erase(it);
@@ -524,6 +537,7 @@ class Publisher::Impl {
   std::map<std::string, uint64_t> id_to_seq_;
   std::set<std::string> declared_queues_;                 // on this connection: `declare`'s and on the fly
   std::map<std::string, Clock::time_point> declared_at_;  // the ones declared on the fly, and when
+  bool due_declared_ = false;  // DueTopology, on this connection, before the first on-the-fly binding
   std::vector<Held> held_;                                // one entry per message
   Clock::time_point hold_all_until_{};  // the first connect's own declarations settle (decision 76)
   static constexpr int kNacksToRecycle = 3;

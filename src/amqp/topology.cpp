@@ -59,26 +59,41 @@ QueueSpec JobQueueSpec(const std::string& name, QueueType type) {
   return spec;
 }
 
-Topology JobTopology(const std::vector<std::string>& queues, QueueType type) {
+Topology DueTopology(QueueType type) {
   Topology t;
+  const std::string unrouted(kUnroutedQueue);
+  t.exchanges.push_back(ExchangeSpec{unrouted, "fanout"});
+  t.exchanges.push_back(ExchangeSpec{std::string(kDueExchange), "direct", unrouted});
+  t.queues.push_back(type == QueueType::kQuorum ? QuorumSpec(unrouted, false) : QueueSpec{unrouted, {}, {}});
+  t.bindings.push_back(BindingSpec{unrouted, unrouted, ""});
+  return t;
+}
+
+BindingSpec DueBinding(const std::string& queue) {
+  return BindingSpec{queue, std::string(kDueExchange), queue};
+}
+
+Topology JobTopology(const std::vector<std::string>& queues, QueueType type) {
+  Topology t = DueTopology(type);
   t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
   for (const auto& q : queues) {
     t.queues.push_back(JobQueueSpec(q, type));
+    t.bindings.push_back(DueBinding(q));
   }
   return t;
 }
 
-std::string DelayTierName(Duration tier) { return "warren.delay." + std::to_string(tier.count()); }
+std::string DelayTierName(Duration tier) { return "warren.wait." + std::to_string(tier.count()); }
 
 Topology DelayTopology(QueueType type) {
   Topology t;
   for (const Duration tier : DelayTiers()) {
     const std::string name = DelayTierName(tier);
     t.exchanges.push_back(ExchangeSpec{name, "fanout"});
-    // x-dead-letter-exchange "" is the default exchange, and with no x-dead-letter-routing-key the
-    // message keeps its routing key: the job queue it was published for.
+    // With no x-dead-letter-routing-key the message keeps its routing key: the job queue it was
+    // published for, bound to warren.due under its name.
     QueueSpec spec = type == QueueType::kQuorum ? QuorumSpec(name, true) : QueueSpec{name, {}, {}};
-    spec.string_args["x-dead-letter-exchange"] = "";
+    spec.string_args["x-dead-letter-exchange"] = std::string(kDueExchange);
     spec.int_args["x-message-ttl"] = tier.count();
     t.queues.push_back(std::move(spec));
     t.bindings.push_back(BindingSpec{name, name, ""});

@@ -36,18 +36,32 @@ inline constexpr int64_t kQuorumDeliveryLimit = 20;
 // (warren.dead itself has neither). `task_queue` is always classic with no arguments, as the demo
 // declares it, or the demo's own declaration would fail with 406 PRECONDITION_FAILED.
 QueueSpec JobQueueSpec(const std::string& name, QueueType type);
-// Everything a job publisher or worker needs declared for `queues`, plus the events exchange.
+// Everything a job publisher or worker needs declared for `queues` (each bound to kDueExchange), plus the
+// events exchange.
 Topology JobTopology(const std::vector<std::string>& queues, QueueType type);
 // The events exchange and the recorder queue bound to all of it (quorum: no delivery limit, since the
 // recorder hands a batch back whenever the store fails).
 Topology RecorderTopology(QueueType type);
 
+// Jobs leave the delay tiers through this direct exchange, to which every job queue is bound under its
+// own name. What it cannot route (the job's queue was deleted, or lost in a broker crash) goes to its
+// alternate exchange, a fanout to the queue of the same name, which `serve` drains back into the job
+// queues (api/unrouted_relay.hpp). The default exchange would drop such a job (decision 78).
+inline constexpr std::string_view kDueExchange = "warren.due";
+inline constexpr std::string_view kUnroutedQueue = "warren.unrouted";  // its exchange has the same name
+// warren.due with its alternate exchange and warren.unrouted.
+Topology DueTopology(QueueType type);
+// Job queue `queue`'s binding to kDueExchange.
+BindingSpec DueBinding(const std::string& queue);
+
 // The delay tiers (core/retry.hpp): per tier a fanout exchange and a queue of the same name,
-// `warren.delay.<ms>`, whose queue-level TTL dead-letters through the default exchange under the
-// message's own routing key, which is its job queue. A job waiting for its time travels
+// `warren.wait.<ms>`, whose queue-level TTL dead-letters through kDueExchange under the message's own
+// routing key, which is its job queue. A job waiting for its time travels
 // tier -> job queue -> (a worker sees it is early) -> next tier, until its time has come.
 // Quorum tiers dead-letter at-least-once (which needs `x-overflow: reject-publish`), so a job moving
-// from a tier to its queue is not dropped in a failover.
+// from a tier to its queue is not dropped in a failover. (Earlier builds named their tiers
+// `warren.delay.<ms>` and dead-lettered by name through the default exchange; what those still hold
+// reaches its queue as before.)
 std::string DelayTierName(Duration tier);
 Topology DelayTopology(QueueType type);
 // Everything a job publisher or worker needs: job queues, delay tiers, the dead queue, the events

@@ -26,6 +26,8 @@ struct QueueSpec {
 struct ExchangeSpec {
   std::string name;
   std::string type = "topic";
+  // Where the broker sends a message this exchange cannot route (`alternate-exchange`); empty: none.
+  std::string alternate_exchange;
 };
 
 struct BindingSpec {

@@ -36,6 +36,7 @@
 #include "api/recorder.hpp"
 #include "api/router.hpp"
 #include "api/scheduler.hpp"
+#include "api/unrouted_relay.hpp"
 #include "api/worker_registry.hpp"
 #include "core/thread_name.hpp"
 #include "core/unix_socket.hpp"
@@ -238,6 +239,16 @@ int RunServe(const Settings& settings) {
         publisher.Publish(std::move(message), std::move(done));
       },
       SystemNow, outbox_options);
+  // Jobs whose queue was gone when their delay ended wait in warren.unrouted: back into their queues.
+  UnroutedRelayOptions relay_options;
+  relay_options.connection = publisher_options_connection;
+  relay_options.connection.name = "warren serve unrouted";
+  relay_options.queue_type = settings.queue_type;
+  relay_options.reconnect_max = settings.reconnect_max;
+  UnroutedRelay relay(std::move(relay_options),
+                      [&publisher](amqp::OutgoingMessage message, amqp::PublishCallback done) {
+                        publisher.Publish(std::move(message), std::move(done));
+                      });
   StopOnExit stop_on_exit(server, publisher, pool);
 
   ApiDeps deps;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/thread_name.hpp"
 #include "supervisor/line_splitter.hpp"
 
 namespace warren::supervisor {
@@ -19,7 +20,10 @@ LineReaderThread::LineReaderThread(UniqueFd fd, LineHandler handler)
   if (fd_) {
     ::fcntl(fd_.Get(), F_SETFL, ::fcntl(fd_.Get(), F_GETFL) | O_NONBLOCK);
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("child-output");
+    Run();
+  });
 }
 
 LineReaderThread::~LineReaderThread() { Stop(std::chrono::milliseconds(0)); }

@@ -24,6 +24,7 @@
 #include "amqp/management.hpp"
 #include "amqp/queue_inspector.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "core/unix_socket.hpp"
 #include "supervisor/control.hpp"
 
@@ -566,7 +567,9 @@ void Supervisor::StartSampler() {
                settings_.autoscale.max, FormatDuration(settings_.autoscale.target_wait),
                FormatDuration(settings_.autoscale.cooldown),
                management.port != 0 ? "" : " (no management plugin: waiting jobs are counted, not timed)");
-  sampler_ = std::jthread([this, connection, management, queues = settings_.queues](const std::stop_token& stop) {
+  sampler_ = std::jthread([this, connection, management,
+                           queues = settings_.queues](const std::stop_token& stop) {
+    NameThisThread("autoscaler");
     amqp::QueueInspector inspector(connection);
     amqp::ManagementClient stats(management);
     std::mutex mu;

@@ -143,6 +143,7 @@ TEST_F(UpTest, RunsAJobAndStopsEverything) {
   EXPECT_TRUE(up.WaitForOutput("hey there", 10s)) << up.Output();
   EXPECT_NE(up.Output().find("rabbitmq ready on 127.0.0.1:"), std::string::npos) << up.Output();
   EXPECT_NE(up.Output().find("warren-reaper pid="), std::string::npos) << up.Output();
+  EXPECT_TRUE(ThreadNames(up.Pid()).contains("child-output")) << "each child's output has a named reader";
   StopAndCheckNothingLeft(up, 6);  // epmd, rabbitmq-server, beam.smp, serve, work.1, its warren-reaper
 }
 
@@ -356,6 +357,7 @@ TEST_F(UpTest, AutoscalesToABurstAndBackWithoutLosingOrRepeatingAJob) {
   }
   ASSERT_EQ(ids.size(), 10U) << r.body;
   EXPECT_TRUE(up.WaitForOutput("autoscale: workers 1 -> 3", 30s)) << up.Output();
+  EXPECT_TRUE(ThreadNames(up.Pid()).contains("autoscaler"));
   for (const auto& id : ids) {
     nlohmann::json job;
     const auto deadline = std::chrono::steady_clock::now() + 60s;

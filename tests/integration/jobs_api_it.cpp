@@ -24,6 +24,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "amqp/topology.hpp"
+#include "core/retry.hpp"
 #include "support/postgres.hpp"
 #include "support/support.hpp"
 
@@ -97,8 +99,10 @@ HttpResponse PostJson(unsigned short port, const std::string& target, const std:
 
 // Messages ready in `queue` as a passive queue.declare reports them (exact, unlike the periodically
 // refreshed figures of `rabbitmqctl list_queues` for quorum queues), or -1 when the queue is absent.
-int QueueDepth(const std::string& queue) {
-  int depth = -1;
+// Runs `use` on channel 1 of a fresh connection to the test broker; false when that could not open.
+template <typename Use>
+bool WithChannel(Use use) {
+  bool opened = false;
   amqp_connection_state_t conn = amqp_new_connection();
   amqp_socket_t* socket = amqp_tcp_socket_new(conn);
   timeval timeout{5, 0};
@@ -108,16 +112,38 @@ int QueueDepth(const std::string& queue) {
       amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest").reply_type ==
           AMQP_RESPONSE_NORMAL &&
       amqp_channel_open(conn, 1) != nullptr && amqp_get_rpc_reply(conn).reply_type == AMQP_RESPONSE_NORMAL) {
-    const amqp_queue_declare_ok_t* ok = amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue.c_str()),
-                                                           /*passive=*/1, 0, 0, 0, amqp_empty_table);
-    if (ok != nullptr) {
-      depth = static_cast<int>(ok->message_count);
+    opened = true;
+    if (use(conn)) {
       amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
     }
     amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
   }
   amqp_destroy_connection(conn);
+  return opened;
+}
+
+int QueueDepth(const std::string& queue) {
+  int depth = -1;
+  WithChannel([&](amqp_connection_state_t conn) {
+    const amqp_queue_declare_ok_t* ok = amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue.c_str()),
+                                                           /*passive=*/1, 0, 0, 0, amqp_empty_table);
+    if (ok != nullptr) {
+      depth = static_cast<int>(ok->message_count);
+    }
+    return ok != nullptr;  // a 404 closed the channel
+  });
   return depth;
+}
+
+// Deletes the queue at once (rabbitmqctl takes seconds to start). True when the broker did.
+bool DeleteQueue(const std::string& queue) {
+  bool deleted = false;
+  WithChannel([&](amqp_connection_state_t conn) {
+    deleted = amqp_queue_delete(conn, 1, amqp_cstring_bytes(queue.c_str()), /*if_unused=*/0, /*if_empty=*/0) !=
+              nullptr;
+    return deleted;
+  });
+  return deleted;
 }
 
 // Polls the depth until it equals `want` (a confirm means the message is safe, and it is counted by
@@ -558,9 +584,44 @@ TEST_P(JobsApiIt, AScheduledJobWaitsInADelayTierNotInItsQueue) {
   ASSERT_EQ(response.status, 202) << response.body;
   EXPECT_EQ(Body(response)["state"], "scheduled");
   EXPECT_EQ(QueueDepth("default"), 0);
-  const std::string top_tier = "warren.delay." + std::to_string(100LL << 24);
+  const std::string top_tier = amqp::DelayTierName(DelayTiers().back());
   EXPECT_GE(QueueDepth(top_tier), 1) << "decades away: it waits in the longest tier";
   Purge(top_tier);
+}
+
+// Decision 78: a tier dead-letters through warren.due, whose alternate exchange keeps what it cannot
+// route; serve puts it back. Through the default exchange, as before, the broker dropped the job.
+TEST_P(JobsApiIt, AScheduledJobWhoseQueueWasDeletedMeanwhileIsPutBackAndRuns) {
+  Serve serve;
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
+  const std::string queue = "it.vanishing." + std::to_string(serve.Port());
+  const auto created = PostJson(serve.Port(), "/v1/jobs",
+                                json{{"type", "warren.noop"}, {"queue", queue}, {"delay", "2s"}}.dump());
+  ASSERT_EQ(created.status, 202) << created.body;
+  const std::string id = Body(created)["id"];
+  // It waits 1.6 s in a tier; its queue (declared and bound by the enqueue) goes meanwhile.
+  ASSERT_TRUE(DeleteQueue(queue));
+  ASSERT_EQ(QueueDepth(queue), -1);
+
+  EXPECT_EQ(WaitDepth(queue, 1, 20s), 1) << "the job is back in its queue, declared again\n"
+                                         << serve.Proc().Output();
+  EXPECT_TRUE(serve.Proc().WaitForOutput("fell due with no queue '" + queue + "'", 5s))
+      << serve.Proc().Output();
+  EXPECT_EQ(WaitDepth(std::string(amqp::kUnroutedQueue), 0), 0);
+
+  Process worker({WarrenBinary(), "work", "--amqp-url", TestBroker::Get().AmqpUrl(), "--queue", queue});
+  const auto deadline = Clock::now() + 20s;
+  json job;
+  do {
+    std::this_thread::sleep_for(50ms);
+    job = Body(HttpGet(serve.Port(), "/v1/jobs/" + id));
+  } while (job.value("state", "") != "succeeded" && Clock::now() < deadline);
+  EXPECT_EQ(job["state"], "succeeded") << job.dump() << "\n" << worker.Output();
+  EXPECT_EQ(job["attempts"].size(), 1U) << "the same attempt, put back: not a retry";
+  worker.Signal(SIGTERM);
+  (void)worker.Wait(15s);
+  DeleteQueue(queue);
 }
 
 TEST_P(JobsApiIt, ANamedQueueIsDeclaredAndUsed) {

@@ -273,6 +273,28 @@ TEST(Publisher, AJobQueueDeclaredOnTheFlyHoldsItsConfirmsUntilItHasSettled) {
   EXPECT_EQ(TestBroker::Get().QueueDepth(m.routing_key), 2);
 }
 
+TEST(Publisher, AJobQueueDeletedUnderItIsDeclaredAgainByTheNextPublishThatNamesIt) {
+  auto options = Options(TestBroker::Get().AmqpUrl());
+  options.new_queue_settle = 100ms;
+  Publisher p(options);
+  ASSERT_TRUE(p.WaitReady(10s));
+  OutgoingMessage m{"", "it.publisher.deleted", "job"};
+  m.declare_job_queue = m.routing_key;
+  ASSERT_EQ(PublishAndWait(p, m), PublishOutcome::kConfirmed);
+  ASSERT_EQ(TestBroker::Get().Ctl({"delete_queue", m.routing_key}), 0);
+  // This publish finds the queue gone: returned, so its caller hears it was not taken...
+  EXPECT_EQ(PublishAndWait(p, m), PublishOutcome::kUnroutable);
+  // ...and the next one declares the queue again (and binds it to warren.due), rather than every later
+  // publish being returned until the connection drops.
+  EXPECT_EQ(PublishAndWait(p, m), PublishOutcome::kConfirmed);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(m.routing_key), 1);
+  std::string bindings;
+  ASSERT_EQ(TestBroker::Get().Ctl({"list_bindings", "-q", "source_name", "destination_name"}, &bindings), 0);
+  EXPECT_NE(bindings.find(std::string(kDueExchange) + "\tit.publisher.deleted"), std::string::npos)
+      << bindings;
+  ASSERT_EQ(TestBroker::Get().Ctl({"delete_queue", m.routing_key}), 0);
+}
+
 TEST(Publisher, WithoutAStartUpCheckItsFirstConnectHoldsEveryConfirmUntilItsDeclarationsSettle) {
   // serve or a worker whose broker was down at start-up: its publisher's first declarations may be the
   // ones that create the queues.

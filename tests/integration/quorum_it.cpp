@@ -103,7 +103,8 @@ TEST_F(Quorum, JobsAndRetriesRunOnQuorumQueuesAndTheDemoQueueStaysClassic) {
   EXPECT_EQ(types["default"], "quorum") << listing;
   EXPECT_EQ(types["warren.dead"], "quorum") << listing;
   EXPECT_EQ(types["warren.events.recorder"], "quorum") << listing;
-  EXPECT_EQ(types["warren.delay.100"], "quorum") << listing;
+  EXPECT_EQ(types["warren.wait.100"], "quorum") << listing;
+  EXPECT_EQ(types["warren.unrouted"], "quorum") << listing;
   EXPECT_EQ(types["task_queue"], "classic") << "declared exactly as the demo declares it: " << listing;
   // Each process tried the dead first URL and went on to the broker.
   EXPECT_NE(worker_->Output().find("consumer connected to amqp://guest:***@127.0.0.1:" +

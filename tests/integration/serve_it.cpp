@@ -402,25 +402,13 @@ TEST_F(ServeIt, KeepAliveAndPipelining) {
   EXPECT_LT(answer.find("HTTP/1.1 404"), answer.rfind("HTTP/1.1 200"));
 }
 
-// The names of the process's threads (/proc/<pid>/task/<tid>/comm), one entry per thread.
-std::multiset<std::string> ThreadNames(pid_t pid) {
-  std::multiset<std::string> out;
-  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    std::string name;
-    if (std::getline(std::ifstream(task.path() / "comm"), name)) {
-      out.insert(name);
-    }
-  }
-  return out;
-}
-
 TEST_F(ServeIt, ThreadsAreNamedForTheirWork) {
   Serve serve(TestBroker::Get().AmqpUrl());
   ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
   const auto names = ThreadNames(serve.Proc().Pid());
-  for (const char* name : {"http-io", "amqp-publisher", "blocking-pool", "recorder", "recorder-amqp",
-                           "change-feed", "serve-feeds", "wal-checkpoint", "outbox", "pruner"}) {
+  for (const char* name :
+       {"http-io", "amqp-publisher", "blocking-pool", "recorder", "recorder-amqp", "change-feed",
+        "serve-feeds", "wal-checkpoint", "outbox", "pruner", "unrouted-relay", "unrouted-retry"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
   EXPECT_EQ(names.count("http-io"), 2U);  // --threads defaults to 2

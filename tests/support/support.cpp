@@ -6,6 +6,8 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -86,6 +88,19 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   // Let the reader pick up the last lines before the caller looks at Output().
   impl_->reader->Stop(std::chrono::seconds(1));
   return status->ShellCode();
+}
+
+std::multiset<std::string> ThreadNames(pid_t pid) {
+  std::multiset<std::string> out;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::string name;
+    if (std::getline(std::ifstream(task.path() / "comm"), name)) {
+      out.insert(name);
+    }
+  }
+  return out;
 }
 
 unsigned short FreePort() {

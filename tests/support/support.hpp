@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ class Process {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The names of the process's threads (/proc/<pid>/task/<tid>/comm), one entry per thread.
+std::multiset<std::string> ThreadNames(pid_t pid);
 
 unsigned short FreePort();
 std::string WarrenBinary();  // path of build/bin/warren

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/retry.hpp"
 
 namespace warren::amqp {
@@ -121,7 +123,7 @@ TEST(QueueSpecs, QuorumDelayTiersKeepTheirTtlAndDeadLetterAtLeastOnce) {
   ASSERT_FALSE(t.queues.empty());
   for (const auto& q : t.queues) {
     EXPECT_EQ(q.string_args.at("x-queue-type"), "quorum");
-    EXPECT_EQ(q.string_args.at("x-dead-letter-exchange"), "");
+    EXPECT_EQ(q.string_args.at("x-dead-letter-exchange"), kDueExchange);
     EXPECT_FALSE(q.string_args.contains("x-dead-letter-routing-key")) << "the message keeps its job queue";
     EXPECT_EQ(q.string_args.at("x-dead-letter-strategy"), "at-least-once");
     EXPECT_TRUE(q.int_args.contains("x-message-ttl"));
@@ -160,9 +162,37 @@ TEST(DelayTopology, EveryTierIsAFanoutAndAQueueWithItsTtl) {
   for (size_t i = 0; i < t.queues.size(); ++i) {
     EXPECT_EQ(t.exchanges[i].type, "fanout");
     EXPECT_EQ(t.queues[i].int_args.at("x-message-ttl"), DelayTiers()[i].count());
-    EXPECT_EQ(t.queues[i].string_args.at("x-dead-letter-exchange"), "");
+    EXPECT_EQ(t.queues[i].string_args.at("x-dead-letter-exchange"), kDueExchange)
+        << "not the default exchange, which drops a job whose queue is gone";
     EXPECT_EQ(t.bindings[i].queue, t.queues[i].name);
+    EXPECT_TRUE(t.queues[i].name.starts_with("warren.wait.")) << "new names: the old tiers' arguments differ";
   }
+}
+
+TEST(DueTopology, JobQueuesAreBoundToTheDueExchangeWhoseAlternateKeepsWhatItCannotRoute) {
+  const Topology t = JobTopology({"images", "task_queue"}, QueueType::kClassic);
+  const auto due = std::find_if(t.exchanges.begin(), t.exchanges.end(),
+                                [](const ExchangeSpec& e) { return e.name == kDueExchange; });
+  ASSERT_NE(due, t.exchanges.end());
+  EXPECT_EQ(due->type, "direct");
+  EXPECT_EQ(due->alternate_exchange, kUnroutedQueue);
+  const auto unrouted = std::find_if(t.exchanges.begin(), t.exchanges.end(),
+                                     [](const ExchangeSpec& e) { return e.name == kUnroutedQueue; });
+  ASSERT_NE(unrouted, t.exchanges.end());
+  EXPECT_LT(unrouted - t.exchanges.begin(), due - t.exchanges.begin()) << "the alternate is declared first";
+  EXPECT_EQ(unrouted->type, "fanout");
+  for (const std::string queue : {"images", "task_queue"}) {
+    const auto binding = std::find_if(t.bindings.begin(), t.bindings.end(),
+                                      [&](const BindingSpec& b) { return b.queue == queue; });
+    ASSERT_NE(binding, t.bindings.end()) << queue;
+    EXPECT_EQ(binding->exchange, kDueExchange);
+    EXPECT_EQ(binding->routing_key, queue);
+  }
+  const auto kept = std::find_if(t.queues.begin(), t.queues.end(),
+                                 [](const QueueSpec& q) { return q.name == kUnroutedQueue; });
+  ASSERT_NE(kept, t.queues.end());
+  EXPECT_TRUE(kept->durable);
+  EXPECT_EQ(DueTopology(QueueType::kQuorum).queues.at(0).string_args.at("x-queue-type"), "quorum");
 }
 
 }  // namespace

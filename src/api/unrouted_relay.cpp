@@ -1,0 +1,105 @@
+#include "api/unrouted_relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "amqp/topology.hpp"
+#include "core/names.hpp"
+#include "core/thread_name.hpp"
+
+namespace warren::api {
+namespace {
+
+// A key that names no job queue: not a queue name, or one of the queues a job passes through on its
+// way (a copy sent there would come straight back).
+bool NamesAJobQueue(const std::string& key) {
+  return !InvalidQueueName(key) && key != amqp::kUnroutedQueue && key != amqp::kDeadQueue &&
+         !key.starts_with("warren.wait.") && !key.starts_with("warren.delay.");
+}
+
+}  // namespace
+
+amqp::OutgoingMessage UnroutedRelayMessage(const amqp::Delivery& delivery) {
+  amqp::OutgoingMessage message = amqp::CopyOf(delivery);
+  if (NamesAJobQueue(delivery.routing_key)) {
+    message.routing_key = delivery.routing_key;
+    message.declare_job_queue = delivery.routing_key;
+    return message;
+  }
+  message.routing_key = std::string(amqp::kDeadQueue);
+  message.declare_job_queue = std::string(amqp::kDeadQueue);
+  message.headers[std::string(amqp::kDeadReasonHeader)] = "unroutable";
+  message.headers[std::string(amqp::kErrorHeader)] =
+      fmt::format("routing key '{}' names no job queue", delivery.routing_key);
+  return message;
+}
+
+UnroutedRelay::UnroutedRelay(UnroutedRelayOptions options, PublishFn publish)
+    : options_(std::move(options)), publish_(std::move(publish)) {
+  amqp::ConsumerOptions consumer;
+  consumer.connection = options_.connection;
+  consumer.declare = amqp::DueTopology(options_.queue_type);
+  consumer.consume = {std::string(amqp::kUnroutedQueue)};
+  consumer.prefetch = options_.prefetch;
+  consumer.reconnect_max = options_.reconnect_max;
+  consumer.thread_name = "unrouted-relay";
+  consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer),
+                                               [this](amqp::Delivery d) { Relay(std::move(d)); });
+  retry_thread_ = std::jthread([this](const std::stop_token& stop) { RetryLoop(stop); });
+}
+
+UnroutedRelay::~UnroutedRelay() { Stop(); }
+
+void UnroutedRelay::Stop() {
+  if (retry_thread_.joinable()) {
+    retry_thread_.request_stop();
+    retry_thread_.join();
+  }
+  consumer_->Stop();
+}
+
+void UnroutedRelay::Relay(amqp::Delivery delivery) {
+  amqp::OutgoingMessage message = UnroutedRelayMessage(delivery);
+  const std::string to = message.routing_key;
+  publish_(std::move(message), [this, delivery = std::move(delivery),
+                                to](amqp::PublishOutcome outcome) mutable {
+    if (outcome == amqp::PublishOutcome::kConfirmed) {
+      consumer_->Settle(delivery, amqp::Settlement::kAck);
+      spdlog::warn("job {} fell due with no queue '{}' to receive it; put into {}", delivery.message_id,
+                   delivery.routing_key, to);
+      return;
+    }
+    spdlog::warn("job {} for queue '{}' not put back yet ({}); trying again in {} ms", delivery.message_id,
+                 delivery.routing_key, amqp::ToString(outcome), options_.retry_after.count());
+    {
+      std::lock_guard lock(mu_);
+      retries_.emplace_back(std::chrono::steady_clock::now() + options_.retry_after, std::move(delivery));
+    }
+    cv_.notify_one();
+  });
+}
+
+void UnroutedRelay::RetryLoop(const std::stop_token& stop) {
+  NameThisThread("unrouted-retry");
+  std::unique_lock lock(mu_);
+  while (!stop.stop_requested()) {
+    if (retries_.empty()) {
+      cv_.wait(lock, stop, [this] { return !retries_.empty(); });
+      continue;
+    }
+    // Entries are appended with the same delay, so the front is the earliest.
+    const auto due = retries_.front().first;
+    if (cv_.wait_until(lock, stop, due, [] { return false; }); stop.stop_requested()) {
+      break;
+    }
+    amqp::Delivery delivery = std::move(retries_.front().second);
+    retries_.pop_front();
+    lock.unlock();
+    // A delivery of a lost connection is the broker's again: it comes back as a new delivery.
+    if (consumer_->IsLive(delivery)) {
+      Relay(std::move(delivery));
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace warren::api
