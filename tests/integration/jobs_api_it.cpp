@@ -139,8 +139,8 @@ int QueueDepth(const std::string& queue) {
 bool DeleteQueue(const std::string& queue) {
   bool deleted = false;
   WithChannel([&](amqp_connection_state_t conn) {
-    deleted = amqp_queue_delete(conn, 1, amqp_cstring_bytes(queue.c_str()), /*if_unused=*/0, /*if_empty=*/0) !=
-              nullptr;
+    deleted = amqp_queue_delete(conn, 1, amqp_cstring_bytes(queue.c_str()), /*if_unused=*/0,
+                                /*if_empty=*/0) != nullptr;
     return deleted;
   });
   return deleted;
