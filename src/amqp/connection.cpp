@@ -214,6 +214,7 @@ struct Connection::State {
   amqp_socket_t* socket = nullptr;
   bool logged_in = false;
   bool channel_open = false;
+  bool aside_open = false;  // kAsideChannel
   size_t url_index = 0;
   std::string peer;
 };
@@ -348,7 +349,10 @@ void Connection::CheckRpc(const char* what) {
   }
 }
 
-void Connection::DeclareQueue(const QueueSpec& spec) {
+namespace {
+
+// queue.declare of `spec` on `channel`; the reply is read with amqp_get_rpc_reply.
+void SendQueueDeclare(amqp_connection_state_t conn, uint16_t channel, const QueueSpec& spec) {
   std::vector<amqp_table_entry_t> entries;
   for (const auto& [key, value] : spec.string_args) {
     amqp_table_entry_t e{};
@@ -365,8 +369,56 @@ void Connection::DeclareQueue(const QueueSpec& spec) {
     entries.push_back(e);
   }
   const amqp_table_t args{static_cast<int>(entries.size()), entries.data()};
-  amqp_queue_declare(state_->conn, kChannel, Bytes(spec.name), /*passive=*/0, spec.durable ? 1 : 0,
+  amqp_queue_declare(conn, channel, Bytes(spec.name), /*passive=*/0, spec.durable ? 1 : 0,
                      spec.exclusive ? 1 : 0, spec.auto_delete ? 1 : 0, args);
+}
+
+}  // namespace
+
+std::optional<std::string> Connection::DeclareAside(const QueueSpec& spec,
+                                                    const std::vector<BindingSpec>& bindings) {
+  if (!state_->aside_open) {
+    amqp_channel_open(state_->conn, kAsideChannel);
+    if (auto refused = AsideRefusal("channel.open")) {
+      return refused;
+    }
+    state_->aside_open = true;
+  }
+  SendQueueDeclare(state_->conn, kAsideChannel, spec);
+  if (auto refused = AsideRefusal(fmt::format("queue.declare {}", spec.name))) {
+    return refused;
+  }
+  for (const auto& b : bindings) {
+    amqp_queue_bind(state_->conn, kAsideChannel, Bytes(b.queue), Bytes(b.exchange), Bytes(b.routing_key),
+                    amqp_empty_table);
+    if (auto refused = AsideRefusal(fmt::format("queue.bind {} to {}", b.queue, b.exchange))) {
+      return refused;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Connection::AsideRefusal(const std::string& what) {
+  const auto reply = amqp_get_rpc_reply(state_->conn);
+  if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+    return std::nullopt;
+  }
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+    std::string why = fmt::format("{}: {}", what, ToString(m->reply_text));
+    state_->aside_open = false;
+    // The broker waits for our close-ok before the channel number is free again.
+    amqp_channel_close_ok_t ok{};
+    CheckStatus(amqp_send_method(state_->conn, kAsideChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+                "channel.close-ok");
+    return why;
+  }
+  CheckRpc(what.c_str());  // the connection failed: throws
+  throw AmqpError(what + ": failed");
+}
+
+void Connection::DeclareQueue(const QueueSpec& spec) {
+  SendQueueDeclare(state_->conn, kChannel, spec);
   const auto reply = amqp_get_rpc_reply(state_->conn);
   if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
     const auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -88,6 +89,12 @@ class Connection {
   static constexpr uint16_t kChannel = 1;
 
   void DeclareQueue(const QueueSpec& spec);
+  // Declares `spec` and `bindings` on a channel of their own (kAsideChannel, opened on first use), so
+  // that a refusal closes only that channel: returns the broker's reason (the queue exists with other
+  // arguments, or is another connection's exclusive queue), and channel 1 with what it has in flight
+  // lives on. Throws AmqpError when the connection fails.
+  std::optional<std::string> DeclareAside(const QueueSpec& spec, const std::vector<BindingSpec>& bindings);
+  static constexpr uint16_t kAsideChannel = 2;
   void DeclareExchange(const ExchangeSpec& spec);  // durable
   void Bind(const BindingSpec& spec);
   // Exchanges, queues, bindings in order. A refused optional queue is skipped (and its bindings); the
@@ -110,6 +117,9 @@ class Connection {
 
  private:
   void CheckRpc(const char* what);
+  // nullopt when the last RPC on kAsideChannel succeeded; the reason when the broker closed that
+  // channel (answered with close-ok, to be opened again on next use). Throws for anything else.
+  std::optional<std::string> AsideRefusal(const std::string& what);
   void Open(const ConnectionOptions& options, const AmqpUrl& url);
   void ReopenChannel();
   struct State;

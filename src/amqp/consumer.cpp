@@ -303,6 +303,9 @@ class Consumer::Impl {
     if ((p._flags & AMQP_BASIC_PRIORITY_FLAG) != 0) {
       d.priority = p.priority;
     }
+    if ((p._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
+      d.timestamp = static_cast<int64_t>(p.timestamp);
+    }
     if ((p._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
       for (int i = 0; i < p.headers.num_entries; ++i) {
         d.headers[ToString(p.headers.entries[i].key)] = FieldToString(p.headers.entries[i].value);

@@ -38,6 +38,7 @@ struct Delivery {
   std::string message_id;
   std::string type;
   uint8_t priority = 0;  // AMQP `priority`; 0 when not sent
+  std::optional<int64_t> timestamp;            // AMQP `timestamp`, when sent
   std::map<std::string, std::string> headers;  // string and integer headers, rendered as text
   bool redelivered = false;
   uint64_t delivery_tag = 0;

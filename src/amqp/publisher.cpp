@@ -89,6 +89,8 @@ const char* ToString(PublishOutcome outcome) {
     case PublishOutcome::kBlocked: return "blocked";
     case PublishOutcome::kTimeout: return "timeout";
     case PublishOutcome::kStopped: return "stopped";
+    case PublishOutcome::kQueueRefused:
+      return "queue refused";
   }
   return "unknown";
 }
@@ -207,16 +209,6 @@ class Publisher::Impl {
   }
 
   void PublishOne(OutgoingMessage& m, const std::shared_ptr<Group>& group) {
-    if (!m.declare_job_queue.empty() && !declared_queues_.contains(m.declare_job_queue)) {
-      if (!due_declared_) {
-        conn_->Declare(DueTopology(options_.queue_type));  // what the binding below needs
-        due_declared_ = true;
-      }
-      conn_->DeclareQueue(JobQueueSpec(m.declare_job_queue, options_.queue_type));
-      conn_->Bind(DueBinding(m.declare_job_queue));
-      declared_queues_.insert(m.declare_job_queue);
-      declared_at_[m.declare_job_queue] = Clock::now();
-    }
     const uint64_t seq = next_seq_;
     if (m.message_id.empty()) {
       m.message_id = fmt::format("p{}.{}", generation_, seq);
@@ -265,6 +257,33 @@ class Publisher::Impl {
                 "basic.publish");
   }
 
+  // Declares (and binds to warren.due) the job queues `messages` name that this connection has not
+  // declared yet. Returns the broker's reason when it refused one: it exists with other arguments
+  // than this publisher's queue type gives it. Throws AmqpError when the connection fails.
+  std::optional<std::string> DeclareJobQueues(const std::vector<OutgoingMessage>& messages) {
+    for (const auto& m : messages) {
+      const std::string& queue = m.declare_job_queue;
+      if (queue.empty() || declared_queues_.contains(queue)) {
+        continue;
+      }
+      if (!due_declared_) {
+        conn_->Declare(DueTopology(options_.queue_type));  // what the binding needs
+        due_declared_ = true;
+      }
+      // Aside: a refusal closes only that channel, not the one with this connection's publishes in
+      // flight, so a job naming a queue that clashes fails alone.
+      if (auto refused = conn_->DeclareAside(JobQueueSpec(queue, options_.queue_type), {DueBinding(queue)})) {
+        return fmt::format(
+            "queue '{}' exists with other arguments than this process declares "
+            "(amqp.queue_type {}): {}",
+            queue, ToString(options_.queue_type), *refused);
+      }
+      declared_queues_.insert(queue);
+      declared_at_[queue] = Clock::now();
+    }
+    return std::nullopt;
+  }
+
   void PublishQueued() {
     auto requests = TakeQueue();
     for (auto it = requests.begin(); it != requests.end(); ++it) {
@@ -274,6 +293,11 @@ class Publisher::Impl {
         continue;
       }
       try {
+        if (auto refused = DeclareJobQueues(it->messages)) {
+          spdlog::warn("not publishing: {}", *refused);
+          it->group->Resolve(PublishOutcome::kQueueRefused);
+          continue;
+        }
         for (auto& m : it->messages) {
           PublishOne(m, it->group);
         }

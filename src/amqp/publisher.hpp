@@ -24,6 +24,9 @@ enum class PublishOutcome {
   kBlocked,      // the broker blocks publishers (memory or disk alarm)
   kTimeout,      // no confirm within the timeout
   kStopped,      // the publisher is shutting down
+  // Not sent: the job queue it names exists with other arguments than this publisher declares (another
+  // queue type), so RabbitMQ refused the declaration. Retrying does not help; nothing else is affected.
+  kQueueRefused,
 };
 const char* ToString(PublishOutcome outcome);
 

@@ -186,6 +186,7 @@ OutgoingMessage CopyOf(const Delivery& delivery) {
   m.message_id = delivery.message_id;
   m.type = delivery.type;
   m.priority = delivery.priority;
+  m.timestamp = delivery.timestamp;  // when it became ready to run: the autoscaler times the wait from it
   m.headers = delivery.headers;
   m.headers.erase("x-delivery-count");
   m.headers.erase("x-death");

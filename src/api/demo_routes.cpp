@@ -49,6 +49,8 @@ Response AddJobResponse(amqp::PublishOutcome outcome, std::string_view cmd) {
       // basic.nack: the broker refused the message (an internal error, or a queue at its length limit
       // with overflow=reject-publish). Nothing the client sent is wrong and a later try may succeed.
       return Unavailable("broker_rejected", "RabbitMQ refused the job; it was not queued");
+    case PublishOutcome::kQueueRefused:
+      break;  // task_queue is declared up front, never on the fly: this does not happen here
     case PublishOutcome::kUnroutable:
       // basic.return: task_queue is gone (deleted at runtime). The publisher declares it again when it
       // reconnects, so this too is a server-side condition that retrying can outlast.

@@ -825,6 +825,16 @@ Response PublishFailureResponse(PublishOutcome outcome, std::string_view queue) 
   switch (outcome) {
     case PublishOutcome::kConfirmed:
       break;
+    case PublishOutcome::kQueueRefused:
+      // Not the broker being away: the queue exists with other arguments (another queue type, created
+      // by someone else). Retrying does not help; naming another queue or fixing the deployment does.
+      return ErrorResponse(
+          409, "queue_mismatch",
+          queue.empty() ? std::string("a queue of these jobs exists on RabbitMQ with other arguments than "
+                                      "Warren declares (another queue type); none was queued")
+                        : fmt::format("queue '{}' exists on RabbitMQ with other arguments than Warren "
+                                      "declares (another queue type); the job was not queued",
+                                      queue));
     case PublishOutcome::kUnroutable:
       return WithRetryAfter(ErrorResponse(
           503, "unroutable",

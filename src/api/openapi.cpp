@@ -268,6 +268,8 @@ std::vector<Operation> Operations() {
   const Reply media{415, "a body that is not application/json", nullptr};
   const Reply unknown_type{422, "a job type not in api.job_types", nullptr};
   const Reply broker{503, "RabbitMQ did not take the job (Retry-After)", nullptr};
+  const Reply queue_mismatch{409, "the job's queue exists on RabbitMQ with other arguments (queue_mismatch)",
+                             nullptr};
 
   return {
       {"GET",
@@ -352,6 +354,7 @@ std::vector<Operation> Operations() {
         too_large,
         media,
         unknown_type,
+        queue_mismatch,
         broker},
        Ref("JobSpec"),
        json::array({idempotency_header}),
@@ -374,6 +377,7 @@ std::vector<Operation> Operations() {
         too_large,
         media,
         unknown_type,
+        queue_mismatch,
         broker},
        Ref("BatchRequest"),
        json::array(),
@@ -437,9 +441,7 @@ std::vector<Operation> Operations() {
        "/v1/queues/{queue}/retry-dead",
        "retryDeadJobs",
        "Run every dead job of a queue again (up to 1000 per call; more: true when some remain)",
-       {{200, "the jobs queued again", Ref("RetryDead")},
-        {400, "an invalid queue name", nullptr},
-        broker},
+       {{200, "the jobs queued again", Ref("RetryDead")}, {400, "an invalid queue name", nullptr}, broker},
        nullptr,
        json::array(),
        true},

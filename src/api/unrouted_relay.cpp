@@ -9,12 +9,9 @@
 namespace warren::api {
 namespace {
 
-// A key that names no job queue: not a queue name, or one of the queues a job passes through on its
-// way (a copy sent there would come straight back).
-bool NamesAJobQueue(const std::string& key) {
-  return !InvalidQueueName(key) && key != amqp::kUnroutedQueue && key != amqp::kDeadQueue &&
-         !key.starts_with("warren.wait.") && !key.starts_with("warren.delay.");
-}
+// Warren's own queues (warren.unrouted itself, warren.dead, the recorder's, the tiers) are no job's
+// queue: a copy sent to one would be read as something else, or come straight back.
+bool NamesAJobQueue(const std::string& key) { return !InvalidJobQueueName(key); }
 
 }  // namespace
 
@@ -42,6 +39,10 @@ UnroutedRelay::UnroutedRelay(UnroutedRelayOptions options, PublishFn publish)
   consumer.prefetch = options_.prefetch;
   consumer.reconnect_max = options_.reconnect_max;
   consumer.thread_name = "unrouted-relay";
+  // One queue, so a per-consumer prefetch is all it needs; a quorum warren.unrouted refuses a channel's.
+  consumer.channel_prefetch = false;
+  // Under mu_: the consumer's thread may deliver (and a confirm callback settle) before this returns.
+  std::lock_guard lock(mu_);
   consumer_ = std::make_unique<amqp::Consumer>(std::move(consumer),
                                                [this](amqp::Delivery d) { Relay(std::move(d)); });
   retry_thread_ = std::jthread([this](const std::stop_token& stop) { RetryLoop(stop); });
@@ -49,12 +50,17 @@ UnroutedRelay::UnroutedRelay(UnroutedRelayOptions options, PublishFn publish)
 
 UnroutedRelay::~UnroutedRelay() { Stop(); }
 
+amqp::Consumer& UnroutedRelay::Consumer() {
+  std::lock_guard lock(mu_);
+  return *consumer_;
+}
+
 void UnroutedRelay::Stop() {
   if (retry_thread_.joinable()) {
     retry_thread_.request_stop();
     retry_thread_.join();
   }
-  consumer_->Stop();
+  Consumer().Stop();
 }
 
 void UnroutedRelay::Relay(amqp::Delivery delivery) {
@@ -63,7 +69,7 @@ void UnroutedRelay::Relay(amqp::Delivery delivery) {
   publish_(std::move(message), [this, delivery = std::move(delivery),
                                 to](amqp::PublishOutcome outcome) mutable {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
-      consumer_->Settle(delivery, amqp::Settlement::kAck);
+      Consumer().Settle(delivery, amqp::Settlement::kAck);
       spdlog::warn("job {} fell due with no queue '{}' to receive it; put into {}", delivery.message_id,
                    delivery.routing_key, to);
       return;
@@ -93,9 +99,10 @@ void UnroutedRelay::RetryLoop(const std::stop_token& stop) {
     }
     amqp::Delivery delivery = std::move(retries_.front().second);
     retries_.pop_front();
+    amqp::Consumer& consumer = *consumer_;
     lock.unlock();
     // A delivery of a lost connection is the broker's again: it comes back as a new delivery.
-    if (consumer_->IsLive(delivery)) {
+    if (consumer.IsLive(delivery)) {
       Relay(std::move(delivery));
     }
     lock.lock();

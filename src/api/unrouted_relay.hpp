@@ -48,6 +48,7 @@ class UnroutedRelay {
   void Stop();
 
  private:
+  amqp::Consumer& Consumer();  // consumer_, read under mu_
   void Relay(amqp::Delivery delivery);
   void RetryLoop(const std::stop_token& stop);
 
@@ -56,7 +57,7 @@ class UnroutedRelay {
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, amqp::Delivery>> retries_;  // guarded by mu_
-  std::unique_ptr<amqp::Consumer> consumer_;
+  std::unique_ptr<amqp::Consumer> consumer_;  // set under mu_, then never changed
   std::jthread retry_thread_;
 };
 

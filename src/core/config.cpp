@@ -395,7 +395,7 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
           throw std::invalid_argument("needs at least one queue");
         }
         for (const auto& q : queues) {
-          if (auto why = InvalidQueueName(q)) {
+          if (auto why = InvalidJobQueueName(q)) {
             throw std::invalid_argument(*why);
           }
         }
@@ -403,7 +403,7 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
       } else if (key == "work.concurrency") {
         s.concurrency = ParseInt<int>(text, 1, 1024);
       } else if (key == "work.queue_priorities") {
-        s.queue_priorities = ParseNamedInts(value.values, "QUEUE", InvalidQueueName, 0, kMaxQueuePriority);
+        s.queue_priorities = ParseNamedInts(value.values, "QUEUE", InvalidJobQueueName, 0, kMaxQueuePriority);
       } else if (key == "work.type_limits") {
         s.type_limits = ParseNamedInts(value.values, "TYPE", InvalidTypeName, 1, 1024);
       } else if (key == "work.grace") {

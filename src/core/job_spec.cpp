@@ -161,11 +161,12 @@ std::variant<JobSpec, FieldError> ParseJobSpec(const json& body, const JobLimits
   spec.type = type->get<std::string>();
 
   if (const json* queue = Find(body, "queue")) {
-    if (!queue->is_string() || InvalidQueueName(queue->get_ref<const std::string&>())) {
-      return Invalid("queue",
-                     fmt::format("a string of 1 to {} letters, digits and _ - . : not starting with amq.",
-                                 kMaxNameLength),
-                     *queue);
+    if (!queue->is_string() || InvalidJobQueueName(queue->get_ref<const std::string&>())) {
+      return Invalid(
+          "queue",
+          fmt::format("a string of 1 to {} letters, digits and _ - . : not starting with amq. or warren.",
+                      kMaxNameLength),
+          *queue);
     }
     spec.queue = queue->get<std::string>();
   }

@@ -36,6 +36,16 @@ std::optional<std::string> InvalidQueueName(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<std::string> InvalidJobQueueName(std::string_view name) {
+  if (auto why = InvalidQueueName(name)) {
+    return why;
+  }
+  if (name.starts_with("warren.")) {
+    return fmt::format("queue name '{}' uses the prefix warren., which Warren's own queues use", name);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> InvalidTypeName(std::string_view name) {
   return InvalidSafeName("job type", name);
 }

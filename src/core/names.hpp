@@ -16,6 +16,12 @@ bool IsSafeNameChar(char c);
 // Returns why the name is invalid, or nullopt when it is fine.
 std::optional<std::string> InvalidQueueName(std::string_view name);
 
+// A queue jobs go to and workers consume: a queue name, not starting with `warren.` either, which
+// Warren's own queues use (warren.dead, warren.unrouted, warren.events.recorder, the delay tiers …):
+// a job sent into one of those would be read as something else, or declared with arguments it does
+// not have. Filters and paths that only look jobs up keep InvalidQueueName.
+std::optional<std::string> InvalidJobQueueName(std::string_view name);
+
 // Job types: the same safe set and length as queue names, but `amq.` is allowed (a job type never
 // becomes a queue name). Returns why the name is invalid, or nullopt when it is fine.
 std::optional<std::string> InvalidTypeName(std::string_view name);

@@ -137,7 +137,7 @@ PeriodicJob ParseEntry(const toml::table& entry, size_t index) {
 
   if (entry.contains("queue")) {
     job.queue = RequireString(entry, index, "queue");
-    if (auto why = InvalidQueueName(job.queue)) {
+    if (auto why = InvalidJobQueueName(job.queue)) {
       Fail(index, "queue", *why);
     }
   }

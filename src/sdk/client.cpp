@@ -33,6 +33,9 @@ std::string Explain(amqp::PublishOutcome outcome) {
       return "RabbitMQ did not confirm it in time";
     case amqp::PublishOutcome::kStopped:
       return "the client is shutting down";
+    case amqp::PublishOutcome::kQueueRefused:
+      return "its queue exists on RabbitMQ with other arguments (another queue type) than this client "
+             "declares";
   }
   return "unknown outcome";
 }

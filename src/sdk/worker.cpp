@@ -31,7 +31,7 @@ worker::WorkerOptions EngineOptions(const WorkerOptions& o) {
     throw std::invalid_argument("WorkerOptions::queues: name at least one queue");
   }
   for (const auto& q : o.queues) {
-    if (auto why = InvalidQueueName(q)) {
+    if (auto why = InvalidJobQueueName(q)) {
       throw std::invalid_argument(fmt::format("WorkerOptions::queues: {}", *why));
     }
   }

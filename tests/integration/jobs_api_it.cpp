@@ -597,10 +597,11 @@ TEST_P(JobsApiIt, AScheduledJobWhoseQueueWasDeletedMeanwhileIsPutBackAndRuns) {
   ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
   const std::string queue = "it.vanishing." + std::to_string(serve.Port());
   const auto created = PostJson(serve.Port(), "/v1/jobs",
-                                json{{"type", "warren.noop"}, {"queue", queue}, {"delay", "2s"}}.dump());
+                                json{{"type", "warren.noop"}, {"queue", queue}, {"delay", "5s"}}.dump());
   ASSERT_EQ(created.status, 202) << created.body;
   const std::string id = Body(created)["id"];
-  // It waits 1.6 s in a tier; its queue (declared and bound by the enqueue) goes meanwhile.
+  // It waits 3.2 s in a tier from its publish (the 202 came up to a second later: its queue was new,
+  // decision 76); the queue, declared and bound by the enqueue, goes meanwhile.
   ASSERT_TRUE(DeleteQueue(queue));
   ASSERT_EQ(QueueDepth(queue), -1);
 
@@ -622,6 +623,41 @@ TEST_P(JobsApiIt, AScheduledJobWhoseQueueWasDeletedMeanwhileIsPutBackAndRuns) {
   worker.Signal(SIGTERM);
   (void)worker.Wait(15s);
   DeleteQueue(queue);
+}
+
+TEST_P(JobsApiIt, AQueueThatClashesOrIsWarrensOwnIsRefusedAndChangesNothing) {
+  Serve serve;
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
+  const std::string clash = "it.clash." + std::to_string(serve.Port());
+  // Another application's queue of that name, of another type.
+  ASSERT_TRUE(WithChannel([&](amqp_connection_state_t conn) {
+    amqp_table_entry_t priority{};
+    priority.key = amqp_cstring_bytes("x-max-priority");
+    priority.value.kind = AMQP_FIELD_KIND_I64;
+    priority.value.value.i64 = 5;
+    return amqp_queue_declare(conn, 1, amqp_cstring_bytes(clash.c_str()), 0, 1, 0, 0,
+                              amqp_table_t{1, &priority}) != nullptr;
+  }));
+  auto response = PostJson(serve.Port(), "/v1/jobs", json{{"type", "t"}, {"queue", clash}}.dump());
+  EXPECT_EQ(response.status, 409) << response.body;
+  EXPECT_EQ(ErrorCode(response), "queue_mismatch");
+  EXPECT_THAT(response.body, HasSubstr(clash));
+  EXPECT_TRUE(AllJobs(serve.Port(), "queue=" + clash).empty()) << "no record stays behind";
+  EXPECT_EQ(QueueDepth(clash), 0);
+
+  response = PostJson(serve.Port(), "/v1/jobs", R"({"type":"t","queue":"warren.events.recorder"})");
+  EXPECT_EQ(response.status, 400) << response.body;
+  EXPECT_EQ(ErrorCode(response), "invalid_field");
+
+  // Other enqueues were not disturbed: the publisher kept its connection.
+  EXPECT_EQ(serve.Proc().Output().find("publisher lost the broker"), std::string::npos)
+      << serve.Proc().Output();
+  Purge("default");
+  EXPECT_EQ(PostJson(serve.Port(), "/v1/jobs", R"({"type":"t"})").status, 202);
+  EXPECT_EQ(WaitDepth("default", 1), 1);
+  Purge("default");
+  DeleteQueue(clash);
 }
 
 TEST_P(JobsApiIt, ANamedQueueIsDeclaredAndUsed) {

@@ -238,6 +238,49 @@ TEST(Publisher, ANackOnlyChannelIsRecycledAndPublishingResumes) {
   EXPECT_EQ(TestBroker::Get().QueueDepth(queue), 1);
 }
 
+// Decision 78: a job queue declared on the fly goes on a channel of its own, so a refusal (the queue
+// exists as another type) fails that request alone and leaves the publishing channel, with what is in
+// flight on it, and the connection as they were. Before, the refusal closed both.
+TEST(Publisher, AJobQueueThatExistsWithOtherArgumentsFailsAloneAndKeepsTheConnection) {
+  const std::string clash = "it.publisher.clash";
+  const std::string beside = "it.publisher.beside-clash";
+  {
+    ConnectionOptions raw;
+    raw.url = TestBroker::Get().AmqpUrl();
+    Connection c(raw);
+    c.DeclareQueue(JobQueueSpec(clash, QueueType::kPriority));
+  }
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{beside}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", beside});
+  const auto before = ConnectionPorts();
+
+  std::vector<std::promise<PublishOutcome>> outcomes(3);
+  std::vector<std::future<PublishOutcome>> answers;
+  for (auto& outcome : outcomes) {
+    answers.push_back(outcome.get_future());
+  }
+  OutgoingMessage refused{"", clash, "clashes"};
+  refused.declare_job_queue = clash;
+  p.Publish(OutgoingMessage{"", beside, "before"}, [&](PublishOutcome o) { outcomes[0].set_value(o); });
+  p.Publish(refused, [&](PublishOutcome o) { outcomes[1].set_value(o); });
+  p.Publish(OutgoingMessage{"", beside, "after"}, [&](PublishOutcome o) { outcomes[2].set_value(o); });
+  for (auto& answer : answers) {
+    ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  }
+  EXPECT_EQ(answers[0].get(), PublishOutcome::kConfirmed);
+  EXPECT_EQ(answers[1].get(), PublishOutcome::kQueueRefused);
+  EXPECT_EQ(answers[2].get(), PublishOutcome::kConfirmed);
+  // The side channel opens again for the next declaration, refused again.
+  EXPECT_EQ(PublishAndWait(p, refused), PublishOutcome::kQueueRefused);
+  EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", beside, "last"}), PublishOutcome::kConfirmed);
+  EXPECT_EQ(ConnectionPorts(), before) << "the publisher kept its connection";
+  EXPECT_EQ(TestBroker::Get().QueueDepth(beside), 3);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(clash), 0);
+  TestBroker::Get().Ctl({"delete_queue", clash});
+  TestBroker::Get().Ctl({"delete_queue", beside});
+}
+
 // Decision 76: RabbitMQ writes a new queue's record to disk lazily, so a queue created moments before the
 // broker dies can vanish with the messages it confirmed. A process's start-up declarations return only
 // once their queues have settled; a job queue a publisher declares on the fly holds its confirms as long.

@@ -100,6 +100,8 @@ TEST_F(Quorum, JobsAndRetriesRunOnQuorumQueuesAndTheDemoQueueStaysClassic) {
   for (const auto& q : queues) {
     types[q["name"]] = q["type"];
   }
+  // serve's relay consumes it: a quorum queue refuses a consumer on a channel with a global prefetch.
+  EXPECT_TRUE(serve_->WaitForOutput("consuming warren.unrouted", 5s)) << serve_->Output();
   EXPECT_EQ(types["default"], "quorum") << listing;
   EXPECT_EQ(types["warren.dead"], "quorum") << listing;
   EXPECT_EQ(types["warren.events.recorder"], "quorum") << listing;

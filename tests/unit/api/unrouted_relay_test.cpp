@@ -14,6 +14,7 @@ amqp::Delivery Unrouted(const std::string& routing_key) {
   d.message_id = "0190a1b2-0000-7000-8000-000000000001";
   d.type = "resize";
   d.body = R"({"src":"a.png"})";
+  d.timestamp = 1'800'000'000;
   d.headers = {{std::string(amqp::kAttemptHeader), "2"},
                {std::string(amqp::kNotBeforeHeader), "2026-11-28T03:00:00Z"},
                {"x-death", ""},
@@ -33,11 +34,12 @@ TEST(UnroutedRelay, AJobGoesBackToTheQueueItsRoutingKeyNamesDeclaringItOnTheWay)
   EXPECT_TRUE(m.headers.contains(std::string(amqp::kNotBeforeHeader)));
   EXPECT_FALSE(m.headers.contains("x-death")) << "the broker's headers describe the old message";
   EXPECT_TRUE(m.persistent);
+  EXPECT_EQ(m.timestamp, 1'800'000'000) << "it has waited since its time came: the autoscaler reads this";
 }
 
 TEST(UnroutedRelay, AKeyThatNamesNoJobQueueGoesToTheDeadQueueWithItsReason) {
   for (const std::string key : {"", "amq.gen-x", "no spaces allowed", "warren.unrouted", "warren.dead",
-                                "warren.wait.100", "warren.delay.100"}) {
+                                "warren.wait.100", "warren.delay.100", "warren.events.recorder"}) {
     const auto m = UnroutedRelayMessage(Unrouted(key));
     EXPECT_EQ(m.routing_key, amqp::kDeadQueue) << "'" << key << "'";
     EXPECT_EQ(m.declare_job_queue, amqp::kDeadQueue);

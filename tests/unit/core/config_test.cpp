@@ -196,6 +196,7 @@ TEST(LoadSettings, BadValuesNameKeyAndSource) {
   ExpectError({}, Env({{"WARREN_AMQP_URL", "http://x"}}), "amqp.url");
   ExpectError({}, Env({{"WARREN_QUEUES", "bad queue"}}), "work.queues");
   ExpectError({}, Env({{"WARREN_QUEUES", "amq.gen"}}), "reserves");
+  ExpectError({}, Env({{"WARREN_QUEUES", "default,warren.dead"}}), "prefix warren.");
   ExpectError({}, Env({{"WARREN_GRACE", "soon"}}), "work.grace");
   ExpectError({}, Env({{"WARREN_LOG_LEVEL", "loud"}}), "log.level");
   ExpectError({}, Env({{"WARREN_HEARTBEAT", "1500ms"}}), "amqp.heartbeat");

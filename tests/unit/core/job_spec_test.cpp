@@ -136,6 +136,7 @@ TEST(JobSpecParse, RejectsWrongShapes) {
       {{{"type", std::string(kMaxNameLength + 1, 'a')}}, "invalid_field", "'type'"},
       {{{"type", "a/b"}}, "invalid_field", "'type'"},
       {{{"type", "x"}, {"queue", "amq.direct"}}, "invalid_field", "'queue'"},
+      {{{"type", "x"}, {"queue", "warren.events.recorder"}}, "invalid_field", "'queue'"},
       {{{"type", "x"}, {"queue", "a b"}}, "invalid_field", "'queue'"},
       {{{"type", "x"}, {"queue", 1}}, "invalid_field", "'queue'"},
       {{{"type", "x"}, {"timeout", 0}}, "invalid_field", "'timeout'"},

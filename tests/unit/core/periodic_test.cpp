@@ -134,6 +134,8 @@ TEST(PeriodicParse, ErrorsNameTheEntryAndKey) {
        "periodic[0].timezone: '../../etc/passwd' is not an IANA time zone name like Europe/Berlin"},
       {"type = \"a\"\ncron = \"@daily\"\nqueue = \"amq.x\"",
        "periodic[0].queue: queue name 'amq.x' uses the prefix amq., which RabbitMQ reserves"},
+      {"type = \"a\"\ncron = \"@daily\"\nqueue = \"warren.dead\"",
+       "periodic[0].queue: queue name 'warren.dead' uses the prefix warren., which Warren's own queues use"},
       {"type = \"a\"\ncron = \"@daily\"\nmissed = \"some\"",
        "periodic[0].missed: 'some' is not one of skip, once, all"},
       {"type = \"a\"\ncron = \"@daily\"\npriority = 10",
