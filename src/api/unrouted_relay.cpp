@@ -1,5 +1,7 @@
 #include "api/unrouted_relay.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
@@ -63,22 +65,30 @@ void UnroutedRelay::Stop() {
   Consumer().Stop();
 }
 
-void UnroutedRelay::Relay(amqp::Delivery delivery) {
+void UnroutedRelay::Relay(amqp::Delivery delivery, int failures) {
   amqp::OutgoingMessage message = UnroutedRelayMessage(delivery);
   const std::string to = message.routing_key;
-  publish_(std::move(message), [this, delivery = std::move(delivery),
-                                to](amqp::PublishOutcome outcome) mutable {
+  publish_(std::move(message), [this, delivery = std::move(delivery), to,
+                                failures](amqp::PublishOutcome outcome) mutable {
     if (outcome == amqp::PublishOutcome::kConfirmed) {
       Consumer().Settle(delivery, amqp::Settlement::kAck);
       spdlog::warn("job {} fell due with no queue '{}' to receive it; put into {}", delivery.message_id,
                    delivery.routing_key, to);
       return;
     }
-    spdlog::warn("job {} for queue '{}' not put back yet ({}); trying again in {} ms", delivery.message_id,
-                 delivery.routing_key, amqp::ToString(outcome), options_.retry_after.count());
+    // Doubling waits, so a queue that stays refused (it exists as another type) costs little, and a
+    // warning per job at its 1st, 2nd, 4th, 8th … failure.
+    ++failures;
+    const auto wait =
+        std::min(options_.retry_after * (int64_t{1} << std::min(failures - 1, 16)), options_.retry_max);
+    if ((failures & (failures - 1)) == 0) {
+      spdlog::warn("job {} for queue '{}' not put back yet ({}, {} time(s)); trying again in {} ms",
+                   delivery.message_id, delivery.routing_key, amqp::ToString(outcome), failures,
+                   wait.count());
+    }
     {
       std::lock_guard lock(mu_);
-      retries_.emplace_back(std::chrono::steady_clock::now() + options_.retry_after, std::move(delivery));
+      retries_.emplace(std::chrono::steady_clock::now() + wait, Retry{std::move(delivery), failures});
     }
     cv_.notify_one();
   });
@@ -92,18 +102,18 @@ void UnroutedRelay::RetryLoop(const std::stop_token& stop) {
       cv_.wait(lock, stop, [this] { return !retries_.empty(); });
       continue;
     }
-    // Entries are appended with the same delay, so the front is the earliest.
-    const auto due = retries_.front().first;
-    if (cv_.wait_until(lock, stop, due, [] { return false; }); stop.stop_requested()) {
-      break;
+    const auto due = retries_.begin()->first;
+    if (std::chrono::steady_clock::now() < due) {
+      cv_.wait_until(lock, stop, due, [] { return false; });  // or an earlier entry came: look again
+      continue;
     }
-    amqp::Delivery delivery = std::move(retries_.front().second);
-    retries_.pop_front();
+    Retry retry = std::move(retries_.begin()->second);
+    retries_.erase(retries_.begin());
     amqp::Consumer& consumer = *consumer_;
     lock.unlock();
     // A delivery of a lost connection is the broker's again: it comes back as a new delivery.
-    if (consumer.IsLive(delivery)) {
-      Relay(std::move(delivery));
+    if (consumer.IsLive(retry.delivery)) {
+      Relay(std::move(retry.delivery), retry.failures);
     }
     lock.lock();
   }

@@ -8,7 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,8 +29,10 @@ struct UnroutedRelayOptions {
   amqp::ConnectionOptions connection;
   QueueType queue_type = QueueType::kClassic;
   std::chrono::milliseconds reconnect_max{5000};
-  // A copy RabbitMQ did not confirm is published again this long after; its delivery stays unacked.
+  // A copy RabbitMQ did not confirm is published again this long after, doubling per failure up to
+  // retry_max; its delivery stays unacked meanwhile.
   std::chrono::milliseconds retry_after{1000};
+  std::chrono::milliseconds retry_max{60'000};
   uint16_t prefetch = 64;
 };
 
@@ -49,14 +51,18 @@ class UnroutedRelay {
 
  private:
   amqp::Consumer& Consumer();  // consumer_, read under mu_
-  void Relay(amqp::Delivery delivery);
+  struct Retry {
+    amqp::Delivery delivery;
+    int failures = 0;
+  };
+  void Relay(amqp::Delivery delivery, int failures = 0);
   void RetryLoop(const std::stop_token& stop);
 
   const UnroutedRelayOptions options_;
   const PublishFn publish_;
   std::mutex mu_;
   std::condition_variable_any cv_;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, amqp::Delivery>> retries_;  // guarded by mu_
+  std::multimap<std::chrono::steady_clock::time_point, Retry> retries_;  // guarded by mu_: by when due
   std::unique_ptr<amqp::Consumer> consumer_;  // set under mu_, then never changed
   std::jthread retry_thread_;
 };

@@ -146,6 +146,22 @@ bool DeleteQueue(const std::string& queue) {
   return deleted;
 }
 
+// Declares `queue` as another application might: durable, with x-max-priority 5, which Warren's
+// declarations (classic: no arguments) clash with.
+bool DeclareForeignQueue(const std::string& queue) {
+  bool declared = false;
+  WithChannel([&](amqp_connection_state_t conn) {
+    amqp_table_entry_t priority{};
+    priority.key = amqp_cstring_bytes("x-max-priority");
+    priority.value.kind = AMQP_FIELD_KIND_I64;
+    priority.value.value.i64 = 5;
+    declared = amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue.c_str()), /*passive=*/0, /*durable=*/1,
+                                  /*exclusive=*/0, /*auto_delete=*/0, amqp_table_t{1, &priority}) != nullptr;
+    return declared;
+  });
+  return declared;
+}
+
 // Polls the depth until it equals `want` (a confirm means the message is safe, and it is counted by
 // the time the next declare-ok is built, but allow for a slow broker).
 int WaitDepth(const std::string& queue, int want, std::chrono::milliseconds timeout = 10s) {
@@ -625,20 +641,52 @@ TEST_P(JobsApiIt, AScheduledJobWhoseQueueWasDeletedMeanwhileIsPutBackAndRuns) {
   DeleteQueue(queue);
 }
 
+// The relay's copy refused (the job's queue exists as another type, unbound from warren.due, and the
+// relay's publisher has not declared it yet) is tried again with doubling waits, its delivery held,
+// and put in once the stray queue is gone. The store plays no part: SQLite only.
+TEST_P(JobsApiIt, AJobWhoseQueueExistsAsAnotherTypeWaitsUntilTheQueueIsFixed) {
+  if (GetParam() == Backend::kPostgres) {
+    GTEST_SKIP() << "the relay does not touch the store";
+  }
+  Serve serve;
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
+  const std::string queue = "it.retyped." + std::to_string(serve.Port());
+  ASSERT_TRUE(DeclareForeignQueue(queue));
+  // A job in the shortest tier, bound for that queue, as a worker's retry or another serve would send it.
+  const std::string tier = amqp::DelayTierName(DelayTiers().front());
+  ASSERT_TRUE(WithChannel([&](amqp_connection_state_t conn) {
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    props.delivery_mode = 2;
+    props.message_id = amqp_cstring_bytes("it-retyped-job");
+    props.type = amqp_cstring_bytes("warren.noop");
+    return amqp_basic_publish(conn, 1, amqp_cstring_bytes(tier.c_str()), amqp_cstring_bytes(queue.c_str()),
+                              /*mandatory=*/0, /*immediate=*/0, &props,
+                              amqp_cstring_bytes("{}")) == AMQP_STATUS_OK;
+  }));
+  // Refused: the copy waits, unacked, 1 s, then 2 s … (a warning at the 1st, 2nd, 4th … failure).
+  ASSERT_TRUE(serve.Proc().WaitForOutput("(queue refused, 2 time(s)); trying again in 2000 ms", 20s))
+      << serve.Proc().Output();
+  EXPECT_EQ(serve.Proc().Output().find("publisher lost the broker"), std::string::npos)
+      << serve.Proc().Output();
+  EXPECT_EQ(QueueDepth(queue), 0);
+  // The operator removes the stray queue: the next try declares Warren's and puts the job in.
+  ASSERT_TRUE(DeleteQueue(queue));
+  EXPECT_EQ(WaitDepth(queue, 1, 20s), 1) << serve.Proc().Output();
+  EXPECT_TRUE(serve.Proc().WaitForOutput("job it-retyped-job fell due with no queue '" + queue + "'", 5s))
+      << serve.Proc().Output();
+  EXPECT_EQ(WaitDepth(std::string(amqp::kUnroutedQueue), 0), 0);
+  DeleteQueue(queue);
+}
+
 TEST_P(JobsApiIt, AQueueThatClashesOrIsWarrensOwnIsRefusedAndChangesNothing) {
   Serve serve;
   ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
   ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
   const std::string clash = "it.clash." + std::to_string(serve.Port());
   // Another application's queue of that name, of another type.
-  ASSERT_TRUE(WithChannel([&](amqp_connection_state_t conn) {
-    amqp_table_entry_t priority{};
-    priority.key = amqp_cstring_bytes("x-max-priority");
-    priority.value.kind = AMQP_FIELD_KIND_I64;
-    priority.value.value.i64 = 5;
-    return amqp_queue_declare(conn, 1, amqp_cstring_bytes(clash.c_str()), 0, 1, 0, 0,
-                              amqp_table_t{1, &priority}) != nullptr;
-  }));
+  ASSERT_TRUE(DeclareForeignQueue(clash));
   auto response = PostJson(serve.Port(), "/v1/jobs", json{{"type", "t"}, {"queue", clash}}.dump());
   EXPECT_EQ(response.status, 409) << response.body;
   EXPECT_EQ(ErrorCode(response), "queue_mismatch");
