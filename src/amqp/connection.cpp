@@ -407,10 +407,7 @@ std::optional<std::string> Connection::AsideRefusal(const std::string& what) {
     const auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
     std::string why = fmt::format("{}: {}", what, ToString(m->reply_text));
     state_->aside_open = false;
-    // The broker waits for our close-ok before the channel number is free again.
-    amqp_channel_close_ok_t ok{};
-    CheckStatus(amqp_send_method(state_->conn, kAsideChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
-                "channel.close-ok");
+    SendCloseOk(kAsideChannel);
     return why;
   }
   CheckRpc(what.c_str());  // the connection failed: throws
@@ -500,10 +497,14 @@ bool CheckDeclarations(const ConnectionOptions& options, const Topology& topolog
   }
 }
 
-void Connection::ReopenChannel() {
+void Connection::SendCloseOk(uint16_t channel) {
   // The broker closed the channel: it waits for our close-ok before the channel number is free again.
   amqp_channel_close_ok_t ok{};
-  CheckStatus(amqp_send_method(state_->conn, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok), "channel.close-ok");
+  CheckStatus(amqp_send_method(state_->conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok), "channel.close-ok");
+}
+
+void Connection::ReopenChannel() {
+  SendCloseOk(kChannel);
   amqp_channel_open(state_->conn, kChannel);
   CheckRpc("channel.open");
   state_->channel_open = true;

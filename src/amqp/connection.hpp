@@ -121,6 +121,7 @@ class Connection {
   // channel (answered with close-ok, to be opened again on next use). Throws for anything else.
   std::optional<std::string> AsideRefusal(const std::string& what);
   void Open(const ConnectionOptions& options, const AmqpUrl& url);
+  void SendCloseOk(uint16_t channel);  // after the broker closed `channel`
   void ReopenChannel();
   struct State;
   std::unique_ptr<State> state_;

@@ -1,25 +1,19 @@
 #include "api/unrouted_relay.hpp"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
 #include "core/names.hpp"
+#include "core/retry.hpp"
 #include "core/thread_name.hpp"
 
 namespace warren::api {
-namespace {
-
-// Warren's own queues (warren.unrouted itself, warren.dead, the recorder's, the tiers) are no job's
-// queue: a copy sent to one would be read as something else, or come straight back.
-bool NamesAJobQueue(const std::string& key) { return !InvalidJobQueueName(key); }
-
-}  // namespace
 
 amqp::OutgoingMessage UnroutedRelayMessage(const amqp::Delivery& delivery) {
   amqp::OutgoingMessage message = amqp::CopyOf(delivery);
-  if (NamesAJobQueue(delivery.routing_key)) {
+  // Not Warren's own queues (warren.unrouted itself, warren.dead, the recorder's, the tiers): a copy
+  // sent to one would be read as something else, or come straight back.
+  if (!InvalidJobQueueName(delivery.routing_key)) {
     message.routing_key = delivery.routing_key;
     message.declare_job_queue = delivery.routing_key;
     return message;
@@ -80,7 +74,8 @@ void UnroutedRelay::Relay(amqp::Delivery delivery, int failures) {
     // warning per job at its 1st, 2nd, 4th, 8th … failure.
     ++failures;
     const auto wait =
-        std::min(options_.retry_after * (int64_t{1} << std::min(failures - 1, 16)), options_.retry_max);
+        RetryDelay(RetryPolicy{options_.retry_after, options_.retry_max, /*jitter=*/0.0}, failures,
+                   /*unit_random=*/0.0);
     if ((failures & (failures - 1)) == 0) {
       spdlog::warn("job {} for queue '{}' not put back yet ({}, {} time(s)); trying again in {} ms",
                    delivery.message_id, delivery.routing_key, amqp::ToString(outcome), failures,

@@ -146,20 +146,13 @@ bool DeleteQueue(const std::string& queue) {
   return deleted;
 }
 
-// Declares `queue` as another application might: durable, with x-max-priority 5, which Warren's
-// declarations (classic: no arguments) clash with.
-bool DeclareForeignQueue(const std::string& queue) {
-  bool declared = false;
-  WithChannel([&](amqp_connection_state_t conn) {
-    amqp_table_entry_t priority{};
-    priority.key = amqp_cstring_bytes("x-max-priority");
-    priority.value.kind = AMQP_FIELD_KIND_I64;
-    priority.value.value.i64 = 5;
-    declared = amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue.c_str()), /*passive=*/0, /*durable=*/1,
-                                  /*exclusive=*/0, /*auto_delete=*/0, amqp_table_t{1, &priority}) != nullptr;
-    return declared;
-  });
-  return declared;
+// Declares `queue` as another application might: a priority queue, which Warren's classic declaration
+// of the name clashes with.
+void DeclareForeignQueue(const std::string& queue) {
+  amqp::ConnectionOptions options;
+  options.url = TestBroker::Get().AmqpUrl();
+  amqp::Connection connection(options);
+  connection.DeclareQueue(amqp::JobQueueSpec(queue, QueueType::kPriority));  // throws when refused
 }
 
 // Polls the depth until it equals `want` (a confirm means the message is safe, and it is counted by
@@ -652,7 +645,7 @@ TEST_P(JobsApiIt, AJobWhoseQueueExistsAsAnotherTypeWaitsUntilTheQueueIsFixed) {
   ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
   ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
   const std::string queue = "it.retyped." + std::to_string(serve.Port());
-  ASSERT_TRUE(DeclareForeignQueue(queue));
+  DeclareForeignQueue(queue);
   // A job in the shortest tier, bound for that queue, as a worker's retry or another serve would send it.
   const std::string tier = amqp::DelayTierName(DelayTiers().front());
   ASSERT_TRUE(WithChannel([&](amqp_connection_state_t conn) {
@@ -686,7 +679,7 @@ TEST_P(JobsApiIt, AQueueThatClashesOrIsWarrensOwnIsRefusedAndChangesNothing) {
   ASSERT_TRUE(serve.WaitReady()) << serve.Proc().Output();
   const std::string clash = "it.clash." + std::to_string(serve.Port());
   // Another application's queue of that name, of another type.
-  ASSERT_TRUE(DeclareForeignQueue(clash));
+  DeclareForeignQueue(clash);
   auto response = PostJson(serve.Port(), "/v1/jobs", json{{"type", "t"}, {"queue", clash}}.dump());
   EXPECT_EQ(response.status, 409) << response.body;
   EXPECT_EQ(ErrorCode(response), "queue_mismatch");
