@@ -335,10 +335,25 @@ TEST_F(Pipeline, EventsThatComeBeforeTheirJobsRecordWaitForIt) {
   auto message = amqp::EncodeFirstMessage(record, SystemNow());
   message.headers[std::string(amqp::kStoredHeader)] = "1";
   testing::PublishMessage(std::move(message));
-  // The job runs; the recorder gets its events and holds them: one message unacked, none dropped.
-  ASSERT_TRUE(testing::WaitForCounts(recorder_queue, {0, 1}, 20s)) << ProcessLogs();
+  // The job runs; the recorder gets its events and holds them, none dropped. Its `started` and
+  // `succeeded` events usually share one message, but on a loaded machine `started` can leave alone
+  // at the worker's batch tick (decision 70): one or two messages are held.
+  std::pair<int, int> held{-1, -1};
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < until) {
+    held = testing::QueueCounts(recorder_queue);
+    if (held.first == 0 && held.second >= 1) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(held.first, 0) << ProcessLogs();
+  ASSERT_GE(held.second, 1) << ProcessLogs();
   std::this_thread::sleep_for(500ms);  // several of its retries
-  ASSERT_EQ(testing::QueueCounts(recorder_queue), std::make_pair(0, 1));
+  held = testing::QueueCounts(recorder_queue);
+  EXPECT_EQ(held.first, 0);
+  EXPECT_GE(held.second, 1);
+  EXPECT_LE(held.second, 2);
   EXPECT_EQ(testing::HttpGet(port_, "/v1/jobs/" + record.id).status, 404);
   {
     auto store = store::OpenStore("sqlite:" + dir_ + "/warren.db");
