@@ -271,14 +271,17 @@ async function overview(ctx) {
     if (ctx.stale()) return;
     let ready = 0, unacked = 0, dead = 0;
     queues.replaceChildren(...q.queues.map((queue) => {
-      ready += queue.ready || 0;
-      unacked += queue.unacked || 0;
-      const isDead = queue.name === 'warren.dead';
-      if (isDead) dead = queue.ready || 0;
+      // warren.dead and warren.unrouted are Warren's own: not jobs waiting for a worker, no retry button.
+      const own = queue.name.startsWith('warren.');
+      if (!own) {
+        ready += queue.ready || 0;
+        unacked += queue.unacked || 0;
+      }
+      if (queue.name === 'warren.dead') dead = queue.ready || 0;
       return h('tr', {'data-queue': queue.name},
         h('td', {}, h('a', {href: '#/jobs?queue=' + encodeURIComponent(queue.name)}, queue.name)),
         h('td', {}, queue.ready ?? '—'), h('td', {}, queue.unacked ?? '—'), h('td', {}, queue.consumers ?? '—'),
-        h('td', {}, isDead ? '' : h('button', {type: 'button', class: 'quiet retry-dead', title: 'retry every dead job of this queue', onclick: () => retryDead(queue.name)}, 'Retry dead')));
+        h('td', {}, own ? '' : h('button', {type: 'button', class: 'quiet retry-dead', title: 'retry every dead job of this queue', onclick: () => retryDead(queue.name)}, 'Retry dead')));
     }));
     const live = w.workers.filter((x) => x.state !== 'gone');
     workers.replaceChildren(...(w.workers.length ? w.workers.map((wk) => h('tr', {},

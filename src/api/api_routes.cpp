@@ -19,7 +19,10 @@ std::vector<std::string> KnownQueues(const Settings& settings) {
       queues.push_back(queue);
     }
   }
+  // Warren's own queues last: dead jobs, and jobs waiting for the relay to put them back (decision 78),
+  // which an operator should see when they pile up.
   queues.emplace_back(amqp::kDeadQueue);
+  queues.emplace_back(amqp::kUnroutedQueue);
   return queues;
 }
 

@@ -175,6 +175,14 @@ async function main() {
     // Retry all dead jobs of the queue: the remaining dead one (warren.fail) goes again and dies again.
     await page.goto(`${base}/ui#/`);
     await page.waitForSelector('#queues-table tr[data-queue="default"] button.retry-dead');
+    // Warren's own queues are listed without a retry button, and the dead jobs in warren.dead are not
+    // counted as jobs waiting.
+    await page.waitForSelector('#queues-table tr[data-queue="warren.unrouted"]');
+    assert.equal(await page.locator('#queues-table tr[data-queue^="warren."] button').count(), 0);
+    await page.waitForFunction(() => {
+      const deadReady = Number(document.querySelector('#queues-table tr[data-queue="warren.dead"] td:nth-child(2)').textContent);
+      return deadReady > 0 && document.querySelector('#card-ready').textContent === '0';
+    });
     page.removeAllListeners('dialog');
     page.once('dialog', (dialog) => dialog.accept());
     await page.click('#queues-table tr[data-queue="default"] button.retry-dead');

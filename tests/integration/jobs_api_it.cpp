@@ -888,6 +888,8 @@ TEST_P(JobsApiIt, HealthzReadyzQueuesOpenApi) {
   ASSERT_TRUE(by_name.contains("default")) << listed;
   ASSERT_TRUE(by_name.contains("task_queue")) << listed;
   ASSERT_TRUE(by_name.contains("warren.dead")) << listed;
+  ASSERT_TRUE(by_name.contains("warren.unrouted")) << listed;
+  EXPECT_TRUE(by_name["warren.unrouted"]["depth"].is_number()) << "serve declares it: " << listed;
   // Depth and consumers come from the broker (a passive declare): the queue exists, so they are numbers.
   EXPECT_TRUE(by_name["default"]["depth"].is_number()) << listed;
   EXPECT_TRUE(by_name["default"]["consumers"].is_number()) << listed;

@@ -56,11 +56,12 @@ TEST_F(SystemRoutes, QueuesListsTheKnownQueuesWithoutInventingNumbers) {
   const Response response = Call("GET", "/v1/queues");
   EXPECT_EQ(response.status, 200);
   const json queues = Json(response)["queues"];
-  ASSERT_EQ(queues.size(), 4U);
+  ASSERT_EQ(queues.size(), 5U);
   EXPECT_EQ(queues[0]["name"], "default");
   EXPECT_EQ(queues[1]["name"], "task_queue");
   EXPECT_EQ(queues[2]["name"], "emails");
   EXPECT_EQ(queues[3]["name"], "warren.dead");
+  EXPECT_EQ(queues[4]["name"], "warren.unrouted");
   EXPECT_TRUE(queues[0]["depth"].is_null());
   EXPECT_TRUE(queues[0]["unacked"].is_null());
 }
