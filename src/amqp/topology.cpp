@@ -123,7 +123,7 @@ OutgoingMessage EncodeJobMessage(const JobRecord& record, int attempt) {
   m.exchange = "";
   m.routing_key = record.spec.queue;
   m.declare_job_queue = record.spec.queue;
-  m.body = record.spec.args.dump();
+  m.body = DumpJson(record.spec.args);
   m.content_type = "application/json";
   m.message_id = record.id;
   m.type = record.spec.type;
@@ -166,6 +166,9 @@ std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery) {
   }
   if (auto it = delivery.headers.find(std::string(kStoredHeader)); it != delivery.headers.end()) {
     j.stored = it->second == "1";
+  }
+  if (auto it = delivery.headers.find(std::string(kRetriedAtHeader)); it != delivery.headers.end()) {
+    j.retried_at = ParseTime(it->second);
   }
   if (auto it = delivery.headers.find(std::string(kHistoryHeader)); it != delivery.headers.end()) {
     auto history = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
@@ -214,19 +217,31 @@ OutgoingMessage EncodeFirstMessage(const JobRecord& record, TimePoint now) {
   return message;
 }
 
-OutgoingMessage EncodeCancelMessage(const std::string& job_id) {
+OutgoingMessage EncodeRetryMessage(const JobRecord& record) {
+  auto message = EncodeJobMessage(record, record.attempt);
+  message.headers[std::string(kRetriedAtHeader)] = FormatTime(record.updated_at);
+  return message;
+}
+
+OutgoingMessage EncodeCancelMessage(const CancelNotice& cancel) {
   OutgoingMessage m;
   m.exchange = std::string(kControlExchange);
-  m.body = nlohmann::json{{"cancel", job_id}}.dump();
+  m.body = DumpJson(nlohmann::json{{"cancel", cancel.job_id}, {"at", FormatTime(cancel.at)}});
   m.content_type = "application/json";
   m.type = "warren.control";
   m.persistent = false;
   return m;
 }
 
-OutgoingMessage EncodeCancelReplayMessage(const std::vector<std::string>& job_ids) {
-  OutgoingMessage m = EncodeCancelMessage("");
-  m.body = nlohmann::json{{"cancelled", job_ids}}.dump();
+OutgoingMessage EncodeCancelReplayMessage(const std::vector<CancelNotice>& cancels) {
+  OutgoingMessage m = EncodeCancelMessage({});
+  auto ids = nlohmann::json::array();
+  auto times = nlohmann::json::array();
+  for (const auto& cancel : cancels) {
+    ids.push_back(cancel.job_id);
+    times.push_back(FormatTime(cancel.at));
+  }
+  m.body = DumpJson(nlohmann::json{{"cancelled", std::move(ids)}, {"at", std::move(times)}});
   return m;
 }
 
@@ -269,7 +284,7 @@ OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat) {
   OutgoingMessage m;
   m.exchange = std::string(kEventsExchange);
   m.routing_key = "worker.heartbeat";
-  m.body = heartbeat.dump();
+  m.body = DumpJson(heartbeat);
   m.content_type = "application/json";
   m.type = std::string(kWorkerHeartbeatType);
   m.persistent = false;
@@ -279,7 +294,7 @@ OutgoingMessage EncodeWorkerHeartbeat(const nlohmann::json& heartbeat) {
 OutgoingMessage EncodeChangesMessage(const nlohmann::json& changes) {
   OutgoingMessage m;
   m.exchange = std::string(kChangesExchange);
-  m.body = changes.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  m.body = DumpJson(changes);
   m.content_type = "application/json";
   m.type = std::string(kChangesType);
   m.persistent = false;
@@ -304,7 +319,7 @@ OutgoingMessage EncodeEventMessage(const JobEvent& event, const std::string& que
   OutgoingMessage m;
   m.exchange = std::string(kEventsExchange);
   m.routing_key = "job." + std::string(ToString(event.kind)) + "." + queue + "." + type;
-  m.body = ToJson(event).dump();
+  m.body = DumpJson(ToJson(event));
   m.content_type = "application/json";
   m.type = "warren.event";
   return m;

@@ -77,6 +77,8 @@ inline constexpr std::string_view kPriorityHeader = "x-warren-priority";
 inline constexpr std::string_view kNotBeforeHeader = "x-warren-not-before";  // RFC 3339: run at/after
 inline constexpr std::string_view kHistoryHeader = "x-warren-history";       // JSON: earlier attempts
 inline constexpr std::string_view kStoredHeader = "x-warren-stored";         // "1": serve stores its record
+// RFC 3339: when the API retried the job (EncodeRetryMessage). A cancel from before then is not for it.
+inline constexpr std::string_view kRetriedAtHeader = "x-warren-retried-at";
 inline constexpr std::string_view kErrorHeader = "x-warren-error";           // on warren.dead
 inline constexpr std::string_view kDeadReasonHeader = "x-warren-dead-reason";
 
@@ -97,6 +99,7 @@ struct JobMessage {
   std::optional<TimePoint> not_before;
   nlohmann::json history = nlohmann::json::array();  // earlier attempts: {attempt, worker, error, at}
   bool stored = false;  // kStoredHeader: the job's events may come before its record (decision 77)
+  std::optional<TimePoint> retried_at;  // kRetriedAtHeader
 };
 // nullopt for seed-style messages (no `type` property).
 std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery);
@@ -110,13 +113,22 @@ OutgoingMessage CopyOf(const Delivery& delivery);
 void RouteThroughDelay(OutgoingMessage& message, TimePoint not_before, Duration remaining);
 // A job's first message: straight to its queue, or through the delay tiers when it runs later.
 OutgoingMessage EncodeFirstMessage(const JobRecord& record, TimePoint now);
+// The message of the attempt an API retry reserved (record.attempt), stamped with the retry's time
+// (record.updated_at) so that workers which heard an earlier cancel of the job still run it.
+OutgoingMessage EncodeRetryMessage(const JobRecord& record);
 
-// {"cancel": "<job id>"} to kControlExchange: not persistent (a worker that is not connected cannot
-// hold the job anyway).
-OutgoingMessage EncodeCancelMessage(const std::string& job_id);
-// {"cancelled": [ids]}: recent cancels, replayed by `serve` when a worker it did not know announces
-// itself, so a worker that connected after a cancel still skips the job.
-OutgoingMessage EncodeCancelReplayMessage(const std::vector<std::string>& job_ids);
+// A job cancelled by the API, and when. A worker skips or stops the job's messages, except those of a
+// retry made after that time (kRetriedAtHeader): a cancelled job can be retried.
+struct CancelNotice {
+  std::string job_id;
+  TimePoint at;
+};
+// {"cancel": "<job id>", "at": "<RFC 3339>"} to kControlExchange: not persistent (a worker that is
+// not connected cannot hold the job anyway).
+OutgoingMessage EncodeCancelMessage(const CancelNotice& cancel);
+// {"cancelled": [ids], "at": [times]}: recent cancels, replayed by `serve` when a worker it did not
+// know announces itself, so a worker that connected after a cancel still skips the job.
+OutgoingMessage EncodeCancelReplayMessage(const std::vector<CancelNotice>& cancels);
 
 // Worker heartbeats, every few seconds on kEventsExchange under `worker.heartbeat`: who the worker is,
 // what it consumes and handles, how busy it is. Not persistent: a lost one is replaced by the next.

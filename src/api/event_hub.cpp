@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/job.hpp"
+
 namespace warren::api {
 namespace {
 
@@ -11,10 +13,6 @@ const std::string& Field(const nlohmann::json& data, const char* name) {
   static const std::string kEmpty;
   const auto it = data.find(name);
   return it != data.end() && it->is_string() ? it->get_ref<const std::string&>() : kEmpty;
-}
-
-std::string Dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -72,7 +70,7 @@ void EventHub::Publish(const std::vector<JobChange>& changes) {
   std::lock_guard lock(mu_);
   for (const auto& change : changes) {
     const uint64_t sequence = next_sequence_++;
-    Buffered buffered{sequence, change, FormatSseEvent(IdOf(sequence), change.kind, Dump(change.data))};
+    Buffered buffered{sequence, change, FormatSseEvent(IdOf(sequence), change.kind, DumpJson(change.data))};
     for (auto it = streams_.begin(); it != streams_.end();) {
       if (it->second.filter.Matches(change) && !it->second.sink(buffered.frame)) {
         it = streams_.erase(it);
@@ -101,7 +99,7 @@ void EventHub::Subscribe(const EventFilter& filter, const std::optional<std::str
       const nlohmann::json data{{"reason", "the events after this id are no longer buffered here"},
                                 {"last_event_id", *last_event_id}};
       const uint64_t newest = next_sequence_ - 1;
-      if (!sink(FormatSseEvent(IdOf(newest), "reset", Dump(data)))) {
+      if (!sink(FormatSseEvent(IdOf(newest), "reset", DumpJson(data)))) {
         return;
       }
     } else {

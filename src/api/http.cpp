@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "core/job.hpp"
+
 namespace warren::api {
 namespace {
 const std::string& EmptyString() {
@@ -45,7 +47,7 @@ Response JsonResponse(int status, std::string body) {
 Response ErrorResponse(int status, std::string_view code, std::string_view message) {
   const nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
   // replace: a message quoting the client's bytes must not turn a 4xx into an exception.
-  return JsonResponse(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return JsonResponse(status, DumpJson(body));
 }
 
 struct Responder::State {

@@ -180,8 +180,8 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
     }
   }
   // Tells every worker: one holding the job stops it, the others skip it if it reaches them.
-  void CancelAtWorkers(const std::string& id) const {
-    api_.publish(amqp::EncodeCancelMessage(id), [id](PublishOutcome outcome) {
+  void CancelAtWorkers(const std::string& id, TimePoint at) const {
+    api_.publish(amqp::EncodeCancelMessage({id, at}), [id](PublishOutcome outcome) {
       if (outcome != PublishOutcome::kConfirmed && outcome != PublishOutcome::kUnroutable) {
         spdlog::warn("api: job {}: the cancel did not reach the workers ({})", id, amqp::ToString(outcome));
       }
@@ -392,7 +392,7 @@ void JobsService::SettleFailedEnqueue(const EnqueueJoin& join, const Responder& 
       outcome == PublishOutcome::kUnavailable) {
     spdlog::error("api: job {} was (or may have been) queued but storing its record failed; cancelling it",
                   join.job.id);
-    CancelAtWorkers(join.job.id);
+    CancelAtWorkers(join.job.id, api_.clock());
   }
   respond(InsertFailureResponse(join.failed.value_or(InsertFailure::kInternal)));
 }
@@ -650,7 +650,7 @@ void JobsService::CancelNow(const std::string& id, const Responder& respond) {
     const auto changed = api_.store->ApplyEvents({event}).changed;
     if (!changed.empty()) {
       // A running job is marked cancelled at once but stops a moment later, hence 202 ("requested").
-      CancelAtWorkers(id);
+      CancelAtWorkers(id, event.at);
       Changed("cancelled", changed.front());
       respond(JobResponse(running ? 202 : 200, changed.front()));
       return;
@@ -696,8 +696,8 @@ void JobsService::RetryNow(const std::string& id, const Responder& respond) {
     auto self = shared_from_this();
     // Our replacement is the next revision: the undo below applies only if nothing changed since.
     const int64_t ours = versioned->revision + 1;
-    api_.publish(amqp::EncodeJobMessage(next, next.attempt), [self, old = record, next, ours,
-                                                              respond](PublishOutcome outcome) {
+    api_.publish(amqp::EncodeRetryMessage(next), [self, old = record, next, ours,
+                                                  respond](PublishOutcome outcome) {
       if (outcome == PublishOutcome::kConfirmed) {
         if (self->api_.published) {
           self->api_.published({next.id});

@@ -83,8 +83,9 @@ size_t Outbox::Sweep() {
         "outbox: job {} ({} on {}) was stored {} ago but its publish was never confirmed; publishing it",
         record.id, record.spec.type, record.spec.queue,
         FormatDuration(std::chrono::duration_cast<Duration>(now - record.created_at)));
-    auto message = record.attempt == 0 ? amqp::EncodeFirstMessage(record, now)
-                                       : amqp::EncodeJobMessage(record, record.attempt);
+    // attempt > 0: an attempt the API's retry reserved
+    auto message =
+        record.attempt == 0 ? amqp::EncodeFirstMessage(record, now) : amqp::EncodeRetryMessage(record);
     publish_(std::move(message), [this, id = record.id](amqp::PublishOutcome outcome) {
       if (outcome == amqp::PublishOutcome::kConfirmed) {
         Published({id});

@@ -51,15 +51,15 @@ constexpr size_t kMaxReplayedCancels = 5000;
 
 void ReplayCancels(store::Store& store, amqp::Publisher& publisher) {
   try {
-    std::vector<std::string> ids;
+    std::vector<amqp::CancelNotice> cancels;
     store::ListQuery query;
     query.state = JobState::kCancelled;
     query.limit = 1000;
-    while (ids.size() < kMaxReplayedCancels) {
+    while (cancels.size() < kMaxReplayedCancels) {
       const auto page = store.ListJobs(query);
       for (const auto& job : page.jobs) {
         if (job.attempts.empty()) {
-          ids.push_back(job.id);
+          cancels.push_back({job.id, job.finished_at.value_or(job.updated_at)});
         }
       }
       if (!page.next_cursor) {
@@ -68,7 +68,7 @@ void ReplayCancels(store::Store& store, amqp::Publisher& publisher) {
       query.cursor = page.next_cursor;
     }
     // Sent even when empty: a new worker waits for it before its first job.
-    publisher.Publish(amqp::EncodeCancelReplayMessage(ids), [](amqp::PublishOutcome) {});
+    publisher.Publish(amqp::EncodeCancelReplayMessage(cancels), [](amqp::PublishOutcome) {});
   } catch (const std::exception& e) {
     spdlog::warn("cannot replay cancels to a new worker: {}", e.what());
   }

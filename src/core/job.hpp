@@ -192,6 +192,9 @@ JobRecord NewJobRecord(std::string id, JobSpec spec, TimePoint now);
 void ApplyEvent(JobRecord& record, const JobEvent& event);
 
 // --- JSON codec ---------------------------------------------------------------------------------
+// Compact JSON text with invalid UTF-8 replaced (U+FFFD). Text that jobs produce (log lines, errors,
+// results, a foreign message's id) is not checked, and nlohmann's plain dump() throws on it.
+std::string DumpJson(const nlohmann::json& value);
 // The public representation (the HTTP API's job object) and the store's; round-trips exactly.
 nlohmann::json ToJson(const JobRecord& record);
 // The same as ToJson(record).dump() (compact, invalid UTF-8 replaced), written without building the

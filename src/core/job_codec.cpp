@@ -538,4 +538,8 @@ JobEvent JobEventFromJson(const json& j) {
   return event;
 }
 
+std::string DumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace warren

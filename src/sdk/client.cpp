@@ -98,7 +98,7 @@ void Client::cancel(const std::string& id) {
   if (!IsJobId(id)) {
     throw std::invalid_argument(fmt::format("Client::cancel: '{}' is not a job id", id));
   }
-  const auto outcome = impl_->Publish(amqp::EncodeCancelMessage(id));
+  const auto outcome = impl_->Publish(amqp::EncodeCancelMessage({id, SystemNow()}));
   // Unroutable: no worker is connected, so none runs the job now.
   if (outcome != amqp::PublishOutcome::kConfirmed && outcome != amqp::PublishOutcome::kUnroutable) {
     throw EnqueueError(amqp::ToString(outcome),

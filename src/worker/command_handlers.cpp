@@ -33,7 +33,7 @@ void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::stri
       request.argv = std::move(std::get<std::vector<std::string>>(argv));
       request.env = spec.env;
       request.cwd = spec.cwd;
-      request.stdin_data = CommandInput(job).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      request.stdin_data = DumpJson(CommandInput(job));
       request.job_id = job.id;
       request.job_type = job.type;
       request.queue = job.queue;

@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "core/job.hpp"
 #include "core/spawn_attrs.hpp"
 #include "core/unique_fd.hpp"
 
@@ -286,8 +287,7 @@ std::string SignalName(int sig) {
 
 // Makes any bytes a valid UTF-8 string (U+FFFD for bad sequences), so it can go into JSON.
 std::string ValidUtf8(std::string_view text) {
-  const auto dumped =
-      nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const auto dumped = DumpJson(nlohmann::json(std::string(text)));
   return nlohmann::json::parse(dumped).get<std::string>();
 }
 

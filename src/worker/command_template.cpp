@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/job.hpp"
+
 namespace warren::worker {
 namespace {
 
@@ -59,7 +61,7 @@ std::variant<std::string, TemplateError> Value(const TemplatePart& part, const C
       return std::to_string(vars.attempt);
     case K::kArgs:
       // Invalid UTF-8 in a string is replaced rather than thrown on: the job was accepted as JSON.
-      return vars.args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return DumpJson(vars.args);
     case K::kArgsPath:
       break;
   }

@@ -25,6 +25,7 @@ Job JobFromDelivery(const amqp::Delivery& delivery) {
   job.not_before = typed->not_before;
   job.history = std::move(typed->history);
   job.stored = typed->stored;
+  job.retried_at = typed->retried_at;
   return job;
 }
 

@@ -25,6 +25,7 @@ struct Job {
   bool redelivered = false;
   bool seed_style = false;  // the classic demo's plain-text body: the body is the command
   bool stored = false;      // serve stores its record: its events say so (JobEvent::stored)
+  std::optional<TimePoint> retried_at;  // an attempt the API's retry made, and when
 };
 
 // DESIGN decision 4: a message with a `type` property is a typed job (amqp::DecodeJobMessage); a

@@ -1,5 +1,6 @@
 #include "worker/worker.hpp"
 
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -24,6 +25,22 @@ namespace warren::worker {
 namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
+
+// "id/attempt" of a typed job's delivery, as fmt::format("{}/{}", job.id, job.attempt) gives for the
+// decoded job (attempt 1 when the header is missing or not a number).
+std::string AttemptKey(const amqp::Delivery& delivery) {
+  int attempt = 1;
+  if (const auto it = delivery.headers.find(std::string(amqp::kAttemptHeader));
+      it != delivery.headers.end()) {
+    const auto& text = it->second;
+    int parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec == std::errc() && end == text.data() + text.size()) {
+      attempt = std::max(1, parsed);
+    }
+  }
+  return fmt::format("{}/{}", delivery.message_id, attempt);
+}
 
 // Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
 HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
@@ -53,7 +70,7 @@ std::string AppendHistory(nlohmann::json history, int attempt, const std::string
   while (history.size() > kMaxHistory) {
     history.erase(history.begin());
   }
-  return history.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(history);
 }
 
 // At most this many deliveries awaiting their confirm lend their slot to a new one.
@@ -262,8 +279,8 @@ void Worker::OnDelivery(amqp::Delivery delivery) {
       }
       return;
     }
-    consumer_->Settle(delivery, amqp::Settlement::kRequeue);
   }
+  HandBack(delivery);  // sent before the drain's basic.cancel took effect
 }
 
 // {"cancel": "<job id>"}: a queued job with this id never starts here, a running one is stopped.
@@ -271,11 +288,18 @@ void Worker::OnControl(const amqp::Delivery& delivery) {
   const auto body = nlohmann::json::parse(delivery.body, nullptr, /*allow_exceptions=*/false);
   std::lock_guard lock(mu_);
   control_->Settle(delivery, amqp::Settlement::kAck);
-  auto remember = [this](const std::string& id) { cancelled_.Insert(id); };
+  // A cancel's time, when it says one (a serve from before retried_at did not): without one it stands
+  // for every message of the job.
+  auto time_of = [](const nlohmann::json& at) -> std::optional<TimePoint> {
+    return at.is_string() ? ParseTime(at.get<std::string>()) : std::nullopt;
+  };
   if (body.is_object() && body.contains("cancelled") && body["cancelled"].is_array()) {
-    for (const auto& id : body["cancelled"]) {
-      if (id.is_string()) {
-        remember(id.get<std::string>());
+    const auto& ids = body["cancelled"];
+    const auto times = body.value("at", nlohmann::json::array());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].is_string()) {
+        cancelled_.Insert(ids[i].get<std::string>(),
+                          times.is_array() && i < times.size() ? time_of(times[i]) : std::nullopt);
       }
     }
     replay_heard_ = true;
@@ -287,9 +311,9 @@ void Worker::OnControl(const amqp::Delivery& delivery) {
     return;
   }
   const std::string id = body["cancel"].get<std::string>();
-  remember(id);
+  cancelled_.Insert(id, time_of(body.value("at", nlohmann::json())));
   for (auto& [key, run] : running_) {
-    if (run->job.id == id && !run->stop_requested_at) {
+    if (run->job.id == id && !run->stop_requested_at && CancelsLocked(run->job)) {
       spdlog::info("job {} attempt {}: cancelled while running; stopping it", id, run->job.attempt);
       run->stop_reason = "cancelled";
       run->stop_requested_at = std::chrono::steady_clock::now();
@@ -327,7 +351,15 @@ void Worker::WaitForCancelReplay() {
 // Deliveries of a connection that was lost while they waited here are already back in their queue
 // (the broker requeued them): starting them too would run the job twice.
 void Worker::DropLostDeliveriesLocked() {
-  const auto dropped = std::erase_if(ready_, [this](const amqp::Delivery& d) { return !consumer_->IsLive(d); });
+  const auto dropped = std::erase_if(ready_, [this](const amqp::Delivery& d) {
+    if (consumer_->IsLive(d)) {
+      return false;
+    }
+    if (!d.type.empty()) {
+      never_started_.Insert(AttemptKey(d));
+    }
+    return true;
+  });
   if (dropped > 0) {
     spdlog::info("{} waiting deliveries belonged to a lost connection; the broker hands them out again", dropped);
     UpdatePrefetchLocked();
@@ -339,20 +371,37 @@ void Worker::RememberSettled(const Job& job) {
   settled_.Insert(fmt::format("{}/{}", job.id, job.attempt));
 }
 
-bool Worker::SettledHere(const Job& job) {
+Worker::Copy Worker::ClassifyCopy(Running& run) {
+  const std::string key = fmt::format("{}/{}", run.job.id, run.job.attempt);
   std::lock_guard lock(mu_);
-  return settled_.Contains(fmt::format("{}/{}", job.id, job.attempt));
+  if (settled_.Contains(key)) {
+    return Copy::kSettledHere;
+  }
+  if (!run.delivery.redelivered) {
+    return Copy::kNew;
+  }
+  const auto original = unsettled_.find(key);
+  const auto self = running_.find(Key(run.delivery));
+  if (original != unsettled_.end() && self != running_.end()) {
+    original->second.push_back(self->second);
+    return Copy::kFollowing;
+  }
+  return never_started_.Erase(key) ? Copy::kNeverStartedHere : Copy::kNew;
 }
 
-bool Worker::FollowUnsettledAttempt(Running& run) {
-  std::lock_guard lock(mu_);
-  const auto original = unsettled_.find(fmt::format("{}/{}", run.job.id, run.job.attempt));
-  const auto self = running_.find(Key(run.delivery));
-  if (original == unsettled_.end() || self == running_.end()) {
-    return false;
+// RabbitMQ marks a requeued message redelivered, and the next worker would count an attempt that never
+// ran (decision 34). So a delivery that never started here goes back as a fresh copy, published and
+// confirmed before the original is acked (an unconfirmed copy requeues the original instead). One that
+// came redelivered already goes back as it is: its previous holder's lost attempt still counts.
+void Worker::HandBack(const amqp::Delivery& delivery) {
+  if (delivery.redelivered || delivery.type.empty()) {
+    consumer_->Settle(delivery, amqp::Settlement::kRequeue);  // the demo's jobs count no attempts
+    return;
   }
-  original->second.push_back(self->second);
-  return true;
+  publisher_->Publish(amqp::CopyOf(delivery), [this, delivery](amqp::PublishOutcome outcome) {
+    consumer_->Settle(delivery, outcome == amqp::PublishOutcome::kConfirmed ? amqp::Settlement::kAck
+                                                                            : amqp::Settlement::kRequeue);
+  });
 }
 
 void Worker::SettleFollowers(const Job& job, bool confirmed) {
@@ -371,9 +420,18 @@ void Worker::SettleFollowers(const Job& job, bool confirmed) {
   }
 }
 
-bool Worker::IsCancelled(const std::string& job_id) {
+bool Worker::Cancels(const Job& job) {
   std::lock_guard lock(mu_);
-  return cancelled_.Contains(job_id);
+  return CancelsLocked(job);
+}
+
+bool Worker::CancelsLocked(const Job& job) const {
+  const auto* at = cancelled_.Find(job.id);
+  if (at == nullptr) {
+    return false;
+  }
+  // A retry after the cancel runs; an unknown time on either side keeps the cancel.
+  return !(job.retried_at && *at && *job.retried_at > **at);
 }
 
 void Worker::ExecutorLoop() {
@@ -525,7 +583,10 @@ JobEvent Worker::MakeEvent(const Job& job, EventKind kind) const {
 // A later attempt keeps its number: the attempts before it did run, and their outcomes stand.
 JobEvent Worker::MakeNotStartedEvent(const Job& job, EventKind kind) const {
   auto event = MakeEvent(job, kind);
-  if (job.attempt <= 1) {
+  // Stage 0 (job_state.cpp) is the first message's, before any attempt. An attempt the API's retry
+  // reserved is reported as itself, whatever its number: its record left stage 0 (record.attempt >
+  // 0), and a stage-0 event would leave it queued for good.
+  if (job.attempt <= 1 && !job.retried_at) {
     event.attempt = 0;
   }
   return event;
@@ -558,14 +619,15 @@ void Worker::RunTypedJob(Running& run) {
     FinishWith(run, std::move(event));
     return;
   }
-  if (IsCancelled(job.id)) {
+  if (Cancels(job)) {
     auto event = MakeNotStartedEvent(job, EventKind::kCancelled);
     event.error = "cancelled before it started";
     spdlog::info("job {} ({}) was cancelled; not starting it", job.id, job.type);
     FinishWith(run, std::move(event));
     return;
   }
-  if (SettledHere(job)) {
+  const Copy copy = ClassifyCopy(run);
+  if (copy == Copy::kSettledHere) {
     // This worker recorded the attempt's outcome already: the ack was lost with its connection (a
     // broker restart redelivers it), or serve's outbox published the job a second time. The outcome
     // stands, so the copy is acked instead of run again.
@@ -574,7 +636,7 @@ void Worker::RunTypedJob(Running& run) {
     Settle(run, amqp::Settlement::kAck);
     return;
   }
-  if (run.delivery.redelivered && FollowUnsettledAttempt(run)) {
+  if (copy == Copy::kFollowing) {
     // Not a crash: this worker still runs the attempt (RabbitMQ's consumer_timeout closed the channel
     // and requeued it). Running it again would repeat its side effect; its outcome settles this copy.
     spdlog::warn("job {} ({}) attempt {} came back while it still runs here (the broker took its delivery "
@@ -582,7 +644,12 @@ void Worker::RunTypedJob(Running& run) {
                  job.id, job.type, job.attempt);
     return;
   }
-  if (run.delivery.redelivered) {
+  if (copy == Copy::kNeverStartedHere) {
+    spdlog::info(
+        "job {} ({}) attempt {} came back after this worker let it go unstarted with a lost "
+        "connection; running it (no attempt was lost)",
+        job.id, job.type, job.attempt);
+  } else if (run.delivery.redelivered) {
     // The broker gave this message back without an ack: the worker running this attempt died (or lost
     // its connection). That attempt counts, so a job that crashes its worker cannot loop forever.
     spdlog::warn("job {} ({}) attempt {} came back unacknowledged: counting it as failed", job.id, job.type,
@@ -782,13 +849,16 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what, b
     if (auto it = running_.find(Key(run.delivery)); it != running_.end()) {
       keep = it->second;
     }
-  }
-  if (!keep) {
-    spdlog::error("job {}: {} published for a delivery that is not running", run.job.id, what);
-    return {};
-  }
-  {
-    std::lock_guard lock(mu_);
+    if (!keep) {
+      spdlog::error("job {}: {} published for a delivery that is not running", run.job.id, what);
+      return {};
+    }
+    // Drain's grace ran out and it handed the delivery back (under mu_, so it either saw `awaiting`
+    // below or this sees `settled`): publishing a replacement now would make a second copy.
+    if (keep->settled) {
+      spdlog::warn("job {}: the drain handed it back; not publishing {}", run.job.id, what);
+      return {};
+    }
     if (!keep->awaiting) {
       keep->awaiting = true;
       ++awaiting_;
@@ -827,10 +897,8 @@ void Worker::Settle(Running& run, amqp::Settlement settlement) {
       --awaiting_;
       UpdatePrefetchLocked();
     }
-    if (abandoned_) {
-      return;  // Drain already handed every running job back; a second settlement would be refused
-    }
   }
+  // Drain may have handed the delivery back already: one settlement only.
   if (run.settled.exchange(true)) {
     return;
   }
@@ -870,7 +938,7 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
   cv_.notify_all();
   replay_cv_.notify_all();
   for (const auto& d : not_started) {
-    consumer_->Settle(d, amqp::Settlement::kRequeue);
+    HandBack(d);
   }
   bool finished = false;
   {
@@ -886,7 +954,9 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
                    running_.size());
       for (const auto& [key, run] : running_) {
         run->stop.request_stop();
-        if (!run->settled.exchange(true)) {
+        // A run whose replacement (outcome, retry, dead letter) is already published is settled by
+        // its confirm: handing it back as well would make two copies of the job.
+        if (!run->awaiting && !run->settled.exchange(true)) {
           consumer_->Settle(run->delivery, amqp::Settlement::kRequeue);
         }
       }
@@ -929,7 +999,11 @@ int DrainWatchingSignals(std::unique_ptr<Worker>& worker, const sigset_t& signal
   auto drained = std::async(std::launch::async, [&] { return worker->Drain(grace); });
   const timespec poll_interval{0, 100'000'000};
   while (drained.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-    if (sigtimedwait(&signals, nullptr, &poll_interval) > 0) {
+    siginfo_t info{};
+    if (sigtimedwait(&signals, &info, &poll_interval) > 0) {
+      if (info.si_pid == getpid()) {
+        continue;  // the watchdog's recycle request (on_recycle) during the drain: already stopping
+      }
       spdlog::warn("second signal: exiting now; unacked jobs return to their queues");
       std::_Exit(1);
     }

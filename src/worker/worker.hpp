@@ -118,19 +118,27 @@ class Worker {
   // Attempts whose outcome this worker had confirmed: a redelivery of one (its ack lost with the
   // connection) is acked, not run again. The newest 100,000 (settled_).
   void RememberSettled(const Job& job);
-  bool SettledHere(const Job& job);
-  // A redelivery of an attempt whose handler this worker still runs (or whose outcome awaits its
-  // confirm): the broker took the delivery back from a live worker (a consumer timeout closed the
-  // channel). The copy is held and settled with the original's outcome instead of run again; true
-  // when it was held.
-  bool FollowUnsettledAttempt(Running& run);
+  // What this worker knows of a delivery's attempt (see Copy), read under one lock: the outcome's
+  // confirm records the attempt as settled before it lets go of the copies waiting for it, so one of
+  // the two is always seen. Holds the copy (kFollowing) or takes its never-started mark.
+  enum class Copy {
+    kNew,               // nothing known here: run it (or, redelivered, count the lost attempt)
+    kSettledHere,       // its outcome was confirmed here: the ack was lost, or the outbox sent it twice
+    kFollowing,         // redelivered while its handler still runs here (a consumer timeout): held
+    kNeverStartedHere,  // redelivered after this worker let it go unstarted (a lost connection)
+  };
+  Copy ClassifyCopy(Running& run);
+  // A delivery that never started here goes back to its queue (Drain): see the definition.
+  void HandBack(const amqp::Delivery& delivery);
   // The original's outcome is known: ack the copies held for it when confirmed, else hand them back.
   void SettleFollowers(const Job& job, bool confirmed);
   // With mu_ held: whether a delivery may start now (its type is under its limit).
   bool MayStartLocked(const amqp::Delivery& delivery) const;
   size_t HeldLocked() const;  // with mu_ held: ready deliveries waiting for their type's limit
   static std::string TypeOf(const amqp::Delivery& delivery);
-  bool IsCancelled(const std::string& job_id);
+  // Whether a cancel heard here is for this job's message: not for a retry the API made after it.
+  bool Cancels(const Job& job);
+  bool CancelsLocked(const Job& job) const;  // with mu_ held
   void WaitForCancelReplay();
   nlohmann::json Heartbeat(std::string_view state);
   void PublishHeartbeat(std::string_view state);
@@ -148,10 +156,14 @@ class Worker {
   std::map<std::string, std::shared_ptr<Running>> running_;  // guarded by mu_; keyed by generation and tag
   bool draining_ = false;                                  // guarded by mu_
   bool abandoned_ = false;  // guarded by mu_: grace ran out, running jobs handed back
-  RecentSet cancelled_{100'000};          // guarded by mu_: job ids cancelled by the API
+  // guarded by mu_: job ids cancelled by the API, with the cancel's time when it said (see Cancels)
+  RecentMap<std::optional<TimePoint>> cancelled_{100'000};
   RecentSet settled_{100'000};            // guarded by mu_: "id/attempt" whose outcome was confirmed
+  // guarded by mu_: "id/attempt" of deliveries dropped unstarted with a lost connection; the broker
+  // hands them out again marked redelivered, which is no lost attempt when they come back here
+  RecentSet never_started_{10'000};
   // guarded by mu_: "id/attempt" of attempts whose handler started here and whose outcome is not yet
-  // confirmed, with the redeliveries of them held meanwhile (FollowUnsettledAttempt)
+  // confirmed, with the redeliveries of them held meanwhile (ClassifyCopy)
   std::map<std::string, std::vector<std::shared_ptr<Running>>> unsettled_;
   bool replay_heard_ = false;              // guarded by mu_: a replay of cancels arrived
   std::atomic<bool> replay_checked_{false};  // whether a serve runs was asked once

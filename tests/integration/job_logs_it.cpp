@@ -34,7 +34,12 @@ class JobLogs : public ::testing::Test {
     std::ofstream(dir_ + "/work.toml")
         << "[jobs.it_shout]\ncommand = [\"/bin/sh\", \"-c\", 'echo line one >&2; if [ -f " << dir_
         << "/marker ]; then echo second try >&2; echo 42; else touch " << dir_
-        << "/marker; echo failing now >&2; exit 75; fi']\n";
+        << "/marker; echo failing now >&2; exit 75; fi']\n"
+        // Bytes that are not UTF-8 on stderr (early, and after 400 ms, so the watchdog ships a line
+        // while the command runs), in a progress note, and as the result.
+        << "[jobs.it_bytes]\ncommand = [\"/bin/sh\", \"-c\", 'printf \"bad \\377 byte\\n\" >&2; "
+        << "printf \"::progress 50 caf\\351\\n\"; sleep 0.4; printf \"late \\377\\n\" >&2; printf "
+           "\"\\377\"']\n";
     serve_ = std::make_unique<testing::Process>(std::vector<std::string>{
         testing::WarrenBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--amqp-url",
         TestBroker::Get().AmqpUrl(), "--store", "sqlite:" + dir_ + "/warren.db"});
@@ -145,6 +150,21 @@ TEST_F(JobLogs, CommandStderrAndHandlerLinesAreStoredPerAttempt) {
   // DELETE takes the lines with the job.
   EXPECT_EQ(testing::HttpRequest(port_, "DELETE", "/v1/jobs/" + command).status, 200);
   EXPECT_EQ(testing::HttpGet(port_, "/v1/jobs/" + command + "/logs").status, 404);
+}
+
+// Text a job writes is not checked for UTF-8; it is carried with U+FFFD in place of bad bytes. Before,
+// the first such log line, progress note or result ended the worker (nlohmann's dump() threw).
+TEST_F(JobLogs, BytesThatAreNotUtf8AreReplacedAndTheWorkerRunsOn) {
+  const std::string id = Enqueue({{"type", "it_bytes"}, {"queue", queue_}, {"max_attempts", 1}});
+  const json lines = WaitForLogs(id, "succeeded", 2);
+  EXPECT_EQ(AttemptsAndTexts(lines),
+            (std::vector<std::pair<int, std::string>>{{1, "bad \uFFFD byte"}, {1, "late \uFFFD"}}));
+  const json job = Get("/v1/jobs/" + id);
+  EXPECT_EQ(job["result"], "\uFFFD") << job.dump();
+  EXPECT_FALSE(worker_->Wait(0ms).has_value()) << "the worker runs on: " << worker_->Output();
+  // And it still runs jobs.
+  const std::string next = Enqueue({{"type", "warren.echo"}, {"queue", queue_}, {"args", {{"n", 1}}}});
+  WaitForLogs(next, "succeeded", 0);
 }
 
 TEST_F(JobLogs, FollowPrintsLinesWhileTheJobRuns) {

@@ -247,6 +247,53 @@ TEST_F(Pipeline, AWorkerThatStartsAfterTheCancelStillSkipsTheJob) {
   EXPECT_EQ(late.Wait(10s), 0);
 }
 
+// A cancelled job can be retried: the retry runs even on the workers that heard the cancel (its
+// message carries the retry's time, later than the cancel's). Before, such a worker cancelled the
+// retry too, with a report the record ignored, and the job stayed `queued` for good.
+TEST_F(Pipeline, ACancelledJobThatIsRetriedRunsEvenWhereTheCancelWasHeard) {
+  auto r =
+      Post("/v1/jobs", {{"type", "warren.echo"}, {"queue", queue_}, {"delay", "3s"}, {"args", {{"n", 1}}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  const auto cancel = testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/cancel");
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  // The workers heard the cancel and skip the job's first message when it comes due.
+  bool skipped = false;
+  for (int i = 0; i < 100 && !skipped; ++i) {
+    std::this_thread::sleep_for(100ms);
+    for (auto& w : workers_) {
+      skipped = skipped ||
+                w->Output().find(id + " (warren.echo) was cancelled; not starting it") != std::string::npos;
+    }
+  }
+  ASSERT_TRUE(skipped) << ProcessLogs();
+  const auto retried = testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/retry");
+  ASSERT_EQ(retried.status, 202) << retried.body;
+  const auto done = WaitForState(id, "succeeded", 20s);
+  EXPECT_EQ(done["result"], (json{{"n", 1}}));
+  ASSERT_EQ(done["attempts"].size(), 1U) << done;
+  EXPECT_EQ(done["attempts"][0]["number"], 1);
+}
+
+// A job retried after its deadline expires again, and its record says so. Before, the worker's
+// report of it was a stage-0 one (attempt 0), which a retried record ignores: it stayed `queued`.
+TEST_F(Pipeline, AnExpiredJobRetriedPastItsDeadlineEndsExpiredAgain) {
+  const std::string deadline = FormatTime(SystemNow() - std::chrono::seconds(1));
+  auto r = Post("/v1/jobs", {{"type", "warren.echo"}, {"queue", queue_}, {"deadline", deadline}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  const auto expired = WaitForState(id, "expired", 20s);
+  EXPECT_TRUE(expired["attempts"].empty()) << expired;
+  const auto retried = testing::HttpRequest(port_, "POST", "/v1/jobs/" + id + "/retry");
+  ASSERT_EQ(retried.status, 202) << retried.body;
+  EXPECT_EQ(json::parse(retried.body)["state"], "queued");
+  const auto again = WaitForState(id, "expired", 20s);
+  ASSERT_EQ(again["attempts"].size(), 1U) << again;
+  EXPECT_EQ(again["attempts"][0]["outcome"], "expired") << again;
+  EXPECT_NE(again["error"].get<std::string>().find("passed before the job started"), std::string::npos)
+      << again;
+}
+
 // The acceptance run: 10,000 jobs, every one recorded succeeded, none twice.
 TEST_F(Pipeline, TenThousandJobsAllSucceedExactlyOnce) {
   constexpr int kBatches = 10;

@@ -191,7 +191,7 @@ TEST(SdkIt, ACancelFiresTheStopTokenOfTheRunningHandler) {
   const std::string id = client.enqueue("long", nullptr, {.queue = queue, .max_attempts = 3});
   ASSERT_EQ(running.get_future().wait_for(20s), std::future_status::ready);
 
-  testing::PublishMessage(amqp::EncodeCancelMessage(id));
+  testing::PublishMessage(amqp::EncodeCancelMessage({id, SystemNow()}));
   const auto cancelled = tap.WaitFor(id, EventKind::kCancelled, 10s);
   ASSERT_TRUE(cancelled);
   EXPECT_EQ(cancelled->error, "cancelled while running");

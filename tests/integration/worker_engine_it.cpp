@@ -305,9 +305,11 @@ TEST(WorkerEngine, CancellingARunningJobStopsItAndAQueuedOneNeverStarts) {
   ASSERT_TRUE(tap.WaitFor(running.id, EventKind::kStarted, 10s));
   // concurrency 1: `queued` waits behind the sleeper; cancel it first, then the sleeper.
   PublishJob(queued);
-  testing::PublishMessage(amqp::EncodeCancelMessage(queued.id), amqp::JobTopologyWithDelays({}, QueueType::kClassic));
+  testing::PublishMessage(amqp::EncodeCancelMessage({queued.id, SystemNow()}),
+                          amqp::JobTopologyWithDelays({}, QueueType::kClassic));
   const auto cancel_sent = Clock::now();
-  testing::PublishMessage(amqp::EncodeCancelMessage(running.id), amqp::JobTopologyWithDelays({}, QueueType::kClassic));
+  testing::PublishMessage(amqp::EncodeCancelMessage({running.id, SystemNow()}),
+                          amqp::JobTopologyWithDelays({}, QueueType::kClassic));
   auto stopped = tap.WaitFor(running.id, EventKind::kCancelled, 10s);
   ASSERT_TRUE(stopped);
   EXPECT_LT(Clock::now() - cancel_sent, 5s);
@@ -366,6 +368,50 @@ TEST(WorkerEngine, APerTypeLimitCapsThatTypeWithoutStarvingOthers) {
   EXPECT_EQ(slow_max, 1) << "never two slow jobs at once";
   EXPECT_EQ(fast_done_before_last_slow, 4) << "the fast jobs behind them did not wait for all slow ones";
   EXPECT_TRUE(worker.Drain(5s));
+}
+
+// A drain hands back the jobs it never started as fresh copies. Requeued, they would come back marked
+// redelivered, and the next worker would count an attempt that never ran: with max_attempts 1 they
+// went to warren.dead as crashed.
+TEST(WorkerEngine, ADrainHandsBackUnstartedJobsWithoutCostingThemAnAttempt) {
+  const std::string queue = "it.engine.handback";
+  EventTap tap;
+  std::atomic<int> runs{0};
+  HandlerRegistry registry;
+  registry.Register("slow", [&](JobContext& ctx) {
+    ++runs;
+    ctx.SleepFor(500ms);
+    return HandlerResult::Success();
+  });
+  auto options = Options(queue, 2);
+  options.type_limits = {{"slow", 1}};  // the others wait in the worker, unstarted
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < 3; ++i) {
+    jobs.push_back(TypedJob("slow", nullptr, queue));
+    jobs.back().spec.max_attempts = 1;
+  }
+  {
+    Worker first(options, registry);
+    ASSERT_TRUE(first.WaitConnected(10s));
+    for (const auto& job : jobs) {
+      PublishJob(job);
+    }
+    ASSERT_TRUE(tap.WaitFor(jobs[0].id, EventKind::kStarted, 10s));
+    std::this_thread::sleep_for(200ms);  // the other two are delivered and held for the type's limit
+    EXPECT_TRUE(first.Drain(5s));
+  }
+  EXPECT_EQ(runs.load(), 1);
+  Worker second(options, registry);
+  for (const auto& job : jobs) {
+    const auto done = tap.WaitFor(job.id, EventKind::kSucceeded, 20s);
+    ASSERT_TRUE(done) << job.id;
+    EXPECT_EQ(done->attempt, 1);
+  }
+  EXPECT_EQ(runs.load(), 3);
+  EXPECT_FALSE(tap.WaitFor(jobs[1].id, EventKind::kDead, 100ms));
+  EXPECT_FALSE(tap.WaitFor(jobs[2].id, EventKind::kRetrying, 100ms));
+  EXPECT_TRUE(WaitForCounts(queue, {0, 0}, 10s));
+  EXPECT_TRUE(second.Drain(5s));
 }
 
 // Queue priorities: with `hi` above `lo`, a worker takes `lo` jobs only while `hi` has none ready.
