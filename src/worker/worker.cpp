@@ -789,6 +789,11 @@ void Worker::AddLogLine(Running& run, std::string_view text) {
     if (text.size() > kMaxLogLineBytes) {
       line.text += " [cut]";
     }
+    // PostgreSQL's text cannot hold a NUL (libpq ends the value there) while SQLite keeps it: stored
+    // as U+FFFD, a line reads the same from either store.
+    for (size_t at = line.text.find('\0'); at != std::string::npos; at = line.text.find('\0', at)) {
+      line.text.replace(at, 1, "\xEF\xBF\xBD");
+    }
     run.log_lines.push_back(std::move(line));
     if (!run.log_since) {
       run.log_since = std::chrono::steady_clock::now();

@@ -37,7 +37,7 @@ class JobLogs : public ::testing::Test {
         << "/marker; echo failing now >&2; exit 75; fi']\n"
         // Bytes that are not UTF-8 on stderr (early, and after 400 ms, so the watchdog ships a line
         // while the command runs), in a progress note, and as the result.
-        << "[jobs.it_bytes]\ncommand = [\"/bin/sh\", \"-c\", 'printf \"bad \\377 byte\\n\" >&2; "
+        << "[jobs.it_bytes]\ncommand = [\"/bin/sh\", \"-c\", 'printf \"bad \\377 byte\\0nul\\n\" >&2; "
         << "printf \"::progress 50 caf\\351\\n\"; sleep 0.4; printf \"late \\377\\n\" >&2; printf "
            "\"\\377\"']\n";
     serve_ = std::make_unique<testing::Process>(std::vector<std::string>{
@@ -158,7 +158,7 @@ TEST_F(JobLogs, BytesThatAreNotUtf8AreReplacedAndTheWorkerRunsOn) {
   const std::string id = Enqueue({{"type", "it_bytes"}, {"queue", queue_}, {"max_attempts", 1}});
   const json lines = WaitForLogs(id, "succeeded", 2);
   EXPECT_EQ(AttemptsAndTexts(lines),
-            (std::vector<std::pair<int, std::string>>{{1, "bad \uFFFD byte"}, {1, "late \uFFFD"}}));
+            (std::vector<std::pair<int, std::string>>{{1, "bad \uFFFD byte\uFFFDnul"}, {1, "late \uFFFD"}}));
   const json job = Get("/v1/jobs/" + id);
   EXPECT_EQ(job["result"], "\uFFFD") << job.dump();
   EXPECT_FALSE(worker_->Wait(0ms).has_value()) << "the worker runs on: " << worker_->Output();
