@@ -10,10 +10,30 @@ constexpr int kMissedHeartbeats = 3;
 constexpr std::chrono::hours kForgetAfter{1};
 constexpr int64_t kDefaultIntervalMs = 5000;
 
+// The fields GET /v1/workers and /metrics read, with the type they read them as. A heartbeat comes
+// over RabbitMQ from any process that can publish there: a field of another type would make those
+// reads throw (a 500), so such a heartbeat is dropped whole.
+bool WellTyped(const nlohmann::json& heartbeat) {
+  if (!heartbeat.is_object() || !heartbeat.contains("id") || !heartbeat["id"].is_string()) {
+    return false;
+  }
+  for (const char* text : {"state", "started_at", "at", "host"}) {
+    if (heartbeat.contains(text) && !heartbeat[text].is_string()) {
+      return false;
+    }
+  }
+  for (const char* count : {"busy", "concurrency", "jobs_done", "interval_ms"}) {
+    if (heartbeat.contains(count) && !heartbeat[count].is_number_integer()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool WorkerRegistry::Observe(const nlohmann::json& heartbeat) {
-  if (!heartbeat.is_object() || !heartbeat.contains("id") || !heartbeat["id"].is_string()) {
+  if (!WellTyped(heartbeat)) {
     return false;
   }
   std::lock_guard lock(mu_);

@@ -20,6 +20,10 @@ TEST(WorkerRegistry, ListsWorkersAndMarksSilentOnesGone) {
   registry.Observe(Heartbeat("b:2", "running", {"resize"}));
   registry.Observe(json::array());            // not a heartbeat: ignored
   registry.Observe(json{{"state", "running"}});  // no id: ignored
+  // Fields of the wrong type (a foreign publisher): dropped whole, since reading them would throw.
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"state", 7}}));
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"busy", "many"}}));
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"started_at", json::array()}}));
   ASSERT_EQ(registry.List().size(), 2U);
   EXPECT_EQ(registry.HandledTypes(), (std::map<std::string, int>{{"resize", 2}, {"warren.noop", 1}}));
 
