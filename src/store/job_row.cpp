@@ -1,5 +1,6 @@
 #include "store/job_row.hpp"
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -91,7 +92,11 @@ JobRow ToRow(const JobRecord& record) {
   row.created_at = ToMillis(record.created_at);
   row.updated_at = ToMillis(record.updated_at);
   if (record.finished_at) {
-    row.finished_at = ToMillis(*record.finished_at);
+    // Retention's clock. A job that ended before its run_at (cancelled while scheduled) counts from
+    // then: its message still waits in the delay tiers until run_at, and a worker started after the
+    // cancel skips it only if the store still lists the cancel (the replay, decision 36).
+    row.finished_at =
+        ToMillis(std::max(*record.finished_at, record.spec.run_at.value_or(*record.finished_at)));
   }
   row.document = ToDocument(record);
   return row;

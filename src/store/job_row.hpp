@@ -27,7 +27,7 @@ struct JobRow {
   std::optional<std::string> idempotency_key;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::optional<int64_t> finished_at;
+  std::optional<int64_t> finished_at;  // retention's clock: finished_at, or run_at when that is later
   std::string document;  // ToJson(record), compact
 };
 

@@ -727,12 +727,20 @@ TEST_P(StoreTest, PruneByAgeAndState) {
   };
   JobRecord retrying = NewJob(now - std::chrono::hours(24 * 60));
   retrying.state = JobState::kFailed;  // failed = will be retried: not terminal, never pruned
+  // Cancelled before its run_at: its message still waits in the delay tiers, and a worker that starts
+  // later learns of the cancel only from the store (the replay). Kept until run_at, then as usual.
+  JobRecord cancelled_ahead = FinishedJob(JobState::kCancelled, now - std::chrono::hours(24 * 8));
+  cancelled_ahead.spec.run_at = now + 24h;
+  JobRecord cancelled_passed = FinishedJob(JobState::kCancelled, now - std::chrono::hours(24 * 9));
+  cancelled_passed.spec.run_at = now - std::chrono::hours(24 * 8);
+  pruned.push_back(cancelled_passed);
   std::vector<JobRecord> kept = {
       FinishedJob(JobState::kSucceeded, now - 1h),
       FinishedJob(JobState::kDead, now - 48h),
       FinishedJob(JobState::kCancelled, now - std::chrono::hours(24 * 6)),
       NewJob(now - std::chrono::hours(24 * 60)),  // queued for two months: still in flight
       retrying,
+      cancelled_ahead,
   };
   std::vector<JobRecord> all = pruned;
   all.insert(all.end(), kept.begin(), kept.end());
