@@ -131,6 +131,17 @@ class Reader {
 };
 
 constexpr int kMaxInt = 1'000'000'000;
+// A record's attempt is an event's (at most kMaxInt) plus one per API retry: room for any number of
+// retries a person can make, so a retried record always reads back.
+constexpr int kMaxRecordAttempt = 2'000'000'000;
+
+// Events come from workers, whose clocks can be wrong. A record's times move past its events' (a retry
+// stamps updated_at + 1 ms), and RFC 3339 ends at year 9999: an event dated after this could make a
+// record whose time no longer formats into something ParseTime reads back.
+TimePoint LatestEventTime() {
+  static const TimePoint latest = *ParseTime("9000-01-01T00:00:00.000Z");
+  return latest;
+}
 
 bool IsKnownOutcome(std::string_view outcome) {
   for (const std::string_view known :
@@ -413,7 +424,7 @@ JobRecord JobRecordFromJson(const json& j) {
            r.Find("state"));
   }
   record.state = *parsed_state;
-  record.attempt = r.Int("attempt", 0, kMaxInt, 0);
+  record.attempt = r.Int("attempt", 0, kMaxRecordAttempt, 0);
   if (const json* attempts = r.Find("attempts")) {
     if (!attempts->is_array()) {
       r.Fail("attempts", "an array", attempts);
@@ -508,6 +519,9 @@ JobEvent JobEventFromJson(const json& j) {
     r.Fail("attempt", fmt::format("an integer >= 1 for a '{}' event", kind), r.Find("attempt"));
   }
   event.at = r.RequiredTime("at");
+  if (event.at >= LatestEventTime()) {
+    r.Fail("at", "a time before the year 9000", r.Find("at"));
+  }
   event.worker = r.StringOrEmpty("worker");
   if (const auto it = j.find("result"); it != j.end()) {
     event.result = *it;

@@ -222,6 +222,22 @@ TEST(JobCodec, EventOmitsEmptyFieldsAndRoundTrips) {
       "kind": "cancelled", "attempt": 0, "at": "2026-11-26T12:00:00.000Z"})"));
 }
 
+// The latest event a worker can report, then the API's retry (attempt + 1, updated_at + 1 ms): the
+// record still reads back.
+TEST(JobCodec, ARecordRetriedAfterTheLatestPossibleEventReadsBack) {
+  const JobEvent latest = JobEventFromJson(json::parse(
+      R"({"job_id": "j", "kind": "dead", "attempt": 1000000000, "at": "8999-12-31T23:59:59.999Z"})"));
+  JobRecord record;
+  record.id = "j";
+  record.spec.type = "t";
+  record.created_at = *ParseTime("2026-11-26T12:00:00Z");
+  record.updated_at = record.created_at;
+  ApplyEvent(record, latest);
+  record.attempt += 1;
+  record.updated_at += std::chrono::milliseconds(1);
+  EXPECT_EQ(JobRecordFromJson(ToJson(record)), record);
+}
+
 TEST(JobCodec, EventRejectsBadInput) {
   const auto bad = [](const char* text) {
     EXPECT_THROW(JobEventFromJson(json::parse(text)), std::invalid_argument) << text;
@@ -236,6 +252,8 @@ TEST(JobCodec, EventRejectsBadInput) {
   bad(R"({"job_id": "j", "kind": "progress", "attempt": 1, "at": "2026-11-26T12:00:00Z", "percent": 101})");
   bad(R"({"job_id": "j", "kind": "failed", "attempt": 1, "at": "2026-11-26T12:00:00Z", "error": 5})");
   bad(R"({"job_id": "j", "kind": "started", "attempt": 1, "at": "2026-11-26T12:00:00Z", "stored": 1})");
+  // A worker's clock off by millennia: a record stamped after it (a retry adds 1 ms) could not be read back.
+  bad(R"({"job_id": "j", "kind": "started", "attempt": 1, "at": "9999-12-31T23:59:59.999Z"})");
   // A cancel or expiry before any start carries attempt 0, or none.
   EXPECT_EQ(
       JobEventFromJson(json::parse(R"({"job_id": "j", "kind": "expired", "at": "2026-11-26T12:00:00Z"})"))
