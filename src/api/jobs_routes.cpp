@@ -58,6 +58,13 @@ Response InternalErrorResponse() {
 
 Response Conflict(std::string_view message) { return ErrorResponse(409, "conflict", message); }
 
+// DELETE of a job that is not (or no longer) terminal.
+Response NotTerminalConflict(std::string_view id, JobState state) {
+  return Conflict(fmt::format(
+      "job {} is {}: only succeeded, dead, cancelled or expired jobs can be deleted (cancel it first)",
+      id.substr(0, kMaxIdInMessage), ToString(state)));
+}
+
 Response WithRetryAfter(Response response) {
   response.headers.emplace_back("Retry-After", "1");
   return response;
@@ -221,7 +228,7 @@ void JobsService::Blocking(const Fail& fail, std::function<void()> work) const {
 void JobsService::Undo(const std::vector<JobRecord>& records) const {
   for (const auto& record : records) {
     try {
-      api_.store->DeleteJob(record.id);
+      api_.store->UndoInsert(record.id);
       Changed("deleted", record);
     } catch (const std::exception& e) {
       // The job stays recorded as queued although RabbitMQ never took it: say so loudly.
@@ -805,13 +812,13 @@ void JobsService::Delete(const Request& request, const Responder& respond) {
       return;
     }
     if (!IsTerminal(record->state)) {
-      respond(Conflict(fmt::format(
-          "job {} is {}: only succeeded, dead, cancelled or expired jobs can be deleted (cancel it first)",
-          id, ToString(record->state))));
+      respond(NotTerminalConflict(id, record->state));
       return;
     }
     if (!self->api_.store->DeleteJob(id)) {
-      respond(NotFound(id));
+      // Gone, or no longer terminal: a retry queued it again since the read above.
+      const auto now = self->api_.store->GetJob(id);
+      respond(now ? NotTerminalConflict(id, now->state) : NotFound(id));
       return;
     }
     self->Changed("deleted", *record);

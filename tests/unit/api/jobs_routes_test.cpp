@@ -804,6 +804,23 @@ TEST_F(JobsRoutes, DeleteOnlyFinishedJobs) {
   }
 }
 
+// DELETE reads the job, then deletes it: a retry in between (the job queued again) must not lose it.
+TEST_F(JobsRoutes, DeleteOfAJobRetriedMeanwhileIs409AndKeepsIt) {
+  const JobRecord dead = PutJob(JobState::kDead);
+  store_.before_delete = [&] {
+    JobRecord retried = dead;
+    retried.state = JobState::kQueued;
+    retried.finished_at.reset();
+    store_.Put(retried);
+  };
+  const Response response = Call("DELETE", "/v1/jobs/" + dead.id);
+  EXPECT_EQ(response.status, 409) << response.body;
+  EXPECT_EQ(ErrorCode(response), "conflict");
+  const auto kept = store_.GetJob(dead.id);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->state, JobState::kQueued);
+}
+
 // ---- method and route errors
 // -------------------------------------------------------------------------------
 
