@@ -129,8 +129,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   WARREN_FUZZ_CHECK(answer->has_value(), what + ": not answered");
   WARREN_FUZZ_CHECK(*answers == 1, what + ": answered more than once");
   CheckAnswer(**answer, what);
-  (void)warren::api::Metrics::RouteLabel(what.substr(0, what.find(' ')), what.substr(what.find(' ') + 1),
-                                         (*answer)->status);
   if ((*answer)->stream) {
     (*answer)->stream(std::make_shared<Collect>());
   }

@@ -56,6 +56,14 @@ SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps) {
   jobs.published = std::move(deps.published);
   SubmitFn submit = AddJobsRoutes(router, std::move(jobs));
 
+  if (deps.metrics != nullptr) {
+    // Counted here, by route pattern, rather than around Dispatch: only the router knows the pattern.
+    router.SetAnswerObserver(
+        [metrics = deps.metrics](std::string_view method, std::string_view pattern, int status) {
+          metrics->CountRequest(Metrics::RouteLabel(method, pattern), status);
+        });
+  }
+
   auto auth = std::make_shared<const Authenticator>(settings.tokens);
   router.SetGuard([auth](const Request& request, std::string_view pattern) -> std::optional<Response> {
     const Access access = RouteAccess(request.method, pattern);

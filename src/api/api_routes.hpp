@@ -35,8 +35,9 @@ struct ApiDeps {
 // The job queues GET /v1/queues reports: the API's default queue, the demo's, then work.queues.
 std::vector<std::string> KnownQueues(const Settings& settings);
 
-// Adds every route and sets the guard. The Authenticator is shared by the guard. Returns the jobs
-// API's enqueue, for the periodic scheduler.
+// Adds every route and sets the guard, and with `deps.metrics` the answer observer that counts every
+// request by route pattern. The Authenticator is shared by the guard. Returns the jobs API's enqueue,
+// for the periodic scheduler.
 SubmitFn AddApiRoutes(Router& router, const Settings& settings, ApiDeps deps);
 
 }  // namespace warren::api

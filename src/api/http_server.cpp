@@ -81,6 +81,15 @@ void ApplyLimits(RequestParser& parser, const ServerOptions& options) {
   parser.body_limit(options.body_limit);
 }
 
+// Room beyond the header limit for a chunk's size line and a pipelined request's start.
+constexpr size_t kChunkHeaderSlack = 4096;
+
+// The most unparsed bytes a connection holds. Beast 1.74 limits neither a chunk's extensions nor the
+// trailer (header_limit covers only the request's own header): a chunk size line or trailer without
+// an end was buffered until memory ran out. The parser moves body bytes out as they arrive, so only a
+// header, a chunk's size line or the trailer ever needs room here.
+size_t ReadBufferLimit(const ServerOptions& options) { return options.header_limit + kChunkHeaderSlack; }
+
 // What a connection answers after a read error, or nullopt when nobody is left to answer (the
 // stream ended mid-request, a timeout, a reset).
 std::optional<Response> ReadErrorResponse(const beast::error_code& ec, const ServerOptions& options) {
@@ -90,6 +99,13 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, const Ser
   }
   if (ec == http::error::body_limit) {
     return ErrorResponse(413, "body_too_large", fmt::format("the request body exceeds {} bytes", options.body_limit));
+  }
+  if (ec == http::error::buffer_overflow) {
+    // The read buffer is full and the parser still wants more: a chunk's size line (its extensions)
+    // or the trailer, the only parts no Beast limit covers. Both are header-like fields, hence 431.
+    return ErrorResponse(
+        431, "header_too_large",
+        fmt::format("a chunk's size line or the trailer exceeds {} bytes", ReadBufferLimit(options)));
   }
   if (IsMalformedRequest(ec)) {
     // Any other parse error is the client's malformed request (bad method token, bad target, bad
@@ -240,7 +256,10 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer::Impl& server)
-      : server_(server), options_(server.Options()), stream_(std::move(socket)) {
+      : server_(server),
+        options_(server.Options()),
+        stream_(std::move(socket)),
+        buffer_(ReadBufferLimit(options_)) {
     beast::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : EndpointString(peer);
@@ -556,7 +575,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& server_;
   const ServerOptions& options_;
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // bounded (ReadBufferLimit): a full one ends a read with buffer_overflow
   std::optional<RequestParser> parser_;
   http::response<http::string_body> response_;
   http::response<http::empty_body> continue_;
@@ -752,12 +771,16 @@ std::optional<std::variant<Request, Response>> ParseRequestForTest(std::string_v
   RequestParser parser;
   ApplyLimits(parser, options);
   parser.eager(true);  // a session reads the header, then the body; eager parses both from one buffer
+  // The parser sees at most what a connection's read buffer holds.
+  const size_t window_limit = ReadBufferLimit(options);
   beast::error_code ec;
   while (!parser.is_done()) {
-    const size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+    const size_t window = std::min(bytes.size(), window_limit);
+    const size_t used = parser.put(asio::buffer(bytes.data(), window), ec);
     bytes.remove_prefix(used);
     if (ec == http::error::need_more) {
-      ec = {};
+      ec = used == 0 && window == window_limit ? beast::error_code(http::error::buffer_overflow)
+                                               : beast::error_code{};
     }
     if (!ec && !parser.is_done() && (used == 0 || bytes.empty())) {
       // Every byte is in and the request is not complete: the client closed here.

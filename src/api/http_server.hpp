@@ -5,9 +5,10 @@
 // connections. Beast lives only in http_server.cpp; callers see the plain Request/Response of http.hpp.
 //
 // Limits, each with the status a client sees: request line + headers over `header_limit` → 431, a
-// body over `body_limit` → 413 (refused from Content-Length before any of it is read), a malformed
-// request → 400; a connection idle longer than `idle_timeout`, a request whose headers take longer
-// than `header_timeout` (from its first byte) or which as a whole takes longer than `request_timeout`
+// body over `body_limit` → 413 (refused from Content-Length before any of it is read), a chunk's size
+// line (its extensions) or a trailer that does not fit the read buffer (`header_limit` + 4 KiB) → 431,
+// a malformed request → 400; a connection idle longer than `idle_timeout`, a request whose headers take
+// longer than `header_timeout` (from its first byte) or which as a whole takes longer than `request_timeout`
 // to arrive, is closed, so slow or silent clients cannot hold resources forever; past
 // `max_connections` open connections, new ones are closed as soon as they are accepted.
 #pragma once

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,6 +59,13 @@ Response InternalErrorResponse() {
 
 Response Conflict(std::string_view message) { return ErrorResponse(409, "conflict", message); }
 
+// DELETE of a job that is not (or no longer) terminal.
+Response NotTerminalConflict(std::string_view id, JobState state) {
+  return Conflict(fmt::format(
+      "job {} is {}: only succeeded, dead, cancelled or expired jobs can be deleted (cancel it first)",
+      id.substr(0, kMaxIdInMessage), ToString(state)));
+}
+
 Response WithRetryAfter(Response response) {
   response.headers.emplace_back("Retry-After", "1");
   return response;
@@ -68,10 +76,12 @@ bool IsRetryable(JobState state) {
          state == JobState::kExpired;
 }
 
-// Idempotency keys whose first request this process is still enqueueing. A second request with the key
-// waits for the first one's outcome instead of racing it: it gets 200 with the job once the job is
-// confirmed, or the same 503 when it could not be queued (and then nothing exists to return). The
-// store's unique key still decides between processes (several `serve` replicas).
+// Idempotency keys whose first request (a POST /v1/jobs or a batch) this process is still enqueueing.
+// A POST /v1/jobs with the key waits for the first one's outcome instead of racing it: it gets 200
+// with the job once the job is confirmed, or the same 503 when it could not be queued (and then
+// nothing exists to return). Without the wait, the store would hand it a row whose publish may still
+// fail and be undone. The store's unique key still decides between processes (several `serve`
+// replicas; docs/architecture.md, Deferred).
 class InFlightKeys {
  public:
   // True: the caller leads. False: `waiter` will be answered by the leader's Finish.
@@ -82,6 +92,20 @@ class InFlightKeys {
       it->second.push_back(waiter);
     }
     return inserted;
+  }
+
+  // A batch leads every one of its (distinct) keys, or none when another request leads any of them:
+  // waiting for one key among many could leave two batches waiting on each other.
+  bool LeadAll(const std::vector<std::string>& keys) {
+    std::lock_guard lock(mutex_);
+    if (std::any_of(keys.begin(), keys.end(),
+                    [this](const std::string& key) { return waiting_.contains(key); })) {
+      return false;
+    }
+    for (const auto& key : keys) {
+      waiting_.try_emplace(key);
+    }
+    return true;
   }
 
   // Answers every request waiting on `key`, and forgets the key.
@@ -134,6 +158,16 @@ struct EnqueueJoin {
   }
 };
 
+// The idempotency keys a batch leads (InFlightKeys::LeadAll), and the job each key names once the
+// batch's insert told: what the requests waiting on a key hear when the batch is confirmed.
+struct BatchKeys {
+  explicit BatchKeys(std::vector<std::string> k) : keys(std::move(k)) {}
+
+  const std::vector<std::string> keys;
+  std::mutex mutex;
+  std::map<std::string, JobRecord> jobs;  // guarded by mutex
+};
+
 // Answers an enqueue: `mine` to the request that did the work, `theirs` to those waiting on its key.
 using EnqueueDone = std::function<void(Response mine, const Response& theirs)>;
 using Fail = std::function<void(const Response&)>;
@@ -161,7 +195,11 @@ class JobsService : public std::enable_shared_from_this<JobsService> {
   void Blocking(const Fail& fail, std::function<void()> work) const;
   // After the record is stored (or found by its idempotency key): publish, then answer.
   void Enqueue(const store::InsertResult& stored, const EnqueueDone& done);
-  void InsertBatch(const std::vector<JobRecord>& records, const Responder& respond);
+  void InsertBatch(const std::vector<JobRecord>& records, const std::shared_ptr<BatchKeys>& keys,
+                   const Responder& respond);
+  // `respond`, answering also the requests waiting on the batch's keys: 200 with each key's job when
+  // the batch succeeded, else the batch's own error (by then its records are undone).
+  Responder SettlingKeys(const std::shared_ptr<BatchKeys>& keys, const Responder& respond);
   void CancelNow(const std::string& id, const Responder& respond);
   void RetryNow(const std::string& id, const Responder& respond);
   void RetryDeadNow(const std::string& queue, const Responder& respond);
@@ -221,7 +259,7 @@ void JobsService::Blocking(const Fail& fail, std::function<void()> work) const {
 void JobsService::Undo(const std::vector<JobRecord>& records) const {
   for (const auto& record : records) {
     try {
-      api_.store->DeleteJob(record.id);
+      api_.store->UndoInsert(record.id);
       Changed("deleted", record);
     } catch (const std::exception& e) {
       // The job stays recorded as queued although RabbitMQ never took it: say so loudly.
@@ -475,16 +513,63 @@ void JobsService::CreateBatch(const Request& request, const Responder& respond) 
     ApplyTypeDefaults(jobs[i], std::get<JobSpec>(spec), api_.type_defaults);
     records.push_back(NewJobRecord(NewJobId(now), std::move(std::get<JobSpec>(spec)), now));
   }
+  std::vector<std::string> keys;
+  for (const auto& record : records) {
+    const auto& key = record.spec.idempotency_key;
+    if (key && std::find(keys.begin(), keys.end(), *key) == keys.end()) {
+      keys.push_back(*key);
+    }
+  }
+  if (!keys.empty() && !keys_.LeadAll(keys)) {
+    respond(WithRetryAfter(ErrorResponse(409, "idempotency_key_in_use",
+                                         "another request with an idempotency key of this batch is being "
+                                         "enqueued; retry once it is answered")));
+    return;
+  }
+  auto led = keys.empty() ? nullptr : std::make_shared<BatchKeys>(std::move(keys));
+  const Responder answer = led ? SettlingKeys(led, respond) : respond;
   auto self = shared_from_this();
-  Blocking(respond, [self, records = std::move(records), respond] { self->InsertBatch(records, respond); });
+  Blocking(answer,
+           [self, records = std::move(records), led, answer] { self->InsertBatch(records, led, answer); });
+}
+
+Responder JobsService::SettlingKeys(const std::shared_ptr<BatchKeys>& keys, const Responder& respond) {
+  auto self = shared_from_this();
+  return Responder([self, keys, respond](Response response) {
+    const bool ok = response.status < 300;
+    std::vector<Response> theirs;
+    theirs.reserve(keys->keys.size());
+    {
+      std::lock_guard lock(keys->mutex);
+      for (const auto& key : keys->keys) {
+        const auto it = keys->jobs.find(key);
+        theirs.push_back(!ok                      ? response
+                         : it != keys->jobs.end() ? JobResponse(200, it->second)
+                                                  : InternalErrorResponse());  // the insert names every key
+      }
+    }
+    respond(std::move(response));
+    for (size_t i = 0; i < keys->keys.size(); ++i) {
+      self->keys_.Finish(keys->keys[i], theirs[i]);
+    }
+  });
 }
 
 // On the task runner: one transaction for the records, one confirm round for their messages.
-void JobsService::InsertBatch(const std::vector<JobRecord>& records, const Responder& respond) {
+void JobsService::InsertBatch(const std::vector<JobRecord>& records, const std::shared_ptr<BatchKeys>& keys,
+                              const Responder& respond) {
   const auto results = api_.store->InsertJobs(records);
   if (results.size() != records.size()) {
     throw store::StoreError(
         fmt::format("InsertJobs returned {} results for {} jobs", results.size(), records.size()));
+  }
+  if (keys) {
+    std::lock_guard lock(keys->mutex);
+    for (const auto& result : results) {
+      if (result.record.spec.idempotency_key) {
+        keys->jobs.try_emplace(*result.record.spec.idempotency_key, result.record);
+      }
+    }
   }
   json jobs = json::array();
   json existing = json::array();
@@ -805,13 +890,13 @@ void JobsService::Delete(const Request& request, const Responder& respond) {
       return;
     }
     if (!IsTerminal(record->state)) {
-      respond(Conflict(fmt::format(
-          "job {} is {}: only succeeded, dead, cancelled or expired jobs can be deleted (cancel it first)",
-          id, ToString(record->state))));
+      respond(NotTerminalConflict(id, record->state));
       return;
     }
     if (!self->api_.store->DeleteJob(id)) {
-      respond(NotFound(id));
+      // Gone, or no longer terminal: a retry queued it again since the read above.
+      const auto now = self->api_.store->GetJob(id);
+      respond(now ? NotTerminalConflict(id, now->state) : NotFound(id));
       return;
     }
     self->Changed("deleted", *record);

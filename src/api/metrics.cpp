@@ -39,7 +39,16 @@ std::string_view CounterName(EventKind kind) {
   return "";
 }
 
-bool IsJobIdSegment(std::string_view segment) { return IsJobId(segment); }
+// Warren's routes use a few of these; an unknown method is answered 405 and counted as "other".
+std::string_view BoundedMethod(std::string_view method) {
+  for (const std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}) {
+    if (method == known) {
+      return known;
+    }
+  }
+  return "other";
+}
 
 }  // namespace
 
@@ -53,30 +62,9 @@ void Metrics::Histogram::Observe(double seconds) {
   sum += seconds;
 }
 
-std::string Metrics::RouteLabel(std::string_view method, std::string_view path, int status) {
-  if (status == 404 || status == 405) {
-    return std::string(method) + " (unmatched)";
-  }
-  const auto query = path.find('?');
-  path = path.substr(0, query);
-  if (path.starts_with("/add-job/")) {
-    return std::string(method) + " /add-job/{cmd}";
-  }
-  std::string out(method);
-  out += ' ';
-  size_t start = 0;
-  while (start < path.size()) {
-    const size_t slash = path.find('/', start + 1);
-    const std::string_view segment =
-        path.substr(start + 1, (slash == std::string_view::npos ? path.size() : slash) - start - 1);
-    out += '/';
-    out += IsJobIdSegment(segment) ? std::string_view("{id}") : segment;
-    if (slash == std::string_view::npos) {
-      break;
-    }
-    start = slash;
-  }
-  return out == std::string(method) + " " ? out + "/" : out;
+std::string Metrics::RouteLabel(std::string_view method, std::string_view pattern) {
+  return fmt::format("{} {}", BoundedMethod(method),
+                     pattern.empty() ? std::string_view("(unmatched)") : pattern);
 }
 
 void Metrics::CountRequest(std::string_view route, int status) {

@@ -30,8 +30,11 @@ class Metrics {
   // Counters and histograms as text; `gauges` (already formatted lines) are appended.
   std::string Render(std::string_view gauges) const;
 
-  // "/v1/jobs/{id}" for "/v1/jobs/0195…", "/add-job/{cmd}" for any command: a bounded label set.
-  static std::string RouteLabel(std::string_view method, std::string_view path, int status);
+  // The route label of a request: its method and the pattern of the route that took it
+  // ("GET /v1/jobs/{id}"), or "(unmatched)" after the method when none did (an empty pattern), the
+  // method itself "other" unless a standard one. Clients send any path and method: neither reaches a
+  // label as sent, so the label set stays bounded.
+  static std::string RouteLabel(std::string_view method, std::string_view pattern);
 
  private:
   struct Histogram {

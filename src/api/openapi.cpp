@@ -270,6 +270,12 @@ std::vector<Operation> Operations() {
   const Reply broker{503, "RabbitMQ did not take the job (Retry-After)", nullptr};
   const Reply queue_mismatch{409, "the job's queue exists on RabbitMQ with other arguments (queue_mismatch)",
                              nullptr};
+  const Reply batch_conflict{
+      409,
+      "a job's queue exists on RabbitMQ with other arguments (queue_mismatch), or another "
+      "request is enqueueing one of the batch's idempotency keys (idempotency_key_in_use, "
+      "Retry-After)",
+      nullptr};
 
   return {
       {"GET",
@@ -377,7 +383,7 @@ std::vector<Operation> Operations() {
         too_large,
         media,
         unknown_type,
-        queue_mismatch,
+        batch_conflict,
         broker},
        Ref("BatchRequest"),
        json::array(),

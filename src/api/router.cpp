@@ -161,16 +161,32 @@ Router::Match Router::Find(std::string_view method, std::string_view encoded_pat
   return match;
 }
 
-void Router::Dispatch(Request request, const Responder& respond) const {
+Responder Router::Observed(std::string_view method, std::string_view pattern,
+                           const Responder& respond) const {
+  if (!observer_) {
+    return respond;
+  }
+  // Copies: the answer may come after the Router is gone (a publish answered during shutdown).
+  return Responder([observer = observer_, method = std::string(method), pattern = std::string(pattern),
+                    respond](Response response) {
+    (*observer)(method, pattern, response.status);
+    respond(std::move(response));
+  });
+}
+
+void Router::Dispatch(Request request, const Responder& direct) const {
   const auto split = SplitTarget(request.target);
   if (!split) {
-    respond(ErrorResponse(400, "bad_request", "the request-target must be a path starting with '/'"));
+    Observed(request.method, "", direct)(
+        ErrorResponse(400, "bad_request", "the request-target must be a path starting with '/'"));
     return;
   }
   request.path = std::string(split->path);
   request.query = std::string(split->query);
 
   Match match = Find(request.method, request.path);
+  const Responder respond = Observed(
+      request.method, match.kind == Match::Kind::kFound ? match.pattern : std::string_view(), direct);
   switch (match.kind) {
     case Match::Kind::kBadPath:
       respond(ErrorResponse(400, "bad_path", match.error));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ class Router {
     friend bool operator==(const RouteInfo&, const RouteInfo&) = default;
   };
 
+  // Told of every answer Dispatch's requests get, with the request's method and the pattern of the
+  // route that took it: empty when none did (a bad target or path, 404, 405), so what a client puts in
+  // its path never reaches the observer. May run on any thread, as the answer does.
+  using AnswerObserver = std::function<void(std::string_view method, std::string_view pattern, int status)>;
+
   // Runs after a route matched and before its handler: a response to send instead of running the
   // handler (401, 403, 415, ...), or nullopt to go on. `pattern` is the matched route's pattern, so a
   // guard decides per route ("/v1/jobs/{id}"), never per concrete path. Must not block.
@@ -49,6 +55,10 @@ class Router {
   void Add(std::string method, std::string_view pattern, Handler handler);
   // At most one guard; set it at start-up. Without one every matched route runs its handler.
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  // At most one observer (the request metrics); set it at start-up.
+  void SetAnswerObserver(AnswerObserver observer) {
+    observer_ = std::make_shared<const AnswerObserver>(std::move(observer));
+  }
 
   // Every route, in the order added (the OpenAPI test checks the document against this list).
   [[nodiscard]] std::vector<RouteInfo> Routes() const;
@@ -74,9 +84,12 @@ class Router {
   };
   static bool MatchPath(const Route& route, const std::vector<std::string>& segments,
                         std::vector<std::pair<std::string, std::string>>* params);
+  // `respond`, or with the observer set, a Responder that tells it before answering.
+  Responder Observed(std::string_view method, std::string_view pattern, const Responder& respond) const;
 
   std::vector<Route> routes_;
   Guard guard_;
+  std::shared_ptr<const AnswerObserver> observer_;  // shared with the Responders it wraps
 };
 
 }  // namespace warren::api

@@ -368,14 +368,9 @@ int RunServe(const Settings& settings) {
     spdlog::info("periodic job {}: type {}, cron '{}' in {}, missed runs: {}", job.name, job.type,
                  job.cron.Expression(), job.tz.Name(), ToString(job.missed));
   }
-  server.Start([&router, &metrics](Request request, const Responder& respond) {
-    // Counted by route pattern, not raw path, so the label set stays bounded.
-    Responder counted([&metrics, respond, method = request.method, path = request.target](Response response) {
-      metrics.CountRequest(Metrics::RouteLabel(method, path, response.status), response.status);
-      respond(std::move(response));
-    });
-    router.Dispatch(std::move(request), counted);
-  });
+  // Requests are counted by the router's answer observer (AddApiRoutes), by route pattern.
+  server.Start(
+      [&router](Request request, const Responder& respond) { router.Dispatch(std::move(request), respond); });
   spdlog::info("listening on http://{}", server.LocalEndpoint().ToString());
   scheduler.Start();
   if (settings.tokens.empty()) {

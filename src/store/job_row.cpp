@@ -233,6 +233,16 @@ std::string InsertLogLineSql(char prefix) {
       prefix);
 }
 
+std::string DeleteTerminalJobSql(char prefix) {
+  std::string states;
+  for (const JobState state : kAllStates) {
+    if (IsTerminal(state)) {
+      states += fmt::format("{}'{}'", states.empty() ? "" : ", ", ToString(state));
+    }
+  }
+  return WithPrefix(fmt::format("DELETE FROM jobs WHERE id = ?1 AND state IN ({})", states), prefix);
+}
+
 std::string JobExistsSql(char prefix) { return WithPrefix("SELECT 1 FROM jobs WHERE id = ?1", prefix); }
 
 std::string CapLogSql(char prefix) {

@@ -75,6 +75,10 @@ struct PruneRule {
 // Throws std::invalid_argument when policy.batch is 0.
 std::vector<PruneRule> PruneRules(const RetentionPolicy& policy, TimePoint now);
 
+// Store::DeleteJob's statement: deletes job (1) only while its state is terminal, checked by the
+// statement itself, so a job queued again since the caller read it (an API retry) stays.
+std::string DeleteTerminalJobSql(char prefix);
+
 // Events by job id, ids in ascending order: backends lock rows in this order so that two replicas
 // applying overlapping batches cannot deadlock. Events whose job id is not a job id are dropped here:
 // no such job can exist, and a malformed id must not turn a batch into a poison message.

@@ -103,13 +103,18 @@ class Store {
   // actions), which increments it. Returns false when it changed meanwhile or does not exist. Not
   // updated_at: a late event can change a record and leave its updated_at as it was.
   virtual bool ReplaceJob(const JobRecord& record, int64_t expected_revision) = 0;
-  // Deletes a job (the API allows it for terminal jobs only). Returns false when absent.
+  // Deletes a terminal job (succeeded, dead, cancelled, expired), its state checked by the delete
+  // itself: DELETE /v1/jobs/{id} reads the job first, and a retry in between queues it again. Returns
+  // false when absent or not terminal (then nothing changes).
   virtual bool DeleteJob(const std::string& id) = 0;
+  // Deletes a job whatever its state: the API's undo of its own insert when RabbitMQ did not take the
+  // job. Returns false when absent.
+  virtual bool UndoInsert(const std::string& id) = 0;
 
   // The publish outbox. InsertJobs marks every job it inserts unpublished, in its transaction; the API
   // marks a job published once RabbitMQ confirmed its message. A job still unpublished long after its
   // insert lost its publish with the process that inserted it (killed between the two), and serve's
-  // sweeper publishes it again. DeleteJob drops the mark with the job.
+  // sweeper publishes it again. DeleteJob and UndoInsert drop the mark with the job.
   virtual void MarkPublished(const std::vector<std::string>& ids) = 0;
   // Marks an existing job unpublished (an API retry, before it reserves the attempt and publishes it).
   virtual void MarkUnpublished(const std::string& id, TimePoint since) = 0;
@@ -125,7 +130,7 @@ class Store {
   // idempotently per (job, attempt, seq); lines of unknown jobs are dropped, and those jobs' ids
   // returned. Then keeps only the newest `keep_per_job` lines of each job it wrote to (0 stores
   // nothing, and checks nothing), so a chatty job cannot fill the store. Lines go with their job:
-  // DeleteJob and Prune remove them.
+  // DeleteJob, UndoInsert and Prune remove them.
   virtual std::vector<std::string> AppendLogs(const std::vector<JobEvent>& events, size_t keep_per_job) = 0;
   // A job's log lines after `query.after`, oldest first; empty for an unknown job.
   // Throws std::invalid_argument for a limit outside 1..1000.

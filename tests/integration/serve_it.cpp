@@ -351,6 +351,32 @@ TEST_F(ServeIt, LimitsAndMalformedRequests) {
   EXPECT_EQ(HttpGet(serve.Port(), "/").status, 200);
 }
 
+// Beast 1.74 caps neither a chunk's extensions nor the trailer: without a bound on the connection's
+// read buffer, both were buffered until memory ran out (300+ MB), with no answer.
+TEST_F(ServeIt, AnEndlessChunkExtensionOrTrailerGets431AndTheConnectionCloses) {
+  Serve serve(TestBroker::Get().AmqpUrl());
+  ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();
+  const std::string head =
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+
+  std::string answer = RawExchange(serve.Port(), head + "2;" + std::string(size_t{1} << 20, 'a'));
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 431 "));
+  EXPECT_THAT(answer, HasSubstr("\"header_too_large\""));
+  EXPECT_THAT(answer, HasSubstr("Connection: close"));
+
+  std::string trailers = head + "2\r\n{}\r\n0\r\n";
+  for (int i = 0; i < 100'000; ++i) {
+    trailers += "X-Trailer: a\r\n";
+  }
+  answer = RawExchange(serve.Port(), trailers);
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 431 "));
+  EXPECT_THAT(answer, HasSubstr("\"header_too_large\""));
+  EXPECT_THAT(answer, HasSubstr("Connection: close"));
+
+  EXPECT_EQ(HttpGet(serve.Port(), "/").status, 200);
+}
+
 TEST_F(ServeIt, HeaderTimeoutAndConnectionLimit) {
   Serve serve(TestBroker::Get().AmqpUrl(), {"--header-timeout", "1s", "--max-connections", "3"});
   ASSERT_TRUE(serve.Ready()) << serve.Proc().Output();

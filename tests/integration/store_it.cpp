@@ -261,7 +261,7 @@ TEST_P(StoreTest, InsertedJobsStayInTheOutboxUntilMarkedPublished) {
       << "oldest first, only those marked before the time";
   EXPECT_EQ(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 1).size(), 1U) << "at most the limit";
   store_->MarkPublished({first.id});
-  ASSERT_TRUE(store_->DeleteJob(second.id));
+  ASSERT_TRUE(store_->UndoInsert(second.id));
   EXPECT_EQ(ids(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10)), std::vector<std::string>{third.id});
   store_->MarkPublished({third.id, first.id});  // repeated and unknown marks are harmless
   EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty());
@@ -698,13 +698,58 @@ TEST_P(StoreTest, ReplaceJobIsCompareAndSet) {
 }
 
 TEST_P(StoreTest, DeleteJob) {
-  const JobRecord job = Insert(NewJob(kT0, "t", "default", "delete-me"));
+  JobRecord done = FinishedJob(JobState::kSucceeded, kT0);
+  done.spec.idempotency_key = "delete-me";
+  const JobRecord job = Insert(done);
   EXPECT_TRUE(store_->DeleteJob(job.id));
   EXPECT_FALSE(store_->GetJob(job.id));
   EXPECT_FALSE(store_->DeleteJob(job.id));
   EXPECT_FALSE(store_->DeleteJob("not-a-job-id"));
   // Its idempotency key is free again.
   EXPECT_TRUE(store_->InsertJobs({NewJob(kT0, "t", "default", "delete-me")}).at(0).inserted);
+}
+
+// DELETE /v1/jobs/{id} reads the job, checks it is terminal, then deletes: a retry in between (the job
+// queued again) used to lose a live job, so the store's delete checks the state itself.
+TEST_P(StoreTest, DeleteJobLeavesAJobThatIsNotTerminal) {
+  std::vector<std::string> left;
+  for (const JobState state :
+       {JobState::kScheduled, JobState::kQueued, JobState::kRunning, JobState::kFailed}) {
+    JobRecord record = NewJob(kT0);
+    record.state = state;
+    const JobRecord job = Insert(record);
+    EXPECT_FALSE(store_->DeleteJob(job.id)) << ToString(state);
+    EXPECT_TRUE(store_->GetJob(job.id)) << ToString(state);
+    left.push_back(job.id);
+  }
+  // What it left keeps its outbox mark (InsertJobs set it), so the sweeper still publishes it.
+  EXPECT_EQ(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).size(), left.size());
+  for (const JobState state :
+       {JobState::kSucceeded, JobState::kDead, JobState::kCancelled, JobState::kExpired}) {
+    const JobRecord job = Insert(FinishedJob(state, kT0));
+    EXPECT_TRUE(store_->DeleteJob(job.id)) << ToString(state);
+    EXPECT_FALSE(store_->GetJob(job.id)) << ToString(state);
+  }
+  // The race itself: read dead, retried meanwhile (compare-and-set to queued), then the delete.
+  const JobRecord dead = Insert(FinishedJob(JobState::kDead, kT0));
+  const auto read = store_->GetJobVersioned(dead.id);
+  ASSERT_TRUE(read);
+  JobRecord retried = read->record;
+  retried.state = JobState::kQueued;
+  retried.finished_at.reset();
+  ASSERT_TRUE(store_->ReplaceJob(retried, read->revision));
+  EXPECT_FALSE(store_->DeleteJob(dead.id));
+  const auto kept = store_->GetJob(dead.id);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->state, JobState::kQueued);
+}
+
+TEST_P(StoreTest, UndoInsertDeletesAJobWhateverItsState) {
+  const JobRecord queued = Insert(NewJob(kT0));
+  EXPECT_TRUE(store_->UndoInsert(queued.id));
+  EXPECT_FALSE(store_->GetJob(queued.id));
+  EXPECT_FALSE(store_->UndoInsert(queued.id));
+  EXPECT_TRUE(store_->UnpublishedBefore(kT0 + std::chrono::hours(1), 10).empty()) << "its mark went with it";
 }
 
 // --- retention --------------------------------------------------------------------------------

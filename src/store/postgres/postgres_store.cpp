@@ -46,6 +46,7 @@ constexpr const char* kGetJob = "warren_get_job";
 constexpr const char* kGetJobVersioned = "warren_get_job_versioned";
 constexpr const char* kGetJobByKey = "warren_get_job_by_key";
 constexpr const char* kDeleteJob = "warren_delete_job";
+constexpr const char* kDeleteTerminalJob = "warren_delete_terminal_job";
 constexpr const char* kLockJobs = "warren_lock_jobs";
 constexpr const char* kPruneJobs = "warren_prune_jobs";
 constexpr const char* kMarkUnpublished = "warren_mark_unpublished";
@@ -76,6 +77,7 @@ void PrepareStatements(pqxx::connection& connection) {
   connection.prepare(kGetJobVersioned, "SELECT document, revision FROM jobs WHERE id = $1");
   connection.prepare(kGetJobByKey, "SELECT id, document FROM jobs WHERE idempotency_key = $1");
   connection.prepare(kDeleteJob, "DELETE FROM jobs WHERE id = $1");
+  connection.prepare(kDeleteTerminalJob, DeleteTerminalJobSql('$'));
   connection.prepare(kMarkUnpublished,
                      "INSERT INTO unpublished (id, since) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING");
   connection.prepare(kMarkPublished, "DELETE FROM unpublished WHERE id = ANY($1::text[])");
@@ -319,15 +321,8 @@ class PostgresStore final : public Store {
     });
   }
 
-  bool DeleteJob(const std::string& id) override {
-    return Run("delete job", [&](pqxx::connection& connection) {
-      pqxx::work transaction(connection);
-      const bool deleted = transaction.exec_prepared(kDeleteJob, id).affected_rows() == 1;
-      transaction.exec_prepared(kMarkPublished, ArrayLiteral(std::vector<std::string>{id}, [](const std::string& one) -> const std::string& { return one; }));
-      transaction.commit();
-      return deleted;
-    });
-  }
+  bool DeleteJob(const std::string& id) override { return Delete(id, kDeleteTerminalJob); }
+  bool UndoInsert(const std::string& id) override { return Delete(id, kDeleteJob); }
 
   void MarkPublished(const std::vector<std::string>& ids) override {
     if (ids.empty()) {
@@ -467,6 +462,22 @@ class PostgresStore final : public Store {
   }
 
  private:
+  // A job (with the prepared `statement`) and, when it went, its outbox mark: one a delete left (not
+  // terminal) keeps its mark.
+  bool Delete(const std::string& id, const char* statement) {
+    return Run("delete job", [&](pqxx::connection& connection) {
+      pqxx::work transaction(connection);
+      const bool deleted = transaction.exec_prepared(statement, id).affected_rows() == 1;
+      if (deleted) {
+        transaction.exec_prepared(
+            kMarkPublished, ArrayLiteral(std::vector<std::string>{id},
+                                         [](const std::string& one) -> const std::string& { return one; }));
+      }
+      transaction.commit();
+      return deleted;
+    });
+  }
+
   // Runs fn(connection) on a pooled connection and turns libpqxx's exceptions into StoreError.
   // Retries what PostgreSQL rolled back completely: deadlocks and serialization failures, and a
   // connection found broken before COMMIT (typically an idle one after a server restart).

@@ -264,19 +264,8 @@ class SqliteStore final : public Store {
     upsert->Run();
   }
 
-  bool DeleteJob(const std::string& id) override {
-    std::lock_guard lock(writer_mutex_);
-    Transaction transaction(writer_, Transaction::Kind::kImmediate);
-    auto remove = writer_.Prepare(kDeleteSql);
-    remove->Bind(1, id);
-    remove->Run();
-    const bool deleted = writer_.Changes() == 1;
-    auto unmark = writer_.Prepare("DELETE FROM unpublished WHERE id = ?1");
-    unmark->Bind(1, id);
-    unmark->Run();
-    transaction.Commit();
-    return deleted;
-  }
+  bool DeleteJob(const std::string& id) override { return Delete(id, delete_terminal_sql_); }
+  bool UndoInsert(const std::string& id) override { return Delete(id, kDeleteSql); }
 
   void MarkPublished(const std::vector<std::string>& ids) override {
     if (ids.empty()) {
@@ -444,6 +433,23 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // A job and, when it went, its outbox mark: one a delete left (not terminal) keeps its mark.
+  bool Delete(const std::string& id, const std::string& sql) {
+    std::lock_guard lock(writer_mutex_);
+    Transaction transaction(writer_, Transaction::Kind::kImmediate);
+    auto remove = writer_.Prepare(sql);
+    remove->Bind(1, id);
+    remove->Run();
+    const bool deleted = writer_.Changes() == 1;
+    if (deleted) {
+      auto unmark = writer_.Prepare("DELETE FROM unpublished WHERE id = ?1");
+      unmark->Bind(1, id);
+      unmark->Run();
+    }
+    transaction.Commit();
+    return deleted;
+  }
+
   Database OpenWriter() {
     if (!in_memory_) {
       const auto parent = std::filesystem::path(path_).parent_path();
@@ -520,6 +526,7 @@ class SqliteStore final : public Store {
 
   const std::string path_;
   const bool in_memory_;
+  const std::string delete_terminal_sql_ = DeleteTerminalJobSql('?');
   std::mutex writer_mutex_;
   Database writer_;  // guarded by writer_mutex_
   // After writer_: destroyed first, handing the writer's WAL hook back before the writer closes.

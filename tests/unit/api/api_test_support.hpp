@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/api_routes.hpp"
+#include "api/metrics.hpp"
 #include "api/router.hpp"
 #include "fakes.hpp"
 
@@ -54,6 +55,7 @@ class ApiFixture : public ::testing::Test {
     deps.broker_state = [this] { return broker_state_; };
     deps.clock = [this] { return now_; };
     deps.events = &events_;
+    deps.metrics = &metrics_;
     deps.on_change = [this](std::string_view kind, const JobRecord& record) {
       changes_.emplace_back(kind, record.id);
     };
@@ -158,6 +160,7 @@ class ApiFixture : public ::testing::Test {
   ManualRunner runner_;
   amqp::PublisherState broker_state_ = amqp::PublisherState::kReady;
   EventHub events_;
+  Metrics metrics_;
   std::vector<std::pair<std::string, std::string>> changes_;  // (kind, job id) told to on_change
   TimePoint now_ = *ParseTime("2026-11-26T12:00:00Z");
 };

@@ -106,12 +106,19 @@ class FakeStore final : public store::Store {
   }
 
   bool DeleteJob(const std::string& id) override {
+    if (before_delete) {
+      before_delete();  // a change that lands between the caller's read and its delete
+    }
     std::lock_guard lock(mutex_);
     MaybeFail();
-    ++delete_calls;
-    unpublished_.erase(id);
-    logs_.erase(id);
-    return jobs_.erase(id) == 1;
+    const auto it = jobs_.find(id);
+    return it != jobs_.end() && IsTerminal(it->second.state) && EraseLocked(id);
+  }
+
+  bool UndoInsert(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    MaybeFail();
+    return EraseLocked(id);
   }
 
   void MarkPublished(const std::vector<std::string>& ids) override {
@@ -243,10 +250,18 @@ class FakeStore final : public store::Store {
   }
 
   bool down = false;  // Ping answers false
+  std::function<void()> before_delete;  // runs at the start of DeleteJob, outside the lock
   int insert_calls = 0;
   int delete_calls = 0;
 
  private:
+  bool EraseLocked(const std::string& id) {
+    ++delete_calls;
+    unpublished_.erase(id);
+    logs_.erase(id);
+    return jobs_.erase(id) == 1;
+  }
+
   void MaybeFail() {
     if (fail_next_ > 0) {
       --fail_next_;

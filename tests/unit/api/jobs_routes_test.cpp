@@ -25,6 +25,18 @@ using testing::Json;
 class JobsRoutes : public ApiFixture {
  protected:
   void SetUp() override { Build(); }
+
+  // A batch with key "k-batch" waiting for its confirm, then a POST /v1/jobs with that key: their slots.
+  std::pair<Slot, Slot> BatchAndAKeyedRequestWaitingForIt() {
+    auto batch =
+        Post("/v1/jobs/batch", R"({"jobs":[{"type":"a","idempotency_key":"k-batch"},{"type":"b"}]})");
+    runner_.RunAll();
+    EXPECT_EQ(publisher_.PendingCount(), 1U);
+    auto single = Post("/v1/jobs", R"({"type":"a"})", {{"idempotency-key", "k-batch"}});
+    runner_.RunAll();
+    EXPECT_FALSE(single->has_value()) << "answered before the batch's job was confirmed";
+    return {batch, single};
+  }
 };
 
 // ---- POST /v1/jobs ---------------------------------------------------------------------------------
@@ -244,6 +256,74 @@ TEST_F(JobsRoutes, WhenTheLeaderFailsEveryFollowerHearsTheSame503) {
   EXPECT_EQ(store_.Size(), 0U);
   // A retry once the broker is back creates the job.
   EXPECT_EQ(Enqueue(R"({"type":"hello","idempotency_key":"k"})").status, 202);
+}
+
+// A batch's keyed job is in the store before RabbitMQ confirmed it, and deleted again when it did not:
+// a POST /v1/jobs with that key used to get 200 with that job at once, a job that could then vanish.
+TEST_F(JobsRoutes, AKeyedRequestWaitsForTheBatchEnqueueingItsKeyAndHearsItsFailure) {
+  const auto [batch, single] = BatchAndAKeyedRequestWaitingForIt();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kUnavailable));
+  runner_.RunAll();
+  ASSERT_TRUE(batch->has_value());
+  EXPECT_EQ((*batch)->status, 503);
+  ASSERT_TRUE(single->has_value());
+  EXPECT_EQ((*single)->status, 503);
+  EXPECT_EQ(ErrorCode(**single), "broker_unavailable");
+  EXPECT_EQ(store_.Size(), 0U);
+  EXPECT_EQ(publisher_.PendingCount(), 0U) << "the waiting request published nothing of its own";
+  // Once the broker is back, the key makes its job.
+  EXPECT_EQ(Enqueue(R"({"type":"a"})", {{"idempotency-key", "k-batch"}}).status, 202);
+}
+
+TEST_F(JobsRoutes, AKeyedRequestGetsTheBatchsJobOnceItIsConfirmed) {
+  const auto [batch, single] = BatchAndAKeyedRequestWaitingForIt();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  runner_.RunAll();
+  ASSERT_TRUE(batch->has_value());
+  ASSERT_EQ((*batch)->status, 202);
+  ASSERT_TRUE(single->has_value());
+  EXPECT_EQ((*single)->status, 200);
+  EXPECT_EQ(Json(**single)["id"], Json(**batch)["jobs"][0]["id"]);
+  EXPECT_EQ(publisher_.Messages().size(), 2U);
+  EXPECT_EQ(store_.Size(), 2U);
+}
+
+// The other way round: a batch cannot wait for one key among many (two batches could wait on each
+// other), so it is told to come back, as the IETF's Idempotency-Key draft says.
+TEST_F(JobsRoutes, ABatchNamingAKeyStillBeingEnqueuedIs409) {
+  auto single = Post("/v1/jobs", R"({"type":"a"})", {{"idempotency-key", "k-single"}});
+  runner_.RunAll();
+  ASSERT_EQ(publisher_.PendingCount(), 1U);
+  const Response batch =
+      Call("POST", "/v1/jobs/batch", R"({"jobs":[{"type":"b"},{"type":"a","idempotency_key":"k-single"}]})");
+  EXPECT_EQ(batch.status, 409);
+  EXPECT_EQ(ErrorCode(batch), "idempotency_key_in_use");
+  EXPECT_EQ(HeaderValue(batch, "Retry-After"), "1");
+  EXPECT_EQ(store_.Size(), 1U) << "the batch stored nothing";
+
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(single->has_value());
+  EXPECT_EQ((*single)->status, 202);
+  // Once settled, the batch goes through and finds the job.
+  auto again = Post("/v1/jobs/batch", R"({"jobs":[{"type":"b"},{"type":"a","idempotency_key":"k-single"}]})");
+  runner_.RunAll();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->status, 202);
+  EXPECT_EQ(Json(**again)["jobs"][1]["id"], Json(**single)["id"]);
+  EXPECT_EQ(Json(**again)["existing"], json({1}));
+}
+
+TEST_F(JobsRoutes, ABatchThatCouldNotRunFreesItsKeys) {
+  while (runner_.TryPost([] {})) {  // a full pool: the batch is refused before its insert
+  }
+  const auto batch =
+      Post("/v1/jobs/batch",
+           R"({"jobs":[{"type":"a","idempotency_key":"k"},{"type":"a","idempotency_key":"k"}]})");
+  ASSERT_TRUE(batch->has_value());
+  EXPECT_EQ((*batch)->status, 503);
+  runner_.RunAll();
+  EXPECT_EQ(Enqueue(R"({"type":"a"})", {{"idempotency-key", "k"}}).status, 202) << "the key was left led";
 }
 
 TEST_F(JobsRoutes, BadInputIsA4xxAndChangesNothing) {
@@ -802,6 +882,23 @@ TEST_F(JobsRoutes, DeleteOnlyFinishedJobs) {
     EXPECT_EQ(ErrorCode(response), "conflict");
     EXPECT_TRUE(store_.GetJob(job.id).has_value());
   }
+}
+
+// DELETE reads the job, then deletes it: a retry in between (the job queued again) must not lose it.
+TEST_F(JobsRoutes, DeleteOfAJobRetriedMeanwhileIs409AndKeepsIt) {
+  const JobRecord dead = PutJob(JobState::kDead);
+  store_.before_delete = [&] {
+    JobRecord retried = dead;
+    retried.state = JobState::kQueued;
+    retried.finished_at.reset();
+    store_.Put(retried);
+  };
+  const Response response = Call("DELETE", "/v1/jobs/" + dead.id);
+  EXPECT_EQ(response.status, 409) << response.body;
+  EXPECT_EQ(ErrorCode(response), "conflict");
+  const auto kept = store_.GetJob(dead.id);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->state, JobState::kQueued);
 }
 
 // ---- method and route errors

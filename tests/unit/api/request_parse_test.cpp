@@ -58,6 +58,25 @@ TEST(ParseRequest, RefusesWhatAConnectionRefuses) {
   EXPECT_EQ(RefusedStatus("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"), 400);
 }
 
+// Beast caps neither chunk extensions nor trailers: the connection's read buffer does, at the header
+// limit plus some slack, so a chunk header or trailer without an end is refused, not buffered forever.
+TEST(ParseRequest, AnEndlessChunkExtensionOrTrailerIsRefusedAs431) {
+  // Not RefusedStatus: a failure would print the megabyte.
+  const auto status = [](const std::string& bytes) {
+    const auto parsed = ParseRequestForTest(bytes, Options());
+    return parsed && std::holds_alternative<Response>(*parsed) ? std::get<Response>(*parsed).status : 0;
+  };
+  const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  EXPECT_EQ(status(head + "2;" + std::string(size_t{1} << 20, 'a')), 431);
+  std::string trailers = head + "2\r\n{}\r\n0\r\n";
+  for (int i = 0; i < 100'000; ++i) {
+    trailers += "X-T: a\r\n";
+  }
+  EXPECT_EQ(status(trailers), 431);
+  // Short extensions and trailers are still fine.
+  EXPECT_EQ(Parsed(head + "2;name=value\r\n{}\r\n0\r\nX-T: a\r\n\r\n").body, "{}");
+}
+
 TEST(ParseRequest, BytesEndingMidRequestGetNoAnswer) {
   EXPECT_FALSE(ParseRequestForTest("GET / HTTP/1.1\r\nHost: a\r\n", Options()).has_value());
   EXPECT_FALSE(ParseRequestForTest("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc", Options()).has_value());

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
 #include "api_test_support.hpp"
 
 namespace warren::api {
@@ -94,6 +99,64 @@ TEST(SystemRoutesStats, QueuesReportWhatAPassiveDeclareTells) {
   EXPECT_EQ(queues[0]["consumers"], 2);
   EXPECT_TRUE(queues[0]["unacked"].is_null());
   EXPECT_TRUE(queues[1]["depth"].is_null());
+}
+
+class RequestMetrics : public ApiFixture {
+ protected:
+  void SetUp() override {
+    Settings settings;
+    settings.tokens = {{kToken, {Scope::kRead, Scope::kEnqueue, Scope::kAdmin}}};
+    Build(settings);
+  }
+
+  // The route and status labels of warren_http_requests_total, as GET /metrics shows them.
+  std::set<std::string> RequestSeries() {
+    const Response response = Call("GET", "/metrics", "", Auth());
+    EXPECT_EQ(response.status, 200) << response.body;
+    std::set<std::string> series;
+    std::istringstream lines(response.body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with("warren_http_requests_total{")) {
+        series.insert(line.substr(0, line.rfind('}') + 1));  // the value after it changes
+      }
+    }
+    return series;
+  }
+
+  static std::map<std::string, std::string> Auth() { return {{"authorization", "Bearer " + kToken}}; }
+
+  // Requests a client can vary at will: a bad percent-encoding (400 before any route), a known route
+  // with a bad query (400 from its handler), no token (401), no route (404), an invented method (405).
+  void SendVaried(int n) {
+    const std::string suffix = std::to_string(n);
+    EXPECT_EQ(Call("GET", "/%zz" + suffix, "", Auth()).status, 400);
+    EXPECT_EQ(Call("GET", "/v1/jobs/x" + suffix + "/logs?bad=" + suffix, "", Auth()).status, 400);
+    EXPECT_EQ(Call("GET", "/v1/jobs/x" + suffix).status, 401);
+    EXPECT_EQ(Call("GET", "/no/such/" + suffix, "", Auth()).status, 404);
+    EXPECT_EQ(Call("FOO" + suffix, "/", "", Auth()).status, 405);
+  }
+
+  inline static const std::string kToken = "metrics-test-token-0123456789";
+};
+
+// Each distinct bad path or method used to add a series for good: a scraper's memory, and serve's,
+// grew with whatever clients sent.
+TEST_F(RequestMetrics, BadPathsMethodsAndTokensAddNoNewSeries) {
+  SendVaried(0);
+  const std::set<std::string> first = RequestSeries();
+  EXPECT_TRUE(first.contains(R"x(warren_http_requests_total{route="GET (unmatched)",status="400"})x"));
+  EXPECT_TRUE(first.contains(R"x(warren_http_requests_total{route="GET /v1/jobs/{id}/logs",status="400"})x"));
+  EXPECT_TRUE(first.contains(R"x(warren_http_requests_total{route="GET /v1/jobs/{id}",status="401"})x"));
+  EXPECT_TRUE(first.contains(R"x(warren_http_requests_total{route="GET (unmatched)",status="404"})x"));
+  EXPECT_TRUE(first.contains(R"x(warren_http_requests_total{route="other (unmatched)",status="405"})x"));
+  for (int n = 1; n <= 50; ++n) {
+    SendVaried(n);
+  }
+  const std::set<std::string> after = RequestSeries();
+  // The only new series is the scrape's own, answered after the first rendering.
+  std::set<std::string> expected = first;
+  expected.insert(R"x(warren_http_requests_total{route="GET /metrics",status="200"})x");
+  EXPECT_EQ(after, expected);
 }
 
 TEST_F(SystemRoutes, JobTypesWithoutAListAcceptAny) {

@@ -21,6 +21,7 @@ class CountingStore final : public Store {
   std::optional<VersionedJob> GetJobVersioned(const std::string& /*id*/) override { return std::nullopt; }
   bool ReplaceJob(const JobRecord& /*record*/, int64_t /*expected*/) override { return false; }
   bool DeleteJob(const std::string& /*id*/) override { return false; }
+  bool UndoInsert(const std::string& /*id*/) override { return false; }
   void MarkPublished(const std::vector<std::string>& /*ids*/) override {}
   void MarkUnpublished(const std::string& /*id*/, TimePoint /*since*/) override {}
   std::vector<JobRecord> UnpublishedBefore(TimePoint /*before*/, size_t /*limit*/) override { return {}; }
