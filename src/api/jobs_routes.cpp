@@ -36,8 +36,6 @@ constexpr size_t kMaxRetryDead = 1000;
 // make one answer of hundreds of MB).
 constexpr size_t kMaxListBytes = size_t{8} << 20;
 
-std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 Response JobResponse(int status, const JobRecord& record) {
   return JsonResponse(status, ToJsonText(record));
 }
@@ -593,7 +591,7 @@ void JobsService::InsertBatch(const std::vector<JobRecord>& records, const std::
     }
   }
   Response ok = JsonResponse(inserted.empty() ? 200 : 202,
-                             Dump(json{{"jobs", std::move(jobs)}, {"existing", std::move(existing)}}));
+                             DumpJson(json{{"jobs", std::move(jobs)}, {"existing", std::move(existing)}}));
   if (messages.empty()) {
     respond(std::move(ok));
     return;
@@ -660,7 +658,7 @@ void JobsService::Logs(const Request& request, const Responder& respond) {
     if (page.more) {
       next = LogCursor(page.lines.back().attempt, page.lines.back().seq);
     }
-    respond(JsonResponse(200, Dump(json{{"lines", std::move(lines)}, {"next", std::move(next)}})));
+    respond(JsonResponse(200, DumpJson(json{{"lines", std::move(lines)}, {"next", std::move(next)}})));
   });
 }
 
@@ -684,7 +682,7 @@ void JobsService::List(const Request& request, const Responder& respond) {
     size_t bytes = 0;
     for (size_t i = 0; i < page.jobs.size(); ++i) {
       json job = ToJson(page.jobs[i]);
-      bytes += Dump(job).size();
+      bytes += DumpJson(job).size();
       if (bytes > kMaxListBytes && i > 0) {
         // Large args times a large limit: a shorter page, and the store's own cursor to go on from it.
         store::ListQuery shorter = query;
@@ -700,9 +698,9 @@ void JobsService::List(const Request& request, const Responder& respond) {
       }
       jobs.push_back(std::move(job));
     }
-    respond(
-        JsonResponse(200, Dump(json{{"jobs", std::move(jobs)},
-                                    {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json()}})));
+    respond(JsonResponse(
+        200, DumpJson(json{{"jobs", std::move(jobs)},
+                           {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json()}})));
   });
 }
 
@@ -848,7 +846,7 @@ class RetryDeadTally {
     }
     // Jobs that changed meanwhile (409) or vanished (404) are no longer dead: nothing to report.
     std::sort(ids_.begin(), ids_.end());
-    respond_(JsonResponse(200, Dump(json{{"retried", ids_.size()}, {"ids", ids_}, {"more", more_}})));
+    respond_(JsonResponse(200, DumpJson(json{{"retried", ids_.size()}, {"ids", ids_}, {"more", more_}})));
   }
 
  private:
@@ -872,7 +870,7 @@ void JobsService::RetryDeadNow(const std::string& queue, const Responder& respon
   query.limit = kMaxRetryDead;
   const store::ListPage page = api_.store->ListJobs(query);
   if (page.jobs.empty()) {
-    respond(JsonResponse(200, Dump(json{{"retried", 0}, {"ids", json::array()}, {"more", false}})));
+    respond(JsonResponse(200, DumpJson(json{{"retried", 0}, {"ids", json::array()}, {"more", false}})));
     return;
   }
   auto tally = std::make_shared<RetryDeadTally>(page.jobs.size(), page.next_cursor.has_value(), respond);
@@ -900,7 +898,7 @@ void JobsService::Delete(const Request& request, const Responder& respond) {
       return;
     }
     self->Changed("deleted", *record);
-    respond(JsonResponse(200, Dump(json{{"id", id}, {"deleted", true}})));
+    respond(JsonResponse(200, DumpJson(json{{"id", id}, {"deleted", true}})));
   });
 }
 

@@ -15,8 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 std::string_view BrokerStateName(amqp::PublisherState state) {
   switch (state) {
     case amqp::PublisherState::kConnecting:
@@ -72,7 +70,7 @@ void AddSystemRoutes(Router& router, SystemApi api) {
       const bool ready = broker == amqp::PublisherState::kReady && store == "ok";
       const json checks = {{"broker", BrokerStateName(broker)}, {"store", store}};
       if (ready) {
-        respond(JsonResponse(200, Dump(json{{"status", "ready"}, {"checks", checks}})));
+        respond(JsonResponse(200, DumpJson(json{{"status", "ready"}, {"checks", checks}})));
         return;
       }
       json body = {
@@ -80,7 +78,7 @@ void AddSystemRoutes(Router& router, SystemApi api) {
            {{"code", "not_ready"},
             {"message", fmt::format("not ready: broker {}, store {}", BrokerStateName(broker), store)}}},
           {"checks", checks}};
-      Response response = JsonResponse(503, Dump(body));
+      Response response = JsonResponse(503, DumpJson(body));
       response.headers.emplace_back("Retry-After", "1");
       respond(std::move(response));
     };
@@ -112,7 +110,7 @@ void AddSystemRoutes(Router& router, SystemApi api) {
                           {"consumers", stats ? json(stats->consumers) : json()},
                           {"rates", rates}});
       }
-      respond(JsonResponse(200, Dump(json{{"queues", std::move(queues)}})));
+      respond(JsonResponse(200, DumpJson(json{{"queues", std::move(queues)}})));
     };
     if (!shared->tasks->TryPost(std::move(task))) {
       respond(BusyResponse());
@@ -126,9 +124,9 @@ void AddSystemRoutes(Router& router, SystemApi api) {
         handled[type] = count;
       }
     }
-    respond(JsonResponse(200, Dump(json{{"job_types", shared->job_types},
-                                        {"any", shared->job_types.empty()},
-                                        {"handled", std::move(handled)}})));
+    respond(JsonResponse(200, DumpJson(json{{"job_types", shared->job_types},
+                                            {"any", shared->job_types.empty()},
+                                            {"handled", std::move(handled)}})));
   });
 
   // Prometheus text format: the counters and histograms, then gauges read now (the queues from the
@@ -188,8 +186,8 @@ void AddSystemRoutes(Router& router, SystemApi api) {
   });
 
   router.Add("GET", "/v1/workers", [shared](const Request& /*request*/, const Responder& respond) {
-    respond(JsonResponse(
-        200, Dump(json{{"workers", shared->workers != nullptr ? shared->workers->List() : json::array()}})));
+    respond(JsonResponse(200, DumpJson(json{{"workers", shared->workers != nullptr ? shared->workers->List()
+                                                                                   : json::array()}})));
   });
 }
 
