@@ -275,10 +275,12 @@ void ApplyTypeDefaults(const json& body, JobSpec& spec, const std::map<std::stri
   if (it == defaults.end()) {
     return;
   }
-  if (it->second.max_attempts && !body.contains("max_attempts")) {
+  // A null field is an absent one, as ParseJobSpec reads it.
+  const auto given = [&body](const char* field) { return body.contains(field) && !body[field].is_null(); };
+  if (it->second.max_attempts && !given("max_attempts")) {
     spec.max_attempts = *it->second.max_attempts;
   }
-  if (it->second.timeout && !body.contains("timeout")) {
+  if (it->second.timeout && !given("timeout")) {
     spec.timeout = it->second.timeout;
   }
 }

@@ -453,6 +453,11 @@ TEST_F(JobsRoutesWithCommandTypes, TheTypesConfigFillsWhatTheRequestLeavesOut) {
   EXPECT_EQ(Json(response)["max_attempts"], 2);
   EXPECT_EQ(publisher_.Messages().back().headers.at(std::string(amqp::kTimeoutHeader)), "1000");
   EXPECT_EQ(Json(Enqueue(R"({"type":"other"})"))["max_attempts"], 3) << "other types keep the default";
+  // null is absent, here as everywhere in a job spec
+  response = Enqueue(R"({"type":"resize","max_attempts":null,"timeout":null})");
+  ASSERT_EQ(response.status, 202) << response.body;
+  EXPECT_EQ(Json(response)["max_attempts"], 7);
+  EXPECT_EQ(publisher_.Messages().back().headers.at(std::string(amqp::kTimeoutHeader)), "30000");
 }
 
 // ---- unknown job types --------------------------------------------------------------------------------
