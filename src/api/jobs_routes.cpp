@@ -831,8 +831,11 @@ class RetryDeadTally {
     std::unique_lock lock(mutex_);
     if (response.status == 202) {
       ids_.push_back(id);
-    } else if (response.status == 503 && !unavailable_) {
-      unavailable_ = response;  // the broker or the store: said once, if nothing could be retried
+    } else if (response.status == 503) {
+      if (!unavailable_) {
+        unavailable_ = response;  // the broker or the store: said once, if nothing could be retried
+      }
+      left_dead_ = true;
     }
     if (--left_ > 0) {
       return;
@@ -848,7 +851,9 @@ class RetryDeadTally {
     }
     // Jobs that changed meanwhile (409) or vanished (404) are no longer dead: nothing to report.
     std::sort(ids_.begin(), ids_.end());
-    respond_(JsonResponse(200, DumpJson(json{{"retried", ids_.size()}, {"ids", ids_}, {"more", more_}})));
+    // Some could not be retried now and are still dead: another call may take them.
+    respond_(JsonResponse(
+        200, DumpJson(json{{"retried", ids_.size()}, {"ids", ids_}, {"more", more_ || left_dead_}})));
   }
 
  private:
@@ -856,6 +861,7 @@ class RetryDeadTally {
   size_t left_;                          // guarded by mutex_
   std::vector<std::string> ids_;         // guarded by mutex_
   std::optional<Response> unavailable_;  // guarded by mutex_
+  bool left_dead_ = false;               // guarded by mutex_: some answered 503
   const bool more_;
   const Responder respond_;
 };
@@ -877,7 +883,15 @@ void JobsService::RetryDeadNow(const std::string& queue, const Responder& respon
   }
   auto tally = std::make_shared<RetryDeadTally>(page.jobs.size(), page.next_cursor.has_value(), respond);
   for (const auto& job : page.jobs) {
-    RetryNow(job.id, Responder([tally, id = job.id](const Response& response) { tally->Add(id, response); }));
+    Responder add([tally, id = job.id](const Response& response) { tally->Add(id, response); });
+    // One job's store failure is that job's answer: the jobs retried before it stay retried, and the
+    // answer says so rather than a 503 as if nothing had changed.
+    try {
+      RetryNow(job.id, add);
+    } catch (const store::StoreError& e) {
+      spdlog::error("api: retry-dead: job {}: store: {}", job.id, e.what());
+      add(StoreFailureResponse());
+    }
   }
 }
 

@@ -84,6 +84,9 @@ class FakeStore final : public store::Store {
   }
 
   std::optional<store::VersionedJob> GetJobVersioned(const std::string& id) override {
+    if (before_get_versioned) {
+      before_get_versioned(id);
+    }
     std::lock_guard lock(mutex_);
     MaybeFail();
     const auto it = jobs_.find(id);
@@ -251,6 +254,7 @@ class FakeStore final : public store::Store {
 
   bool down = false;  // Ping answers false
   std::function<void()> before_delete;  // runs at the start of DeleteJob, outside the lock
+  std::function<void(const std::string& id)> before_get_versioned;  // likewise; may throw
   int insert_calls = 0;
   int delete_calls = 0;
 

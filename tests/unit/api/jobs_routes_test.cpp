@@ -839,6 +839,26 @@ TEST_F(JobsRoutes, RetryDeadReportsOnlyWhatWasQueuedAnd503WhenNothingWas) {
   EXPECT_EQ(ErrorCode(refused_all), "broker_blocked");
 }
 
+TEST_F(JobsRoutes, RetryDeadWhoseStoreFailsMidwayReportsTheJobsItRetried) {
+  const JobRecord first = PutJob(JobState::kDead);
+  const JobRecord second = PutJob(JobState::kDead);
+  // The store fails for one of the two: the other is retried whichever comes first.
+  store_.before_get_versioned = [&](const std::string& id) {
+    if (id == second.id) {
+      throw store::StoreError("fake: database is locked");
+    }
+  };
+  auto slot = Post("/v1/queues/default/retry-dead", "");
+  runner_.RunAll();
+  ASSERT_TRUE(publisher_.Resolve(PublishOutcome::kConfirmed));
+  runner_.RunAll();
+  ASSERT_TRUE(slot->has_value());
+  EXPECT_EQ((*slot)->status, 200) << (*slot)->body;
+  EXPECT_EQ(Json(**slot), (json{{"retried", 1}, {"ids", {first.id}}, {"more", true}}));
+  EXPECT_EQ(store_.GetJob(first.id)->state, JobState::kQueued);
+  EXPECT_EQ(store_.GetJob(second.id)->state, JobState::kDead);
+}
+
 TEST_F(JobsRoutes, RetryDeadTakesAThousandAtATimeAndSaysWhenMoreRemain) {
   for (int i = 0; i < 1001; ++i) {
     PutJob(JobState::kDead);
