@@ -424,6 +424,42 @@ TEST_P(StoreTest, ConcurrentIdenticalIdempotentInsertsMakeOneJob) {
   EXPECT_EQ(CountJobs(*store_), static_cast<size_t>(kKeys));
 }
 
+// An enqueue's undo (a publish that failed) deletes the row that holds a key while another request
+// inserts the same key: that insert finds the key taken, then no row with it. It must insert again,
+// not fail (PostgreSQL answered a store error, so the client a 503).
+TEST_P(StoreTest, AnIdempotentInsertRacingTheUndoOfItsKeysJobNeverFails) {
+  constexpr int kRounds = 4000;
+  // Two replicas on PostgreSQL. (Two processes on one SQLite file would only measure its busy wait:
+  // a tight loop in one can starve the other past busy_timeout.)
+  StorePtr other = GetParam() == Backend::kPostgres ? OpenStore(url_) : nullptr;
+  Store& undoer = other ? *other : *store_;
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  std::thread churn([&] {
+    while (!done) {
+      try {
+        const auto result = undoer.InsertJobs({NewJob(kT0, "t", "default", "contested")}).at(0);
+        undoer.UndoInsert(result.record.id);
+      } catch (const StoreError&) {
+        ++errors;
+      }
+    }
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    try {
+      const auto result = store_->InsertJobs({NewJob(kT0, "t", "default", "contested")}).at(0);
+      EXPECT_EQ(result.record.spec.idempotency_key, "contested");
+    } catch (const StoreError& e) {
+      ++errors;
+      ADD_FAILURE() << e.what();
+      break;
+    }
+  }
+  done = true;
+  churn.join();
+  EXPECT_EQ(errors.load(), 0);
+}
+
 // --- list -------------------------------------------------------------------------------------
 
 TEST_P(StoreTest, ListFiltersNewestFirst) {

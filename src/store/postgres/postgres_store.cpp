@@ -49,6 +49,8 @@ constexpr const char* kDeleteJob = "warren_delete_job";
 constexpr const char* kDeleteTerminalJob = "warren_delete_terminal_job";
 constexpr const char* kLockJobs = "warren_lock_jobs";
 constexpr const char* kPruneJobs = "warren_prune_jobs";
+// Inserts of one idempotent job retried while its key is taken and freed again (InsertJobs).
+constexpr int kKeyRaceRounds = 8;
 constexpr const char* kMarkUnpublished = "warren_mark_unpublished";
 constexpr const char* kMarkPublished = "warren_mark_published";
 constexpr const char* kMarkUnpublishedAgain = "warren_mark_unpublished_again";
@@ -242,21 +244,29 @@ class PostgresStore final : public Store {
       for (const size_t i : order) {
         const JobRow& row = rows[i];
         // A concurrent insert of the same key makes this wait for that transaction: if it commits,
-        // DO NOTHING fires and the SELECT below (a new snapshot at READ COMMITTED) sees its row.
-        const auto inserted =
-            transaction.exec_prepared(kInsertJob, row.id, row.state, row.type, row.queue, row.idempotency_key,
-                                      row.created_at, row.updated_at, row.finished_at, row.document);
-        if (inserted.affected_rows() == 1) {
-          transaction.exec_prepared(kMarkUnpublished, row.id, row.created_at);
-          results[i] = {records[i], true};
-          continue;
+        // DO NOTHING fires and the SELECT below (a new snapshot at READ COMMITTED) sees its row. That
+        // row can be deleted before the SELECT (another replica's undo of a failed publish, a DELETE):
+        // the key is free again, so the insert is tried again.
+        for (int round = 0;; ++round) {
+          const auto inserted = transaction.exec_prepared(kInsertJob, row.id, row.state, row.type, row.queue,
+                                                          row.idempotency_key, row.created_at, row.updated_at,
+                                                          row.finished_at, row.document);
+          if (inserted.affected_rows() == 1) {
+            transaction.exec_prepared(kMarkUnpublished, row.id, row.created_at);
+            results[i] = {records[i], true};
+            break;
+          }
+          const auto existing = transaction.exec_prepared(kGetJobByKey, row.idempotency_key);
+          if (!existing.empty()) {
+            results[i] = {RecordFromDocument(View(existing[0][1]), View(existing[0][0])), false};
+            break;
+          }
+          if (round == kKeyRaceRounds) {
+            throw StoreError(
+                fmt::format("postgresql: job {}: its idempotency key was taken and freed {} times in a row",
+                            row.id, kKeyRaceRounds + 1));
+          }
         }
-        const auto existing = transaction.exec_prepared(kGetJobByKey, row.idempotency_key);
-        if (existing.empty()) {
-          throw StoreError(fmt::format(
-              "postgresql: job {}: insert did nothing, yet no job has its idempotency key", row.id));
-        }
-        results[i] = {RecordFromDocument(View(existing[0][1]), View(existing[0][0])), false};
       }
       transaction.commit();
       return results;
