@@ -1,6 +1,5 @@
 #include "worker/worker.hpp"
 
-#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -26,21 +25,8 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// "id/attempt" of a typed job's delivery, as fmt::format("{}/{}", job.id, job.attempt) gives for the
-// decoded job (attempt 1 when the header is missing or not a number).
-std::string AttemptKey(const amqp::Delivery& delivery) {
-  int attempt = 1;
-  if (const auto it = delivery.headers.find(std::string(amqp::kAttemptHeader));
-      it != delivery.headers.end()) {
-    const auto& text = it->second;
-    int parsed = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (ec == std::errc() && end == text.data() + text.size()) {
-      attempt = std::max(1, parsed);
-    }
-  }
-  return fmt::format("{}/{}", delivery.message_id, attempt);
-}
+// "id/attempt": the key of one attempt of a job, for settled_, unsettled_ and never_started_.
+std::string AttemptKey(const Job& job) { return fmt::format("{}/{}", job.id, job.attempt); }
 
 // Runs a handler, turning exceptions into failures: a throwing handler fails its job, not the worker.
 HandlerResult Invoke(const Handler& handler, JobContext& ctx) {
@@ -356,7 +342,7 @@ void Worker::DropLostDeliveriesLocked() {
       return false;
     }
     if (!d.type.empty()) {
-      never_started_.Insert(AttemptKey(d));
+      never_started_.Insert(AttemptKey(JobFromDelivery(d)));  // rare: a lost connection
     }
     return true;
   });
@@ -368,11 +354,11 @@ void Worker::DropLostDeliveriesLocked() {
 
 void Worker::RememberSettled(const Job& job) {
   std::lock_guard lock(mu_);
-  settled_.Insert(fmt::format("{}/{}", job.id, job.attempt));
+  settled_.Insert(AttemptKey(job));
 }
 
 Worker::Copy Worker::ClassifyCopy(Running& run) {
-  const std::string key = fmt::format("{}/{}", run.job.id, run.job.attempt);
+  const std::string key = AttemptKey(run.job);
   std::lock_guard lock(mu_);
   if (settled_.Contains(key)) {
     return Copy::kSettledHere;
@@ -408,7 +394,7 @@ void Worker::SettleFollowers(const Job& job, bool confirmed) {
   std::vector<std::shared_ptr<Running>> followers;
   {
     std::lock_guard lock(mu_);
-    const auto it = unsettled_.find(fmt::format("{}/{}", job.id, job.attempt));
+    const auto it = unsettled_.find(AttemptKey(job));
     if (it == unsettled_.end()) {
       return;
     }
@@ -673,7 +659,7 @@ void Worker::RunTypedJob(Running& run) {
   {
     std::lock_guard lock(mu_);
     run.in_handler = true;
-    unsettled_.try_emplace(fmt::format("{}/{}", job.id, job.attempt));
+    unsettled_.try_emplace(AttemptKey(job));
     if (job.timeout) {
       run.timeout_at = std::chrono::steady_clock::now() + *job.timeout;
     }
