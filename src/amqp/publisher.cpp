@@ -163,6 +163,11 @@ class Publisher::Impl {
     return std::exchange(queue_, {});
   }
 
+  bool QueueEmpty() const {
+    std::lock_guard lock(mu_);
+    return queue_.empty();
+  }
+
   bool Stopping() const {
     std::lock_guard lock(mu_);
     return stopping_;
@@ -488,12 +493,15 @@ class Publisher::Impl {
     std::string last_error;
     while (true) {
       if (Stopping()) {
-        // Let publishes already sent get their confirms, for a bounded time.
+        // Publish what was accepted before the stop and let it get its confirms, for a bounded time:
+        // a worker's last outcome events, submitted just before its drain stops the publisher, must
+        // not come back kStopped (their jobs would be handed back and run again).
         if (!stop_deadline) {
           stop_deadline = Clock::now() + std::min(options_.confirm_timeout, std::chrono::milliseconds(5000));
           state_.store(PublisherState::kStopped);
         }
-        if ((in_flight_.empty() && held_.empty()) || conn_ == nullptr || Clock::now() >= *stop_deadline) {
+        if ((in_flight_.empty() && held_.empty() && QueueEmpty()) || conn_ == nullptr ||
+            Clock::now() >= *stop_deadline) {
           break;
         }
       }

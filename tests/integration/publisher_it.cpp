@@ -100,6 +100,29 @@ TEST(Publisher, BatchIsConfirmedAsOne) {
   EXPECT_EQ(mixed_promise.get_future().get(), PublishOutcome::kUnroutable);
 }
 
+TEST(Publisher, WhatWasAcceptedBeforeStopIsPublishedAndConfirmed) {
+  // A worker's drain submits its last outcome events and then stops the publisher: none of them may
+  // come back kStopped, or their jobs would be handed back and run again.
+  constexpr int kMessages = 500;
+  std::atomic<int> confirmed{0};
+  std::atomic<int> other{0};
+  {
+    Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.stop"}}));
+    ASSERT_TRUE(p.WaitReady(10s));
+    TestBroker::Get().Ctl({"purge_queue", "it.publisher.stop"});
+    for (int i = 0; i < kMessages; ++i) {
+      p.Publish(OutgoingMessage{"", "it.publisher.stop", std::to_string(i)},
+                [&](PublishOutcome o) { (o == PublishOutcome::kConfirmed ? confirmed : other) += 1; });
+    }
+    p.Stop();
+    // Accepted no more after the stop.
+    EXPECT_EQ(PublishAndWait(p, OutgoingMessage{"", "it.publisher.stop", "late"}), PublishOutcome::kStopped);
+  }
+  EXPECT_EQ(confirmed.load(), kMessages);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.stop"), kMessages);
+}
+
 TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
   const auto port = testing::FreePort();
   Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(port) + "/"));
