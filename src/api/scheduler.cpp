@@ -4,15 +4,39 @@
 #include <future>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.hpp"
 
 namespace warren::api {
 
+namespace {
+
+// Whether the job a 200 answered with (enqueued by another scheduler) is surely published: it has left
+// `queued`/`scheduled` (a worker or a cancel touched it), or it was created longer than `settle` ago.
+bool SurelyPublished(const std::string& body, TimePoint now, Duration settle) {
+  const auto job = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!job.is_object()) {
+    return false;
+  }
+  const auto state = job.value("state", std::string());
+  if (!state.empty() && state != "queued" && state != "scheduled") {
+    return true;
+  }
+  const auto created = ParseTime(job.value("created_at", std::string()));
+  return created && now - *created >= settle;
+}
+
+}  // namespace
+
 PeriodicScheduler::PeriodicScheduler(std::vector<PeriodicJob> jobs, store::Store& store, SubmitFn submit,
-                                     ClockFn clock)
-    : jobs_(std::move(jobs)), store_(store), submit_(std::move(submit)), clock_(std::move(clock)) {}
+                                     ClockFn clock, Duration settle)
+    : jobs_(std::move(jobs)),
+      store_(store),
+      submit_(std::move(submit)),
+      clock_(std::move(clock)),
+      settle_(settle) {}
 
 PeriodicScheduler::~PeriodicScheduler() { Stop(); }
 
@@ -60,6 +84,12 @@ size_t PeriodicScheduler::RunOnce() {
         // where DueTicks offers them again under the job's missed-run policy.
         spdlog::warn("scheduler: {}: the tick of {} was not enqueued ({}): {}", job.name, FormatTime(tick),
                      response.status, response.body);
+        break;
+      }
+      if (response.status == 200 && !SurelyPublished(response.body, clock_(), settle_)) {
+        // Another scheduler's job, perhaps still waiting for its confirm: asked again next round.
+        spdlog::debug("scheduler: {}: the tick of {} is being enqueued by another scheduler", job.name,
+                      FormatTime(tick));
         break;
       }
       try {

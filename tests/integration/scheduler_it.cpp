@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -79,6 +81,67 @@ TEST_F(SchedulerTest, TwoReplicasEnqueueEachTickOnce) {
     EXPECT_EQ(count, 1) << key;
   }
   EXPECT_EQ(store_a->LastPeriodicTick("cleanup"), *ParseTime("2026-11-26T12:10:00.000Z"));
+}
+
+// Replica A inserts the tick's job and waits for RabbitMQ's confirm; meanwhile replica B finds the key
+// (200). A's publish then fails and A undoes its row. Had B recorded the tick on its 200, no round would
+// ever offer that tick again: B must wait until the job is surely published, and enqueue it itself.
+TEST_F(SchedulerTest, ATickWhoseOtherEnqueuerUndoesItIsEnqueuedByTheNextRound) {
+  auto store_a = store::OpenStore(url_);
+  auto store_b = store::OpenStore(url_);
+  TimePoint now = *ParseTime("2026-11-26T12:00:05.000Z");
+  const ClockFn clock = [&] { return now; };
+  // B enqueues as the jobs API does: 202 for a new job, 200 with the existing record for a known key.
+  int b_inserted = 0;
+  SubmitFn submit_b = [&](JobSpec spec, const Responder& respond) {
+    const auto results = store_b->InsertJobs({NewJobRecord(NewJobId(now), std::move(spec), now)});
+    b_inserted += results.at(0).inserted ? 1 : 0;
+    Response response;
+    response.status = results.at(0).inserted ? 202 : 200;
+    response.body = DumpJson(ToJson(results.at(0).record));
+    respond(std::move(response));
+  };
+  // A inserts and then, while its publish waits, B's round runs; then A's publish fails.
+  std::optional<JobRecord> a_row;
+  SubmitFn submit_a = [&](JobSpec spec, const Responder& respond) {
+    const auto results = store_a->InsertJobs({NewJobRecord(NewJobId(now), std::move(spec), now)});
+    ASSERT_TRUE(results.at(0).inserted);
+    a_row = results.at(0).record;
+    Response response;
+    response.status = 503;
+    respond(std::move(response));
+  };
+  PeriodicScheduler a({EveryMinute()}, *store_a, submit_a, clock, 15s);
+  PeriodicScheduler b({EveryMinute()}, *store_b, submit_b, clock, 15s);
+  EXPECT_EQ(a.RunOnce(), 0U);  // inserted, "publish failed" (its undo comes below)
+  ASSERT_TRUE(a_row);
+  EXPECT_EQ(b.RunOnce(), 0U) << "A's job is not surely published yet: not recorded";
+  EXPECT_FALSE(store_b->LastPeriodicTick("cleanup"));
+  ASSERT_TRUE(store_a->UndoInsert(a_row->id));  // A's publish failed
+  now += 1s;
+  EXPECT_EQ(b.RunOnce(), 1U);
+  EXPECT_EQ(b_inserted, 1) << "B enqueued the tick itself";
+  EXPECT_EQ(store_b->LastPeriodicTick("cleanup"), *ParseTime("2026-11-26T12:00:00.000Z"));
+
+  // A replica that enqueued a tick and died before recording it: the others record it once it has
+  // settled, and enqueue nothing twice.
+  now = *ParseTime("2026-11-26T12:01:02.000Z");
+  a_row.reset();
+  SubmitFn submit_and_die = [&](JobSpec spec, const Responder& respond) {
+    a_row = store_a->InsertJobs({NewJobRecord(NewJobId(now), std::move(spec), now)}).at(0).record;
+    Response response;
+    response.status = 202;
+    respond(std::move(response));
+    throw std::runtime_error("crashed before recording");
+  };
+  PeriodicScheduler dying({EveryMinute()}, *store_a, submit_and_die, clock, 15s);
+  EXPECT_THROW(dying.RunOnce(), std::runtime_error);
+  ASSERT_TRUE(a_row);
+  EXPECT_EQ(b.RunOnce(), 0U);
+  now += 16s;
+  EXPECT_EQ(b.RunOnce(), 1U) << "settled: recorded, not enqueued again";
+  EXPECT_EQ(b_inserted, 1);
+  EXPECT_EQ(store_b->LastPeriodicTick("cleanup"), *ParseTime("2026-11-26T12:01:00.000Z"));
 }
 
 TEST_F(SchedulerTest, ARestartedSchedulerCatchesUpByItsMissedPolicy) {

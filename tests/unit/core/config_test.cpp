@@ -119,6 +119,38 @@ cron = "0 25 * * *"
   }
   EXPECT_THROW(LoadSettings({{"retry.jitter", {"2"}}}, Env({})), ConfigError);
 
+  // A periodic job of a command type takes that type's max_attempts and timeout unless it sets its own,
+  // as a POST /v1/jobs of that type would.
+  TempFile command_type(R"(
+[jobs.report]
+command = ["/usr/bin/true"]
+max_attempts = 5
+timeout = "90s"
+[[periodic]]
+type = "report"
+cron = "0 3 * * *"
+[[periodic]]
+name = "report-quick"
+type = "report"
+cron = "0 4 * * *"
+max_attempts = 2
+timeout = "10s"
+)");
+  const auto typed = LoadSettings({{"config", {command_type.path()}}}, Env({}));
+  ASSERT_EQ(typed.periodic.size(), 2U);
+  EXPECT_EQ(typed.periodic[0].max_attempts, 5);
+  EXPECT_EQ(typed.periodic[0].timeout, std::chrono::seconds(90));
+  EXPECT_EQ(typed.periodic[1].max_attempts, 2);
+  EXPECT_EQ(typed.periodic[1].timeout, std::chrono::seconds(10));
+  // With api.job_types enforced, a periodic job of another type is a config error, not a tick the API
+  // would have refused.
+  try {
+    LoadSettings({{"config", {command_type.path()}}, {"api.job_types", {"resize"}}}, Env({}));
+    FAIL() << "a periodic type outside api.job_types was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("periodic[0].type"), std::string::npos) << e.what();
+  }
+
   const auto limited = LoadSettings({{"work.type_limits", {"resize=2", "report=1"}}}, Env({}));
   EXPECT_EQ(limited.type_limits, (std::map<std::string, int>{{"resize", 2}, {"report", 1}}));
   EXPECT_EQ(LoadSettings({}, Env({{"WARREN_TYPE_LIMITS", "a=3,b=4"}})).type_limits.size(), 2U);
