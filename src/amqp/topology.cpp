@@ -109,6 +109,12 @@ Topology JobTopologyWithDelays(const std::vector<std::string>& queues, QueueType
   return t;
 }
 
+Topology ServePublisherTopology(const std::vector<std::string>& queues, QueueType type) {
+  Topology t = JobTopologyWithDelays(queues, type);
+  t.exchanges.push_back(ExchangeSpec{std::string(kChangesExchange), "fanout"});
+  return t;
+}
+
 Topology RecorderTopology(QueueType type) {
   Topology t;
   t.exchanges.push_back(ExchangeSpec{std::string(kEventsExchange), "topic"});
@@ -156,7 +162,8 @@ std::optional<JobMessage> DecodeJobMessage(const Delivery& delivery) {
   j.attempt = std::max(1, HeaderInt<int>(delivery, kAttemptHeader).value_or(1));
   j.max_attempts = std::max(1, HeaderInt<int>(delivery, kMaxAttemptsHeader).value_or(1));
   if (auto ms = HeaderInt<int64_t>(delivery, kTimeoutHeader); ms && *ms > 0) {
-    j.timeout = Duration(*ms);
+    // A foreign producer's huge timeout would overflow the deadline the worker computes from it.
+    j.timeout = std::min(Duration(*ms), kMaxDuration);
   }
   if (auto it = delivery.headers.find(std::string(kDeadlineHeader)); it != delivery.headers.end()) {
     j.deadline = ParseTime(it->second);

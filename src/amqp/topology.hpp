@@ -67,6 +67,10 @@ Topology DelayTopology(QueueType type);
 // Everything a job publisher or worker needs: job queues, delay tiers, the dead queue, the events
 // and control exchanges.
 Topology JobTopologyWithDelays(const std::vector<std::string>& queues, QueueType type);
+// What `serve`'s publisher sends to: the job topology with delays, and warren.changes (its change
+// feed). A publish to a missing exchange closes the channel and fails every publish in flight on it,
+// so all of it is declared on connect, whichever of serve's connections comes first.
+Topology ServePublisherTopology(const std::vector<std::string>& queues, QueueType type);
 
 // Headers Warren sets on typed job messages.
 inline constexpr std::string_view kAttemptHeader = "x-warren-attempt";

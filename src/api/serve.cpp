@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -181,7 +182,7 @@ int RunServe(const Settings& settings) {
   std::sort(known_queues.begin(), known_queues.end());
   known_queues.erase(std::unique(known_queues.begin(), known_queues.end()), known_queues.end());
   publisher_options.queue_type = settings.queue_type;
-  publisher_options.declare = amqp::JobTopologyWithDelays(known_queues, settings.queue_type);
+  publisher_options.declare = amqp::ServePublisherTopology(known_queues, settings.queue_type);
   for (auto& queue : publisher_options.declare.queues) {
     // The demo's classic queue lives on one node of a cluster: while that node is down, serve still
     // connects (to another node) and publishes everything else.
@@ -287,9 +288,14 @@ int RunServe(const Settings& settings) {
   heartbeat_options.reconnect_max = settings.reconnect_max;
   heartbeat_options.thread_name = "serve-feeds";
   std::unique_ptr<amqp::Consumer> heartbeats;
+  // The consumer's thread may deliver before make_unique below has returned and `heartbeats` is set:
+  // its callback waits for that (once, briefly) instead of reading the pointer while it is written.
+  std::promise<void> heartbeats_set;
+  std::shared_future<void> heartbeats_ready = heartbeats_set.get_future().share();
   heartbeats = std::make_unique<amqp::Consumer>(
       std::move(heartbeat_options),
-      [&workers, &heartbeats, &pool, &publisher, &store, &hub](amqp::Delivery d) {
+      [&workers, &heartbeats, heartbeats_ready, &pool, &publisher, &store, &hub](amqp::Delivery d) {
+        heartbeats_ready.wait();
         if (d.type == amqp::kChangesType) {
           heartbeats->Settle(d, amqp::Settlement::kAck);
           try {
@@ -308,6 +314,7 @@ int RunServe(const Settings& settings) {
           (void)pool.TryPost([&store, &publisher] { ReplayCancels(*store, publisher); });
         }
       });
+  heartbeats_set.set_value();
   deps.workers = &workers;
   deps.metrics = &metrics;
   deps.on_change = [&feed](std::string_view kind, const JobRecord& record) {
@@ -363,7 +370,9 @@ int RunServe(const Settings& settings) {
       }
     }
   });
-  PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit));
+  // A tick another replica enqueued is recorded here only once its publish cannot be undone anymore.
+  PeriodicScheduler scheduler(settings.periodic, *store, std::move(submit), SystemNow,
+                              settings.publish_timeout + std::chrono::seconds(10));
   for (const auto& job : settings.periodic) {
     spdlog::info("periodic job {}: type {}, cron '{}' in {}, missed runs: {}", job.name, job.type,
                  job.cron.Expression(), job.tz.Name(), ToString(job.missed));

@@ -7,8 +7,7 @@
 
 namespace warren {
 namespace {
-// 100 years: anything longer is a mistake, and keeps milliseconds far from overflow.
-constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+constexpr double kMaxSeconds = std::chrono::duration<double>(kMaxDuration).count();
 }  // namespace
 
 std::optional<Duration> DurationFromSeconds(double seconds) {

@@ -11,6 +11,10 @@ namespace warren {
 
 using Duration = std::chrono::milliseconds;
 
+// The longest duration Warren accepts (100 years): anything longer is a mistake, and it keeps
+// milliseconds, and a steady clock's nanoseconds after now, far from overflow.
+inline constexpr Duration kMaxDuration = std::chrono::hours(24 * 365 * 100);
+
 // Returns nullopt for anything that is not a non-negative finite duration.
 std::optional<Duration> ParseDuration(std::string_view text);
 // Numbers of seconds (JSON/TOML numbers) go through here so both paths share the checks.

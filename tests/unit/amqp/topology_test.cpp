@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
+#include <set>
 
 #include "core/retry.hpp"
 
@@ -91,6 +93,31 @@ TEST(JobMessages, TheStoredMarkTravelsInAHeaderAndSurvivesACopy) {
   d.headers[std::string(kStoredHeader)] = "1";
   EXPECT_TRUE(DecodeJobMessage(d)->stored);
   EXPECT_EQ(CopyOf(d).headers.at(std::string(kStoredHeader)), "1") << "a retry keeps it";
+}
+
+TEST(Topologies, ServesPublisherDeclaresEveryExchangeItPublishesTo) {
+  // The change feed shares the publisher's channel: were warren.changes missing when it first
+  // published (the feeds' consumer, which also declares it, not connected yet), the broker would close
+  // the channel and fail the enqueues in flight with it.
+  const auto t = ServePublisherTopology({"default"}, QueueType::kClassic);
+  std::set<std::string> exchanges;
+  for (const auto& e : t.exchanges) {
+    exchanges.insert(e.name);
+  }
+  for (const auto name : {kChangesExchange, kControlExchange, kDueExchange}) {
+    EXPECT_TRUE(exchanges.contains(std::string(name))) << name;
+  }
+}
+
+TEST(JobMessages, AForeignProducersHugeTimeoutIsHeldToTheLongestDuration) {
+  Delivery d;
+  d.queue = "default";
+  d.type = "resize";
+  d.message_id = "0190f5b2-7c4e-7000-8000-000000000001";
+  d.headers[std::string(kTimeoutHeader)] = std::to_string(std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(DecodeJobMessage(d)->timeout, kMaxDuration) << "now + timeout must not overflow";
+  d.headers[std::string(kTimeoutHeader)] = "2500";
+  EXPECT_EQ(DecodeJobMessage(d)->timeout, milliseconds(2500));
 }
 
 TEST(QueueSpecs, QuorumJobQueuesDeadLetterPastTheDeliveryLimit) {
