@@ -51,6 +51,11 @@ void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::stri
         request.on_reaped = [reaper](pid_t group) { reaper->Untrack(group); };
       }
       const CommandResult result = RunCommand(request);
+      if (result.stdout_truncated) {
+        // Still a success (the exit status says so), but the result is only the start of stdout.
+        ctx.Log(fmt::format("warren: stdout was longer than {} bytes; the result is its first {} bytes as text",
+                            request.max_stdout, request.max_stdout));
+      }
       const CommandOutcome outcome = Classify(result);
       switch (outcome.verdict) {
         case CommandVerdict::kSuccess:
@@ -60,9 +65,12 @@ void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::stri
         case CommandVerdict::kFailure:
           break;
       }
+      if (result.spawn_error) {
+        return result.spawn_retryable ? HandlerResult::Failure(outcome.message)
+                                      : HandlerResult::Fatal(outcome.message);
+      }
       const bool interrupted = result.timed_out || result.cancelled || result.signal.has_value();
-      return interrupted && !result.spawn_error ? HandlerResult::Failure(outcome.message)
-                                                : HandlerResult::Fatal(outcome.message);
+      return interrupted ? HandlerResult::Failure(outcome.message) : HandlerResult::Fatal(outcome.message);
     });
   }
 }

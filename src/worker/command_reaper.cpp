@@ -94,11 +94,15 @@ void Say(const char* text) {
   }
   const int64_t deadline = NowMs() + kill_grace_ms;
   for (;;) {
-    bool alive = false;
-    for (size_t i = 0; i < count; ++i) {
-      alive = alive || kill(-groups[i], 0) == 0;
+    // A group seen gone is dropped: its number may be reused by someone else's before the SIGKILL.
+    for (size_t i = 0; i < count;) {
+      if (kill(-groups[i], 0) != 0 && errno == ESRCH) {
+        groups[i] = groups[--count];
+      } else {
+        ++i;
+      }
     }
-    if (!alive || NowMs() >= deadline) {
+    if (count == 0 || NowMs() >= deadline) {
       break;
     }
     SleepMs(50);

@@ -195,7 +195,9 @@ std::vector<std::string> BuildEnvironment(const CommandRequest& request) {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
     const auto eq = entry.find('=');
-    if (eq != std::string_view::npos) {
+    // The worker's own WARREN_* settings stay with it: WARREN_AMQP_URL carries the broker's password,
+    // WARREN_TOKENS the API's tokens. A command gets only the WARREN_* variables set below.
+    if (eq != std::string_view::npos && !entry.starts_with("WARREN_")) {
       vars.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
     }
   }
@@ -285,6 +287,12 @@ std::string SignalName(int sig) {
   return fmt::format("signal {}", sig);
 }
 
+// Errors of a spawn (or its pipes) that a later attempt may not meet: the process or descriptor
+// table was full, memory was short, or the program file was open for writing (being replaced).
+bool Transient(int error) {
+  return error == EAGAIN || error == EMFILE || error == ENFILE || error == ENOMEM || error == ETXTBSY;
+}
+
 // Makes any bytes a valid UTF-8 string (U+FFFD for bad sequences), so it can go into JSON.
 std::string ValidUtf8(std::string_view text) {
   const auto dumped = DumpJson(nlohmann::json(std::string(text)));
@@ -363,6 +371,7 @@ CommandResult RunCommand(const CommandRequest& request) {
   UniqueFd err_write;
   if (!MakePipe(in_read, in_write) || !MakePipe(out_read, out_write) || !MakePipe(err_read, err_write)) {
     result.spawn_error = fmt::format("cannot start {}: pipe: {}", program, std::strerror(errno));
+    result.spawn_retryable = Transient(errno);
     return result;
   }
   // Only our ends are non-blocking: the child's stay blocking, as programs expect.
@@ -408,6 +417,7 @@ CommandResult RunCommand(const CommandRequest& request) {
                                          std::strerror(errno));
       } else {
         result.spawn_error = fmt::format("cannot start {}: {}", program, std::strerror(rc));
+        result.spawn_retryable = Transient(rc);
       }
       return result;
     }
@@ -463,8 +473,12 @@ CommandResult RunCommand(const CommandRequest& request) {
     }
   };
   auto on_stderr = [&](std::string_view text, bool, bool) {
+    text = DropCr(text);
+    if (text.find_first_not_of(" \t") != std::string_view::npos) {
+      result.stderr_last_line.assign(text.substr(0, kMaxMessageLine));
+    }
     if (request.on_log) {
-      request.on_log(DropCr(text));
+      request.on_log(text);
     }
   };
   std::array<char, 65536> buffer{};
@@ -581,6 +595,9 @@ CommandResult RunCommand(const CommandRequest& request) {
 
   if (exit_unknown) {
     child.reaped = true;
+    if (child.on_reaped) {
+      child.on_reaped(child.pid);  // gone all the same: the reaper must stop tracking its group
+    }
   } else {
     const int status = child.Reap();
     if (WIFEXITED(status)) {
@@ -616,7 +633,7 @@ CommandOutcome Classify(const CommandResult& result) {
   if (result.exit_code == 0) {
     return {CommandVerdict::kSuccess, {}};
   }
-  const std::string last = LastLine(result.stderr_text);
+  const std::string last = LastLine(result.stderr_last_line);
   std::string message = last.empty() ? status : fmt::format("{}: {}", status, last);
   return {result.exit_code == kTempFail ? CommandVerdict::kRetry : CommandVerdict::kFailure,
           std::move(message)};

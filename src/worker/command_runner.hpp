@@ -62,6 +62,9 @@ struct CommandRequest {
 
 struct CommandResult {
   std::optional<std::string> spawn_error;  // set when the program did not start; nothing else is then
+  // The spawn failed for want of a resource that may come back (processes, descriptors, memory, a
+  // program file being replaced): worth another attempt, unlike a missing program.
+  bool spawn_retryable = false;
   pid_t pid = -1;                          // also the process group id
   std::optional<int> exit_code;            // set when the program exited
   std::optional<int> signal;               // set when a signal killed it
@@ -70,6 +73,7 @@ struct CommandResult {
   std::optional<Duration> timeout;  // the request's, for messages
   std::string stdout_text;          // without progress lines
   std::string stderr_text;
+  std::string stderr_last_line;  // the last non-empty one, however much stderr there was
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   Duration elapsed{0};

@@ -3,6 +3,8 @@
 #include <memory>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "amqp/topology.hpp"
 
 namespace warren::worker {
@@ -10,8 +12,22 @@ namespace warren::worker {
 void EventBatcher::Send(const JobEvent& event, const std::string& queue, const std::string& type,
                         amqp::PublishCallback done) {
   const bool settles = static_cast<bool>(done);
+  std::string progress_of;
+  if (event.kind == EventKind::kProgress && !settles) {
+    progress_of = fmt::format("{}/{}", event.job_id, event.attempt);
+  }
+  auto message = amqp::EncodeEventMessage(event, queue, type);
   std::unique_lock lock(mu_);
-  pending_.push_back(Pending{amqp::EncodeEventMessage(event, queue, type), std::move(done)});
+  if (!progress_of.empty()) {
+    if (auto it = waiting_progress_.find(progress_of); it != waiting_progress_.end()) {
+      it->second->message = std::move(message);
+      return;
+    }
+  }
+  pending_.push_back(Pending{std::move(message), std::move(done), progress_of});
+  if (!progress_of.empty()) {
+    waiting_progress_.emplace(std::move(progress_of), &pending_.back());
+  }
   if (!in_flight_ && (settles || pending_.size() >= kMaxEvents)) {
     FlushLocked(lock);
   }
@@ -34,6 +50,9 @@ void EventBatcher::FlushLocked(std::unique_lock<std::mutex>& lock) {
   while (!pending_.empty() && batch->size() < kMaxEvents &&
          (batch->empty() || bytes + pending_.front().message.body.size() <= kMaxBytes)) {
     bytes += pending_.front().message.body.size();
+    if (!pending_.front().progress_of.empty()) {
+      waiting_progress_.erase(pending_.front().progress_of);
+    }
     batch->push_back(std::move(pending_.front()));
     pending_.pop_front();
   }

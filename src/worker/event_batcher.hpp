@@ -10,12 +10,18 @@
 // broker stores, routes and delivers one event message per job instead of two, and the recorder
 // rewrites the job's record once (bench/README.md, the latency profile). The record shows `running`
 // at most a tick late; the event's own time is when the job started.
+//
+// A job's `progress` events replace one another while they wait: only the newest of an attempt's
+// waiting ones goes out (the record keeps only the newest anyway, job_state.cpp). A command printing
+// `::progress` lines as fast as it can therefore costs one event per batch, not a queue that grows
+// without bound while each batch waits for its confirm.
 #pragma once
 
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "amqp/publisher.hpp"
 #include "core/job.hpp"
@@ -39,13 +45,17 @@ class EventBatcher {
   struct Pending {
     amqp::OutgoingMessage message;  // the event as a message of its own
     amqp::PublishCallback done;
+    std::string progress_of;  // "id/attempt" of a progress event; empty for any other
   };
   void FlushLocked(std::unique_lock<std::mutex>& lock);
 
   amqp::Publisher& publisher_;
   std::mutex mu_;
   std::deque<Pending> pending_;  // guarded by mu_
-  bool in_flight_ = false;       // guarded by mu_
+  // The waiting progress event of each attempt (deque elements stay put while others are added and
+  // the front is taken). Guarded by mu_.
+  std::unordered_map<std::string, Pending*> waiting_progress_;
+  bool in_flight_ = false;  // guarded by mu_
 };
 
 }  // namespace warren::worker

@@ -68,6 +68,35 @@ constexpr size_t kLogFlushLines = 100;
 constexpr std::chrono::milliseconds kLogFlushAfter{200};
 constexpr size_t kMaxLogLineBytes = 4096;          // longer lines are cut
 constexpr int64_t kMaxLogLinesPerAttempt = 10'000;  // later lines are counted, not shipped
+constexpr size_t kMaxProgressNoteBytes = 1024;      // a progress note is a status line, not output
+
+// At most `max` bytes of `text`, not cutting a UTF-8 sequence in two.
+std::string_view CutText(std::string_view text, size_t max) {
+  if (text.size() <= max) {
+    return text;
+  }
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;  // text[end] continues a sequence: cut before the sequence starts
+  }
+  return text.substr(0, end);
+}
+
+// A job's text as it goes into the worker's own log: control characters (an escape sequence, a
+// carriage return that would overwrite the line) shown as \xNN instead of acting on a terminal.
+std::string PrintableText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t') || byte == 0x7F) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // What the worker's publisher declares: events go to the recorder's queue even when no `serve` runs
 // yet, so an outcome event is never unroutable; retries and dead jobs need the delay tiers and
@@ -199,6 +228,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
 
 Worker::~Worker() {
   watchdog_ = {};
+  HandBackFailedHops(std::chrono::steady_clock::time_point::max());
   events_->Flush();
   gate_.reset();
   control_.reset();
@@ -477,6 +507,7 @@ void Worker::WatchdogLoop(const std::stop_token& stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     events_->Flush();  // `started`, `progress` and `log` events that no outcome has carried yet
     const auto now = std::chrono::steady_clock::now();
+    HandBackFailedHops(now);
     // Not before the control queue is bound: serve answers a new worker's first heartbeat with the
     // cancel replay, which must find the queue there.
     if (now >= next_heartbeat && publisher_->State() == amqp::PublisherState::kReady && control_->Connected()) {
@@ -632,8 +663,8 @@ void Worker::RunTypedJob(Running& run) {
   }
   if (copy == Copy::kNeverStartedHere) {
     spdlog::info(
-        "job {} ({}) attempt {} came back after this worker let it go unstarted with a lost "
-        "connection; running it (no attempt was lost)",
+        "job {} ({}) attempt {} came back after this worker let it go unstarted (a lost connection, "
+        "or a delay-tier hop RabbitMQ did not confirm); running it (no attempt was lost)",
         job.id, job.type, job.attempt);
   } else if (run.delivery.redelivered) {
     // The broker gave this message back without an ack: the worker running this attempt died (or lost
@@ -669,12 +700,16 @@ void Worker::RunTypedJob(Running& run) {
   hooks.progress = [this, &job](int percent, const std::string& note) {
     auto event = MakeEvent(job, EventKind::kProgress);
     event.percent = percent;
-    event.note = note;
+    event.note = CutText(note, kMaxProgressNoteBytes);
     events_->Send(event, job.queue, job.type, {});
   };
   hooks.log = [this, &run](std::string_view line) {
-    spdlog::info("job {} attempt {}: {}", run.job.id, run.job.attempt, line);
-    AddLogLine(run, line);
+    // Echoed into the worker's own log only as far as the job's log keeps it: a command flooding its
+    // stderr must not flood the worker's log (or journald, or the disk) without bound.
+    if (AddLogLine(run, line)) {
+      spdlog::info("job {} attempt {}: {}", run.job.id, run.job.attempt,
+                   PrintableText(CutText(line, kMaxLogLineBytes)));
+    }
   };
   JobContext ctx(job, run.stop.get_token(), std::move(hooks));
   HandlerResult result = Invoke(*handler, ctx);
@@ -763,13 +798,13 @@ void Worker::FinishWith(Running& run, JobEvent event) {
   }
 }
 
-void Worker::AddLogLine(Running& run, std::string_view text) {
+bool Worker::AddLogLine(Running& run, std::string_view text) {
   bool full = false;
   {
     std::lock_guard lock(run.log_mu);
     if (run.log_seq >= kMaxLogLinesPerAttempt) {
       ++run.log_dropped;
-      return;
+      return false;
     }
     LogLine line{++run.log_seq, SystemNow(), std::string(text.substr(0, kMaxLogLineBytes))};
     if (text.size() > kMaxLogLineBytes) {
@@ -789,6 +824,7 @@ void Worker::AddLogLine(Running& run, std::string_view text) {
   if (full) {
     ShipLog(run, /*all=*/true);
   }
+  return true;
 }
 
 void Worker::ShipLog(Running& run, bool all) {
@@ -868,9 +904,36 @@ amqp::PublishCallback Worker::AckWhenConfirmed(Running& run, std::string what, b
     // Not safely replaced: hand the job back so it runs again rather than vanish (at-least-once).
     spdlog::warn("job {}: {} not confirmed ({}); handing the job back", keep->job.id, what,
                  amqp::ToString(outcome));
+    if (!ends_attempt) {
+      // A hop between delay tiers: the job never started here. RabbitMQ marks the requeued message
+      // redelivered; when it comes back here that is no lost attempt. And a second's pause keeps a
+      // broker that refuses every publish from bouncing the job back and forth meanwhile.
+      std::lock_guard lock(mu_);
+      never_started_.Insert(AttemptKey(keep->job));
+      hops_to_hand_back_.emplace_back(std::chrono::steady_clock::now() + std::chrono::seconds(1), keep);
+      return;
+    }
     Settle(*keep, amqp::Settlement::kRequeue);
     SettleFollowers(keep->job, false);
   };
+}
+
+void Worker::HandBackFailedHops(std::chrono::steady_clock::time_point until) {
+  std::vector<std::shared_ptr<Running>> due;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(hops_to_hand_back_, [&](auto& entry) {
+      if (entry.first > until) {
+        return false;
+      }
+      due.push_back(std::move(entry.second));
+      return true;
+    });
+  }
+  for (const auto& run : due) {
+    Settle(*run, amqp::Settlement::kRequeue);
+    SettleFollowers(run->job, false);
+  }
 }
 
 void Worker::UpdatePrefetchLocked() {
@@ -954,6 +1017,7 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
     }
   }
   watchdog_ = {};
+  HandBackFailedHops(std::chrono::steady_clock::time_point::max());
   events_->Flush();
   {
     // The last word, so GET /v1/workers says "stopped" rather than "gone" later; worth a short wait.

@@ -106,14 +106,17 @@ class Worker {
   amqp::PublishCallback AckWhenConfirmed(Running& run, std::string what, bool ends_attempt = true);
   void FinishWith(Running& run, JobEvent event);
   // A line of the attempt's own log, shipped to the store as a kLog event (see ShipLog).
-  void AddLogLine(Running& run, std::string_view text);
+  // False when the attempt's log is full and the line was only counted.
+  bool AddLogLine(Running& run, std::string_view text);
   // Sends the attempt's waiting log lines as one kLog event: all of them, or (the watchdog's call)
   // only once the oldest has waited kLogFlushAfter.
   void ShipLog(Running& run, bool all);
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   JobEvent MakeNotStartedEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
-  void UpdatePrefetchLocked();  // with mu_ held
+  void UpdatePrefetchLocked();
+  // Hands back the failed hops due by `until` (all of them with time_point::max()).
+  void HandBackFailedHops(std::chrono::steady_clock::time_point until);  // with mu_ held
   void DropLostDeliveriesLocked();  // with mu_ held
   // Attempts whose outcome this worker had confirmed: a redelivery of one (its ack lost with the
   // connection) is acked, not run again. The newest 100,000 (settled_).
@@ -159,9 +162,14 @@ class Worker {
   // guarded by mu_: job ids cancelled by the API, with the cancel's time when it said (see Cancels)
   RecentMap<std::optional<TimePoint>> cancelled_{100'000};
   RecentSet settled_{100'000};            // guarded by mu_: "id/attempt" whose outcome was confirmed
-  // guarded by mu_: "id/attempt" of deliveries dropped unstarted with a lost connection; the broker
-  // hands them out again marked redelivered, which is no lost attempt when they come back here
+  // guarded by mu_: "id/attempt" of deliveries let go unstarted (dropped with a lost connection, or
+  // requeued after a delay-tier hop was not confirmed); the broker hands them out again marked
+  // redelivered, which is no lost attempt when they come back here
   RecentSet never_started_{10'000};
+  // guarded by mu_: jobs on their way to a later delay tier whose hop was not confirmed, handed back a
+  // second later (by the watchdog) rather than at once: while RabbitMQ refuses publishes (an alarm),
+  // an immediate requeue would come straight back and spin
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<Running>>> hops_to_hand_back_;
   // guarded by mu_: "id/attempt" of attempts whose handler started here and whose outcome is not yet
   // confirmed, with the redeliveries of them held meanwhile (ClassifyCopy)
   std::map<std::string, std::vector<std::shared_ptr<Running>>> unsettled_;

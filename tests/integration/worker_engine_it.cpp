@@ -174,6 +174,46 @@ TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWait
   EXPECT_TRUE(worker.Drain(5s));
 }
 
+// A handler (or a command printing `::progress` lines) may report progress as fast as it likes: the
+// reports that pile up while an event batch waits for its confirm replace one another, so the worker's
+// memory and the broker see a few, and the last one still arrives.
+TEST(WorkerEngine, AFloodOfProgressReportsSendsFewEventsAndTheLastOne) {
+  const std::string queue = "it.engine.progress-flood";
+  constexpr int kReports = 200'000;
+  EventTap tap;
+  HandlerRegistry registry;
+  registry.Register("chatty", [](JobContext& ctx) {
+    for (int i = 0; i < kReports; ++i) {
+      ctx.Progress(i % 100, std::string(2000, 'n'));  // a long note, cut to 1 KiB
+    }
+    ctx.Progress(100, "done");
+    return HandlerResult::Success(nullptr);
+  });
+  Worker worker(Options(queue), registry);
+  ASSERT_TRUE(worker.WaitConnected(10s));
+  const auto job = TypedJob("chatty", nullptr, queue);
+  PublishJob(job);
+  ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kSucceeded, 30s));
+  std::vector<JobEvent> progress;
+  for (const auto& e : tap.EventsFor(job.id)) {
+    if (e.kind == EventKind::kProgress) {
+      progress.push_back(e);
+    }
+  }
+  ASSERT_FALSE(progress.empty());
+  EXPECT_LT(progress.size(), 1000U) << "one waiting report per batch, not one per call";
+  const auto newest = std::max_element(progress.begin(), progress.end(),
+                                       [](const JobEvent& a, const JobEvent& b) {
+    return std::tie(a.at, a.percent) < std::tie(b.at, b.percent);  // as the record picks it
+  });
+  EXPECT_EQ(newest->percent, 100);
+  EXPECT_EQ(newest->note, "done");
+  for (const auto& e : progress) {
+    EXPECT_LE(e.note.size(), 1024U);
+  }
+  EXPECT_TRUE(worker.Drain(5s));
+}
+
 // amqp.queue_type = "priority": the queue is declared with x-max-priority, and a job's `priority`
 // rides as the message priority, through retries and delay tiers to warren.dead.
 TEST(WorkerEngine, OnAPriorityQueueHigherPriorityJobsRunFirstAndKeepTheirPriority) {

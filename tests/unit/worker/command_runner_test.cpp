@@ -86,6 +86,14 @@ TEST(CommandRunner, ExitStatusClassification) {
   EXPECT_EQ(killed.message, "killed by SIGUSR1");
 }
 
+TEST(CommandRunner, TheErrorIsTheLastStderrLineHoweverMuchCameBefore) {
+  // 100 KiB of log first: more than the captured stderr holds, so the end is what must count.
+  const auto r = RunCommand(Shell("head -c 102400 /dev/zero | tr '\\0' y >&2; echo >&2; "
+                                  "echo 'error: disk full' >&2; echo '   ' >&2; exit 3"));
+  EXPECT_TRUE(r.stderr_truncated);
+  EXPECT_EQ(Classify(r).message, "exit status 3: error: disk full");
+}
+
 TEST(CommandRunner, InjectionAttemptsReachTheProgramLiterally) {
   const std::string marker = "/tmp/warren-injected-" + std::to_string(getpid());
   const std::vector<std::string> evil = {"; touch " + marker,
@@ -239,6 +247,15 @@ TEST(CommandRunner, EnvironmentAndWorkingDirectory) {
   EXPECT_EQ(r.stdout_text, "0190job test.type q1 3 x y\n/\n");
   EXPECT_NE(RunCommand(Shell("env")).stdout_text.find("PATH="), std::string::npos);  // inherited
 
+  // The worker's own WARREN_* settings (the broker's password in WARREN_AMQP_URL) are not.
+  ASSERT_EQ(setenv("WARREN_AMQP_URL", "amqp://user:secret@host/", 1), 0);
+  ASSERT_EQ(setenv("WARREN_TOKENS", "secret-token", 1), 0);
+  const auto env = RunCommand(Shell("env")).stdout_text;
+  unsetenv("WARREN_AMQP_URL");
+  unsetenv("WARREN_TOKENS");
+  EXPECT_EQ(env.find("secret"), std::string::npos) << env;
+  EXPECT_NE(env.find("WARREN_JOB_ID=0190job"), std::string::npos);
+
   auto missing = Request({"/bin/pwd"});
   missing.cwd = "/nonexistent-dir";
   const auto m = RunCommand(missing);
@@ -253,9 +270,29 @@ TEST(CommandRunner, SpawnErrors) {
   EXPECT_EQ(*r.spawn_error, "cannot start /nonexistent/program: No such file or directory");
   EXPECT_EQ(Classify(r).verdict, CommandVerdict::kFailure);
   EXPECT_EQ(Classify(r).message, *r.spawn_error);
+  EXPECT_FALSE(r.spawn_retryable);  // a missing program stays missing
   EXPECT_TRUE(RunCommand(Request({"sh", "-c", "true"})).spawn_error);
   EXPECT_TRUE(RunCommand(Request({})).spawn_error);
   EXPECT_TRUE(RunCommand(Request({"/bin/echo", std::string("a\0b", 3)})).spawn_error);
+}
+
+TEST(CommandRunner, AProgramFileBeingReplacedIsWorthAnotherAttempt) {
+  // A program open for writing cannot be executed (ETXTBSY), as while a deploy copies it in place.
+  const std::string path = "/tmp/warren-etxtbsy-" + std::to_string(getpid());
+  {
+    std::ifstream in("/bin/true", std::ios::binary);
+    std::ofstream out(path, std::ios::binary);
+    out << in.rdbuf();
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0755), 0);
+  std::ofstream held(path, std::ios::app);  // still open for writing
+  const auto r = RunCommand(Request({path}));
+  held.close();
+  ASSERT_TRUE(r.spawn_error);
+  EXPECT_NE(r.spawn_error->find("Text file busy"), std::string::npos) << *r.spawn_error;
+  EXPECT_TRUE(r.spawn_retryable);
+  EXPECT_FALSE(RunCommand(Request({path})).spawn_error);  // once written, it runs
+  std::remove(path.c_str());
 }
 
 TEST(CommandRunner, LimitsAreApplied) {
