@@ -4,8 +4,8 @@
 #include <future>
 #include <mutex>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "core/thread_name.hpp"
 

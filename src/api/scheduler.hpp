@@ -22,8 +22,8 @@ namespace warren::api {
 
 class PeriodicScheduler {
  public:
-  PeriodicScheduler(std::vector<PeriodicJob> jobs, store::Store& store, SubmitFn submit, ClockFn clock = SystemNow,
-                    Duration settle = std::chrono::seconds(15));
+  PeriodicScheduler(std::vector<PeriodicJob> jobs, store::Store& store, SubmitFn submit,
+                    ClockFn clock = SystemNow, Duration settle = std::chrono::seconds(15));
   ~PeriodicScheduler();  // Stop()
   PeriodicScheduler(const PeriodicScheduler&) = delete;
   PeriodicScheduler& operator=(const PeriodicScheduler&) = delete;

@@ -100,7 +100,8 @@ void UnroutedRelay::RetryLoop(const std::stop_token& stop) {
     const auto due = retries_.begin()->first;
     if (std::chrono::steady_clock::now() < due) {
       // Until it is due, or an earlier entry came (then look again).
-      cv_.wait_until(lock, stop, due, [this, due] { return !retries_.empty() && retries_.begin()->first < due; });
+      cv_.wait_until(lock, stop, due,
+                     [this, due] { return !retries_.empty() && retries_.begin()->first < due; });
       continue;
     }
     Retry retry = std::move(retries_.begin()->second);

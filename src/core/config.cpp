@@ -518,9 +518,10 @@ Settings LoadSettings(const FlagValues& flags, const EnvLookup& env) {
   // command type's max_attempts and timeout where the [[periodic]] table gives none.
   for (size_t i = 0; i < s.periodic.size(); ++i) {
     auto& job = s.periodic[i];
-    if (!s.job_types.empty() && std::find(s.job_types.begin(), s.job_types.end(), job.type) == s.job_types.end()) {
-      throw ConfigError(fmt::format("config: periodic[{}].type: '{}' is not one of api.job_types ({})", i, job.type,
-                                    fmt::join(s.job_types, ", ")));
+    if (!s.job_types.empty() &&
+        std::find(s.job_types.begin(), s.job_types.end(), job.type) == s.job_types.end()) {
+      throw ConfigError(fmt::format("config: periodic[{}].type: '{}' is not one of api.job_types ({})", i,
+                                    job.type, fmt::join(s.job_types, ", ")));
     }
     if (auto it = s.command_jobs.find(job.type); it != s.command_jobs.end()) {
       job.max_attempts = job.max_attempts ? job.max_attempts : it->second.max_attempts;

@@ -53,8 +53,9 @@ void RegisterCommandHandlers(HandlerRegistry& registry, const std::map<std::stri
       const CommandResult result = RunCommand(request);
       if (result.stdout_truncated) {
         // Still a success (the exit status says so), but the result is only the start of stdout.
-        ctx.Log(fmt::format("warren: stdout was longer than {} bytes; the result is its first {} bytes as text",
-                            request.max_stdout, request.max_stdout));
+        ctx.Log(
+            fmt::format("warren: stdout was longer than {} bytes; the result is its first {} bytes as text",
+                        request.max_stdout, request.max_stdout));
       }
       const CommandOutcome outcome = Classify(result);
       switch (outcome.verdict) {

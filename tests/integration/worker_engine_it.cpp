@@ -202,10 +202,10 @@ TEST(WorkerEngine, AFloodOfProgressReportsSendsFewEventsAndTheLastOne) {
   }
   ASSERT_FALSE(progress.empty());
   EXPECT_LT(progress.size(), 1000U) << "one waiting report per batch, not one per call";
-  const auto newest = std::max_element(progress.begin(), progress.end(),
-                                       [](const JobEvent& a, const JobEvent& b) {
-    return std::tie(a.at, a.percent) < std::tie(b.at, b.percent);  // as the record picks it
-  });
+  const auto newest =
+      std::max_element(progress.begin(), progress.end(), [](const JobEvent& a, const JobEvent& b) {
+        return std::tie(a.at, a.percent) < std::tie(b.at, b.percent);  // as the record picks it
+      });
   EXPECT_EQ(newest->percent, 100);
   EXPECT_EQ(newest->note, "done");
   for (const auto& e : progress) {

@@ -88,8 +88,9 @@ TEST(CommandRunner, ExitStatusClassification) {
 
 TEST(CommandRunner, TheErrorIsTheLastStderrLineHoweverMuchCameBefore) {
   // 100 KiB of log first: more than the captured stderr holds, so the end is what must count.
-  const auto r = RunCommand(Shell("head -c 102400 /dev/zero | tr '\\0' y >&2; echo >&2; "
-                                  "echo 'error: disk full' >&2; echo '   ' >&2; exit 3"));
+  const auto r =
+      RunCommand(Shell("head -c 102400 /dev/zero | tr '\\0' y >&2; echo >&2; "
+                       "echo 'error: disk full' >&2; echo '   ' >&2; exit 3"));
   EXPECT_TRUE(r.stderr_truncated);
   EXPECT_EQ(Classify(r).message, "exit status 3: error: disk full");
 }
