@@ -53,7 +53,7 @@ class EnqueueError : public std::runtime_error {
   EnqueueError(std::string reason, const std::string& message)
       : std::runtime_error(message), reason_(std::move(reason)) {}
   // "unavailable" (not connected), "blocked" (broker alarm), "rejected" (nack), "unroutable",
-  // "timeout" (no confirm in time) or "stopped".
+  // "timeout" (no confirm in time), "stopped" or "queue refused" (its queue exists as another type).
   [[nodiscard]] const std::string& reason() const { return reason_; }
 
  private:

@@ -103,8 +103,11 @@ class Worker {
   bool stop();  // stop(options.grace)
 
   // True once connected to RabbitMQ (consumer, control and publisher connections).
+  // Call it between start() and stop(), or while run() blocks after start(): not at the same time as
+  // start() itself or as a stop that is tearing the worker down.
   [[nodiscard]] bool wait_connected(std::chrono::milliseconds timeout) const;
-  // True once a handler ignored its stop token past the kill grace: the process should restart.
+  // True once a handler ignored its stop token past the kill grace: the process should restart. Stays
+  // true after stop() or run() returned; safe from any thread.
   [[nodiscard]] bool needs_restart() const;
 
  private:

@@ -1,5 +1,7 @@
 #include "api/change_feed.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "amqp/topology.hpp"
@@ -49,6 +51,17 @@ json EncodeChanges(const std::vector<JobChange>& changes) {
   return out;
 }
 
+namespace {
+
+// An event name as Warren writes them (`enqueued`, `succeeded`, ...). Anything else (a newline above
+// all) would go into every stream's `event:` line and could forge `id:` and `data:` lines there.
+bool IsEventName(const std::string& kind) {
+  return !kind.empty() && kind.size() <= 32 &&
+         std::all_of(kind.begin(), kind.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+}  // namespace
+
 std::vector<JobChange> DecodeChanges(const std::string& body) {
   const auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_array()) {
@@ -57,7 +70,8 @@ std::vector<JobChange> DecodeChanges(const std::string& body) {
   std::vector<JobChange> out;
   out.reserve(parsed.size());
   for (const auto& entry : parsed) {
-    if (entry.is_object() && entry.contains("kind") && entry["kind"].is_string() && entry.contains("data") &&
+    if (entry.is_object() && entry.contains("kind") && entry["kind"].is_string() &&
+        IsEventName(entry["kind"].get_ref<const std::string&>()) && entry.contains("data") &&
         entry["data"].is_object()) {
       out.push_back(JobChange{entry["kind"].get<std::string>(), entry["data"]});
     }

@@ -31,8 +31,8 @@ std::string FormatSseEvent(std::string_view id, std::string_view event, std::str
   return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", id, event, data);
 }
 
-EventHub::EventHub(size_t capacity, int64_t epoch_ms)
-    : capacity_(std::max<size_t>(capacity, 1)), epoch_(epoch_ms) {}
+EventHub::EventHub(size_t capacity, int64_t epoch_ms, size_t replay_budget)
+    : capacity_(std::max<size_t>(capacity, 1)), epoch_(epoch_ms), replay_budget_(replay_budget) {}
 
 int64_t EventHub::NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -94,10 +94,23 @@ void EventHub::Subscribe(const EventFilter& filter, const std::optional<std::str
     return;
   }
   if (last_event_id) {
-    const auto resume = ResumePoint(*last_event_id);
+    auto resume = ResumePoint(*last_event_id);
+    std::string reason = "the events after this id are no longer buffered here";
+    if (resume) {
+      size_t bytes = 0;
+      for (const auto& buffered : buffer_) {
+        if (buffered.sequence > *resume && filter.Matches(buffered.change)) {
+          bytes += buffered.frame.size();
+        }
+      }
+      if (bytes > replay_budget_) {
+        resume.reset();
+        reason = fmt::format("{} bytes of events after this id are more than a stream replays ({})", bytes,
+                             replay_budget_);
+      }
+    }
     if (!resume) {
-      const nlohmann::json data{{"reason", "the events after this id are no longer buffered here"},
-                                {"last_event_id", *last_event_id}};
+      const nlohmann::json data{{"reason", reason}, {"last_event_id", *last_event_id}};
       const uint64_t newest = next_sequence_ - 1;
       if (!sink(FormatSseEvent(IdOf(newest), "reset", DumpJson(data)))) {
         return;

@@ -54,7 +54,12 @@ class EventHub {
   // must not block (it queues bytes on a connection) and must not call back into the hub.
   using Sink = std::function<bool(const std::string& frame)>;
 
-  explicit EventHub(size_t capacity = 10'000, int64_t epoch_ms = NowMs());
+  // `replay_budget`: the most bytes a resume replays. A stream's connection holds a bounded backlog
+  // (HttpServerOptions::stream_backlog) and is cut when a send would pass it; a replay bigger than
+  // that would cut every reconnect before it sent a byte, and the client would retry with the same
+  // id for ever. Past the budget the stream gets a `reset` instead.
+  explicit EventHub(size_t capacity = 10'000, int64_t epoch_ms = NowMs(),
+                    size_t replay_budget = size_t{512} << 10);
 
   // Buffers the changes and sends each to every stream whose filter matches. Thread-safe.
   void Publish(const std::vector<JobChange>& changes);
@@ -88,6 +93,7 @@ class EventHub {
 
   const size_t capacity_;
   const int64_t epoch_;
+  const size_t replay_budget_;
   mutable std::mutex mu_;
   uint64_t next_sequence_ = 1;          // guarded by mu_
   std::deque<Buffered> buffer_;         // guarded by mu_

@@ -161,7 +161,7 @@ int RunServe(const Settings& settings) {
 
   Metrics metrics;
   // Live job changes for GET /v1/events, fed from the warren.changes fanout (see below).
-  EventHub hub;
+  EventHub hub(10'000, EventHub::NowMs(), options.stream_backlog / 2);
 
   amqp::PublisherOptions publisher_options;
   publisher_options.connection.url = settings.amqp_url;

@@ -1,6 +1,7 @@
 #include "api/worker_registry.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 namespace warren::api {
@@ -22,8 +23,26 @@ bool WellTyped(const nlohmann::json& heartbeat) {
       return false;
     }
   }
-  for (const char* count : {"busy", "concurrency", "jobs_done", "interval_ms"}) {
-    if (heartbeat.contains(count) && !heartbeat[count].is_number_integer()) {
+  // In range, too: the interval is multiplied and busy slots are summed over workers, and a value
+  // near the integer's limit would overflow (undefined behaviour) there.
+  struct Range {
+    const char* name;
+    int64_t min;
+    int64_t max;
+  };
+  for (const auto& [name, min, max] :
+       {Range{"busy", 0, 1'000'000}, Range{"concurrency", 0, 1'000'000},
+        Range{"jobs_done", 0, std::numeric_limits<int64_t>::max()}, Range{"interval_ms", 1, 3'600'000}}) {
+    if (!heartbeat.contains(name)) {
+      continue;
+    }
+    const auto& value = heartbeat[name];
+    if (!value.is_number_integer() ||
+        (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(max)) ||
+        (!value.is_number_unsigned() && (value.get<int64_t>() < min || value.get<int64_t>() > max))) {
+      return false;
+    }
+    if (value.is_number_unsigned() && value.get<uint64_t>() < static_cast<uint64_t>(min)) {
       return false;
     }
   }

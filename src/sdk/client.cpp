@@ -60,8 +60,12 @@ struct Client::Impl {
   // Publishes and waits for the outcome (the publisher answers every request exactly once, within its
   // confirm timeout; the margin here only guards against a bug there).
   amqp::PublishOutcome Publish(amqp::OutgoingMessage message) {
-    if (!publisher.WaitReady(options.publish_timeout)) {
-      return amqp::PublishOutcome::kUnavailable;
+    // A broker alarm (blocked) is said at once, as `serve` answers it: waiting for it to clear would
+    // only end in "not connected" after the timeout.
+    if (publisher.State() != amqp::PublisherState::kBlocked &&
+        !publisher.WaitReady(options.publish_timeout)) {
+      return publisher.State() == amqp::PublisherState::kBlocked ? amqp::PublishOutcome::kBlocked
+                                                                 : amqp::PublishOutcome::kUnavailable;
     }
     auto done = std::make_shared<std::promise<amqp::PublishOutcome>>();
     auto outcome = done->get_future();

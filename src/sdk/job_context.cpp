@@ -16,6 +16,11 @@ int JobContext::max_attempts() const { return impl_.job().max_attempts; }
 
 std::optional<JobContext::Clock::time_point> JobContext::deadline() const {
   if (const auto d = impl_.deadline()) {
+    // The clock counts nanoseconds, which end in 2262; a deadline such as 9999-12-31 ("never") must
+    // not wrap into the past.
+    if (*d >= std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::time_point::max())) {
+      return Clock::time_point::max();
+    }
     return std::chrono::time_point_cast<Clock::duration>(*d);
   }
   return std::nullopt;

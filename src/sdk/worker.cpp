@@ -1,9 +1,12 @@
 #include "warren/worker.hpp"
 
 #include <array>
+#include <atomic>
+#include <csignal>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -70,6 +73,8 @@ struct Worker::Impl {
   std::unique_ptr<worker::HandlerRegistry> registry = std::make_unique<worker::HandlerRegistry>();
   std::unique_ptr<worker::Worker> engine;  // set by start(); reset or released by stop()/run()
   bool stopped = false;                    // a Worker runs once
+  // A handler ignored its stop token: latched here, since the engine is gone once stopped.
+  std::atomic<bool> recycle_requested{false};
 
   std::mutex mu;
   bool in_run = false;     // guarded by mu: run() waits for a signal on run_thread
@@ -89,6 +94,29 @@ struct Worker::Impl {
     pthread_kill(run_thread, SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
     return true;
   }
+
+  // run() is over: stop() no longer signals its thread. A wake-up already sent (a stop() during the
+  // teardown, or during a start() that threw) is still pending on it and would kill the process once
+  // the old mask is back: take those. A stop signal from elsewhere is the program's to handle, so it
+  // is raised again after the mask is restored.
+  void LeaveRun(const sigset_t& signals, const sigset_t& previous) {
+    {
+      std::lock_guard lock(mu);
+      in_run = false;
+    }
+    std::vector<int> external;
+    const timespec zero{0, 0};
+    siginfo_t info{};
+    while (sigtimedwait(&signals, &info, &zero) > 0) {
+      if (info.si_pid != getpid()) {
+        external.push_back(info.si_signo);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    for (const int sig : external) {
+      raise(sig);
+    }
+  }
 };
 
 Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -103,13 +131,16 @@ void Worker::add_handler(std::string type, Handler fn) {
   if (auto why = InvalidTypeName(type)) {
     throw std::invalid_argument(fmt::format("Worker::handle: {}", *why));
   }
-  if (impl_->engine) {
+  if (impl_->engine || impl_->stopped) {
     throw std::logic_error("Worker::handle: register handlers before start()");
   }
   impl_->registry->Register(std::move(type), sdk::Adapt(std::move(fn)));
 }
 
-std::vector<std::string> Worker::types() const { return impl_->registry->Types(); }
+std::vector<std::string> Worker::types() const {
+  // After a stop() that left handlers running, the registry went with them.
+  return impl_->registry ? impl_->registry->Types() : std::vector<std::string>{};
+}
 
 void Worker::start() {
   if (impl_->engine || impl_->stopped) {
@@ -117,6 +148,7 @@ void Worker::start() {
   }
   auto options = EngineOptions(impl_->options);
   options.on_recycle = [impl = impl_.get()] {
+    impl->recycle_requested = true;
     if (!impl->WakeRun(std::nullopt)) {
       spdlog::error("a handler ignored its stop token: this worker should be stopped and restarted");
     }
@@ -169,17 +201,14 @@ int Worker::run() {
     }
     code = worker::DrainWatchingSignals(impl_->engine, signals, grace);
   } catch (...) {
-    std::lock_guard lock(impl_->mu);
-    impl_->in_run = false;
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    impl_->LeaveRun(signals, previous);
     throw;
   }
   {
     std::lock_guard lock(impl_->mu);
-    impl_->in_run = false;
     impl_->stopped = true;
   }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  impl_->LeaveRun(signals, previous);
   return code;
 }
 
@@ -212,6 +241,6 @@ bool Worker::wait_connected(std::chrono::milliseconds timeout) const {
   return impl_->engine && impl_->engine->WaitConnected(timeout);
 }
 
-bool Worker::needs_restart() const { return impl_->engine && impl_->engine->NeedsRecycle(); }
+bool Worker::needs_restart() const { return impl_->recycle_requested.load(); }
 
 }  // namespace warren

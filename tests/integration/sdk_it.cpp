@@ -2,6 +2,7 @@
 // and what the handlers do arrives as lifecycle events.
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -277,6 +278,51 @@ TEST(SdkIt, RunBlocksUntilStopIsCalledFromAnotherThread) {
   EXPECT_TRUE(worker.stop(5s));
   ASSERT_EQ(code.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(code.get(), 0);
+}
+
+// stop() signals run()'s thread. One that landed while run() was not waiting for it (its start() still
+// connecting, then throwing; or its teardown after the drain) stayed pending and, once run() restored
+// the caller's signal mask, was delivered: the default action killed the process. A handler stands in
+// for that death here, and must never run.
+std::atomic<int> stray_sigterms{0};
+
+TEST(SdkIt, AStopWhileRunsStartFailsSendsTheProcessNoSignal) {
+  const std::string queue = "it.sdk.stop-during-start";
+  {
+    Worker classic(Options(queue));
+    classic.start();
+    ASSERT_TRUE(classic.wait_connected(10s));
+    classic.stop(1s);
+  }
+  struct sigaction counting {};
+  counting.sa_handler = [](int) { ++stray_sigterms; };
+  sigemptyset(&counting.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGTERM, &counting, &previous), 0);
+  // As in a program's main thread (the test broker's support code blocks it in this one).
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t previous_mask;
+  ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &term, &previous_mask), 0);
+  auto options = Options(queue);
+  options.priority_queues = true;  // start() finds the classic queue and throws, after a round trip
+  Worker worker(options);
+  std::atomic<bool> returned{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(2ms);  // run() is inside start() by now (it connects first)
+    while (!returned) {
+      worker.stop(100ms);
+      std::this_thread::yield();
+    }
+  });
+  EXPECT_ANY_THROW(worker.run());
+  returned = true;
+  stopper.join();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stray_sigterms.load(), 0);
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  sigaction(SIGTERM, &previous, nullptr);
 }
 
 }  // namespace

@@ -104,6 +104,37 @@ TEST(EventHub, AnIdItCannotResumeFromGetsAResetFirst) {
   EXPECT_EQ(ok.Events(), (std::vector<std::string>{"enqueued", "enqueued"}));
 }
 
+// A stream's connection holds at most its backlog: a replay bigger than that would cut every reconnect
+// before a byte went out, and the client would retry with the same id for ever.
+TEST(EventHub, AResumeTooBigToReplayGetsAResetInstead) {
+  EventHub hub(10'000, 7, /*replay_budget=*/4096);
+  for (int i = 0; i < 100; ++i) {
+    hub.Publish({Change("enqueued", "job-" + std::to_string(i))});
+  }
+  Collector far_behind;
+  hub.Subscribe({}, "7-0", far_behind.Sink());
+  EXPECT_EQ(far_behind.Events(), std::vector<std::string>{"reset"});
+  EXPECT_EQ(far_behind.LastId(), "7-100") << "the newest id, to go on from";
+  hub.Publish({Change("started", "job-99")});
+  EXPECT_EQ(far_behind.Events().back(), "started") << "and the stream goes on";
+
+  Collector near;
+  hub.Subscribe({}, "7-95", near.Sink());
+  EXPECT_EQ(near.Events().size(), 6U) << "a small replay is sent as before (7-96 to 7-101)";
+  EXPECT_EQ(near.Events().front(), "enqueued");
+  Collector filtered;
+  hub.Subscribe({"", "", "job-3"}, "7-0", filtered.Sink());
+  EXPECT_EQ(filtered.Events(), std::vector<std::string>{"enqueued"}) << "only the matching frames count";
+}
+
+TEST(ChangeFeed, AChangeWhoseKindIsNotAnEventNameIsDropped) {
+  const auto changes =
+      DecodeChanges(R"([{"kind":"succeeded\nid: 1-1\ndata: {}","data":{"job_id":"a"}},{"kind":"","data":{}},)"
+                    R"({"kind":"succeeded","data":{"job_id":"b"}}])");
+  ASSERT_EQ(changes.size(), 1U);
+  EXPECT_EQ(changes[0].JobId(), "b");
+}
+
 TEST(EventHub, KeepAliveDropsStreamsThatAreGone) {
   EventHub hub;
   Collector alive;

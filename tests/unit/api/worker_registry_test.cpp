@@ -1,5 +1,7 @@
 #include "api/worker_registry.hpp"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 namespace warren::api {
@@ -24,6 +26,11 @@ TEST(WorkerRegistry, ListsWorkersAndMarksSilentOnesGone) {
   EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"state", 7}}));
   EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"busy", "many"}}));
   EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"started_at", json::array()}}));
+  // Counts out of range: the interval is multiplied and busy slots summed, which would overflow.
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"interval_ms", std::numeric_limits<int64_t>::max()}}));
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"interval_ms", 0}}));
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"busy", -1}}));
+  EXPECT_FALSE(registry.Observe(json{{"id", "c:3"}, {"concurrency", std::numeric_limits<uint64_t>::max()}}));
   ASSERT_EQ(registry.List().size(), 2U);
   EXPECT_EQ(registry.HandledTypes(), (std::map<std::string, int>{{"resize", 2}, {"warren.noop", 1}}));
 

@@ -45,6 +45,19 @@ TEST(SdkHandler, SeesTheJobAndSucceedsWithWhatItReturns) {
   EXPECT_EQ(result.result, nlohmann::json({{"ok", true}}));
 }
 
+TEST(SdkHandler, ADeadlineBeyondTheClocksRangeIsTheLatestTimeNotAWrappedOne) {
+  auto job = TestJob();
+  job.deadline = ParseTime("9999-12-31T00:00:00Z");  // "never", as some clients write it
+  ASSERT_TRUE(job.deadline);
+  RunAdapted(
+      [](JobContext& ctx) -> nlohmann::json {
+        EXPECT_EQ(ctx.deadline(), JobContext::Clock::time_point::max());
+        EXPECT_GT(ctx.deadline(), JobContext::Clock::now());
+        return nullptr;
+      },
+      job);
+}
+
 TEST(SdkHandler, ExceptionsFailTheAttemptAndFatalErrorsKillTheJob) {
   const auto job = TestJob();
   auto retryable = RunAdapted([](JobContext&) -> nlohmann::json { throw RetryableError("try later"); }, job);
