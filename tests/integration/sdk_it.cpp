@@ -36,6 +36,15 @@ WorkerOptions Options(const std::string& queue) {
 
 ClientOptions ClientOpts() { return ClientOptions{TestBroker::Get().AmqpUrl()}; }
 
+// A worker with default options declares `queue` (a classic queue) and stops.
+bool DeclaredByAClassicWorker(const std::string& queue) {
+  Worker classic(Options(queue));
+  classic.start();
+  const bool connected = classic.wait_connected(10s);
+  classic.stop(1s);
+  return connected;
+}
+
 TEST(SdkIt, AnEnqueuedJobRunsItsHandlerAndItsResultArrives) {
   const std::string queue = "it.sdk.basic";
   EventTap tap;
@@ -221,12 +230,7 @@ TEST(SdkIt, InvalidInputThrowsAndPublishesNothing) {
 
 TEST(SdkIt, StartThrowsWhenAQueueExistsAsAnotherType) {
   const std::string queue = "it.sdk.other-type";
-  {
-    Worker classic(Options(queue));
-    classic.start();
-    ASSERT_TRUE(classic.wait_connected(10s));
-    classic.stop(1s);
-  }
+  ASSERT_TRUE(DeclaredByAClassicWorker(queue));
   auto options = Options(queue);
   options.priority_queues = true;
   Worker priority(options);
@@ -288,12 +292,7 @@ std::atomic<int> stray_sigterms{0};
 
 TEST(SdkIt, AStopWhileRunsStartFailsSendsTheProcessNoSignal) {
   const std::string queue = "it.sdk.stop-during-start";
-  {
-    Worker classic(Options(queue));
-    classic.start();
-    ASSERT_TRUE(classic.wait_connected(10s));
-    classic.stop(1s);
-  }
+  ASSERT_TRUE(DeclaredByAClassicWorker(queue));
   struct sigaction counting {};
   counting.sa_handler = [](int) { ++stray_sigterms; };
   sigemptyset(&counting.sa_mask);
