@@ -232,6 +232,7 @@ void Supervisor::StartChild(Child& child) {
   spawn.argv.insert(spawn.argv.end(), child.spec.args.begin(), child.spec.args.end());
   // Lets a child notice when we are gone (PR_SET_PDEATHSIG), see parent_death.hpp.
   spawn.env["WARREN_SUPERVISOR_PID"] = std::to_string(::getpid());
+  spawn.env[std::string(kDetachedEnv)] = std::nullopt;  // ours (up --detach), not a child's to inherit
   if (control_fd_) {
     spawn.env[std::string(kControlEnv)] = control_path_;  // serve's POST /v1/workers/scale
   }

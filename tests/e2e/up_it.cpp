@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -332,6 +333,98 @@ TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
   EXPECT_EQ(nothing.first, 0);
   EXPECT_NE(nothing.second.find("no warren up is running"), std::string::npos) << nothing.second;
   EXPECT_EQ(RunCli({"scale", "workers=2", "--data-dir", dir_}).first, 1);
+}
+
+// The processes whose parent is `pid`, from /proc.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in(entry.path() / "stat");
+    std::string text;
+    const auto close = std::getline(in, text) ? text.rfind(')') : std::string::npos;
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(text.substr(close + 1));
+    char state = 0;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == pid) {
+      children.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return children;
+}
+
+// A `warren up` started by a `warren up` started by `pid`: a background stack that detached again.
+bool UpStartedByUp(pid_t pid) {
+  for (const pid_t child : ChildrenOf(pid)) {
+    for (const pid_t grandchild : ChildrenOf(child)) {
+      std::ifstream in("/proc/" + std::to_string(grandchild) + "/cmdline", std::ios::binary);
+      std::string program;
+      std::string command;
+      if (std::getline(in, program, '\0') && std::getline(in, command, '\0') && program == WarrenBinary() &&
+          command == "up") {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// SIGSTOP for `pid` and everything below it (a stopped process starts nothing more), then SIGKILL.
+void KillTree(pid_t pid) {
+  std::set<pid_t> stopped;
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<pid_t> todo{pid};
+    while (!todo.empty()) {
+      const pid_t next = todo.back();
+      todo.pop_back();
+      if (stopped.insert(next).second) {
+        ::kill(next, SIGSTOP);
+        more = true;
+      }
+      const auto children = ChildrenOf(next);
+      todo.insert(todo.end(), children.begin(), children.end());
+    }
+  }
+  for (const pid_t p : stopped) {
+    ::kill(p, SIGKILL);
+  }
+}
+
+TEST_F(UpTest, DetachWithAValueStartsOneStackAndSaysWhyItFailed) {
+  // Only the literal --detach and -d used to be left out of the background process's command line:
+  // with --detach=true it detached again, and its child too, for ever.
+  for (const std::string flag : {"--detach=true", "--detach=yes"}) {
+    auto args = UpArgs(FreePort(), 0, 1);
+    args.insert(args.begin() + 2, flag);
+    // The broker's distribution port the same as its AMQP port: the stack fails as soon as it starts.
+    const auto broker_port = std::find(args.begin(), args.end(), "--broker-port");
+    *(std::find(args.begin(), args.end(), "--dist-port") + 1) = *(broker_port + 1);
+    Process up(args);
+    std::optional<int> code;
+    bool again = false;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!code && !again && std::chrono::steady_clock::now() < deadline) {
+      code = up.Wait(50ms);
+      again = !code && UpStartedByUp(up.Pid());
+    }
+    if (!code) {
+      KillTree(up.Pid());
+    }
+    ASSERT_FALSE(again) << flag << ": the background warren up detached again\n" << up.Output();
+    ASSERT_TRUE(code.has_value()) << flag << ": still running after 60 s\n" << up.Output();
+    EXPECT_EQ(*code, 1) << up.Output();
+    EXPECT_NE(up.Output().find("warren up stopped while starting (exit 1)"), std::string::npos)
+        << up.Output();
+    EXPECT_NE(up.Output().find("is the same as broker.port"), std::string::npos) << up.Output();
+  }
 }
 
 TEST_F(UpTest, AutoscalesToABurstAndBackWithoutLosingOrRepeatingAJob) {
