@@ -216,13 +216,14 @@ void Supervisor::Pump(milliseconds timeout) {
   if ((fds[0].revents & POLLIN) != 0) {
     ReadSignals();
   }
-  if (control_fd_ && (fds[control_index].revents & POLLIN) != 0) {
-    ServeControl();
-  }
   for (size_t i = 1; i < fds.size(); ++i) {
     if (owners[i] != nullptr && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       ReadOutput(*owners[i], false);
     }
+  }
+  // Last: a scale request adds children, and growing children_ would leave `owners` dangling.
+  if (control_fd_ && (fds[control_index].revents & POLLIN) != 0) {
+    ServeControl();
   }
 }
 
