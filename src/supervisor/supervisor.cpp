@@ -476,6 +476,11 @@ std::string Supervisor::Scale(int workers) {
   if (stop_requests_ > 0) {
     return nlohmann::json{{"ok", false}, {"error", "warren up is stopping"}}.dump();
   }
+  if (!ready_) {
+    // The socket answers while the broker boots, before Run() starts the configured workers: workers
+    // started now would be started a second time under the same names.
+    return nlohmann::json{{"ok", false}, {"error", "starting: try again when the stack is up"}}.dump();
+  }
   std::vector<Child*> active;
   std::set<int> taken;
   for (auto& child : children_) {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -296,6 +297,30 @@ TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
                 .status,
             400);
   StopAndCheckNothingLeft(up, 5);
+}
+
+TEST_F(UpTest, ScaleWhileTheBrokerStartsIsRefusedAndStartsNoWorker) {
+  // The control socket answers while the broker boots; a scale then once started workers that the
+  // start-up started again under the same names.
+  const unsigned short http = FreePort();
+  Process up(UpArgs(http, 0, 1));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!std::filesystem::exists(dir_ + "/warren-up.sock") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto [code, out] = RunCli({"scale", "workers=2", "--data-dir", dir_});
+  ASSERT_EQ(up.Output().find("rabbitmq ready"), std::string::npos) << "too late to scale during start-up\n"
+                                                                   << up.Output();
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_EQ(out, "warren: starting: try again when the stack is up\n");
+
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+  ASSERT_TRUE(WaitForRunningWorkers(http, 1, 30s)) << HttpGet(http, "/v1/workers").body;
+  EXPECT_EQ(Count(up.Output(), "started work."), 1U) << up.Output();
+  std::tie(code, out) = RunCli({"scale", "workers=2", "--data-dir", dir_});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("workers: 1 -> 2; started work.2"), std::string::npos) << out;
+  StopAndCheckNothingLeft(up, 6);
 }
 
 TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
