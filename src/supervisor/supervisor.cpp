@@ -374,44 +374,57 @@ milliseconds Supervisor::NextTimeout() const {
 }
 
 void Supervisor::StopGroup(bool workers, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // A worker draining after a scale-down has had its SIGTERM, and a second one means "exit now" to a
+  // worker: it is left to finish its jobs by the deadline it already has.
+  const auto due = [&deadline](const Child& child) { return child.remove_by.value_or(deadline); };
   bool any = false;
   for (auto& child : children_) {
     child.restart_at.reset();
     if (child.spec.is_worker == workers && child.process.Running()) {
-      child.stopping = true;
-      child.process.Signal(SIGTERM);
+      if (!child.remove_by) {
+        child.stopping = true;
+        child.process.Signal(SIGTERM);
+      }
       any = true;
     }
   }
   if (!any) {
     return;
   }
-  const auto deadline = Clock::now() + timeout;
+  const auto kill = [this, timeout](Child& child) {
+    if (!Forced()) {
+      spdlog::warn("{} (pid {}) did not {} within {}s: killing it", child.spec.name, child.process.Pid(),
+                   child.remove_by ? "drain" : "stop",
+                   Seconds(child.remove_by ? settings_.grace + kWorkerStopExtra : timeout));
+    }
+    ReadOutput(child, false);
+    child.process.Kill();
+    ReadOutput(child, true);
+    spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(), child.process.Status()->Describe());
+  };
   while (!Forced()) {
     ReapChildren();
-    bool running = false;
-    for (const auto& child : children_) {
-      running = running || (child.spec.is_worker == workers && child.process.Running());
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    for (auto& child : children_) {
+      if (child.spec.is_worker != workers || !child.process.Running()) {
+        continue;
+      }
+      if (now >= due(child)) {
+        kill(child);
+        continue;
+      }
+      next = std::min(next.value_or(due(child)), due(child));
     }
-    if (!running) {
+    if (!next) {
       return;
     }
-    if (Clock::now() >= deadline) {
-      break;
-    }
-    Pump(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(deadline - Clock::now())));
+    Pump(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(*next - now)));
   }
   for (auto& child : children_) {
     if (child.spec.is_worker == workers && child.process.Running()) {
-      if (!Forced()) {
-        spdlog::warn("{} (pid {}) did not stop within {}s: killing it", child.spec.name, child.process.Pid(),
-                     Seconds(timeout));
-      }
-      ReadOutput(child, false);
-      child.process.Kill();
-      ReadOutput(child, true);
-      spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(),
-                   child.process.Status()->Describe());
+      kill(child);
     }
   }
 }

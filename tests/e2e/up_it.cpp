@@ -244,6 +244,30 @@ bool WaitForRunningWorkers(unsigned short http, int n, std::chrono::milliseconds
   return true;
 }
 
+// Enqueues `count` warren.sleep jobs of `seconds` and waits (up to 15 s) until they run; their ids, or
+// fewer when an enqueue failed.
+std::vector<std::string> StartSleepJobs(unsigned short http, int count, int seconds) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    const auto r = HttpRequest(http, "POST", "/v1/jobs",
+                               fmt::format(R"({{"type":"warren.sleep","args":{{"seconds":{}}}}})", seconds),
+                               {{"Content-Type", "application/json"}}, 10s);
+    EXPECT_EQ(r.status, 202) << r.body;
+    if (r.status != 202) {
+      return ids;
+    }
+    ids.push_back(nlohmann::json::parse(r.body)["id"]);
+  }
+  const auto all_running = std::chrono::steady_clock::now() + 15s;
+  for (const auto& id : ids) {
+    while (nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body)["state"] != "running" &&
+           std::chrono::steady_clock::now() < all_running) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  return ids;
+}
+
 TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
   const unsigned short http = FreePort();
   Process up(UpArgs(http, 0, 1));
@@ -255,20 +279,8 @@ TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
   ASSERT_TRUE(WaitForRunningWorkers(http, 3, 30s)) << HttpGet(http, "/v1/workers").body;
 
   // Three 3-second jobs, one per worker (concurrency 1), then scale to one while they run.
-  std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) {
-    const auto r = HttpRequest(http, "POST", "/v1/jobs", R"({"type":"warren.sleep","args":{"seconds":3}})",
-                               {{"Content-Type", "application/json"}}, 10s);
-    ASSERT_EQ(r.status, 202) << r.body;
-    ids.push_back(nlohmann::json::parse(r.body)["id"]);
-  }
-  const auto all_running = std::chrono::steady_clock::now() + 15s;
-  for (const auto& id : ids) {
-    while (nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body)["state"] != "running" &&
-           std::chrono::steady_clock::now() < all_running) {
-      std::this_thread::sleep_for(100ms);
-    }
-  }
+  const auto ids = StartSleepJobs(http, 3, 3);
+  ASSERT_EQ(ids.size(), 3U);
   const auto scaled = HttpRequest(http, "POST", "/v1/workers/scale", R"({"workers":1})",
                                   {{"Content-Type", "application/json"}}, 10s);
   ASSERT_EQ(scaled.status, 200) << scaled.body;
@@ -321,6 +333,24 @@ TEST_F(UpTest, ScaleWhileTheBrokerStartsIsRefusedAndStartsNoWorker) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("workers: 1 -> 2; started work.2"), std::string::npos) << out;
   StopAndCheckNothingLeft(up, 6);
+}
+
+TEST_F(UpTest, StoppingDuringAScaleDownLetsTheDrainingWorkerFinishItsJob) {
+  // The stop sent a second SIGTERM to a worker already draining, which a worker takes as "exit now".
+  const unsigned short http = FreePort();
+  Process up(UpArgs(http, 0, 2));
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+  ASSERT_TRUE(WaitForRunningWorkers(http, 2, 30s)) << HttpGet(http, "/v1/workers").body;
+  ASSERT_EQ(StartSleepJobs(http, 2, 4).size(), 2U);  // one 4-second job per worker (concurrency 1)
+  auto [code, out] = RunCli({"scale", "workers=1", "--data-dir", dir_});
+  ASSERT_EQ(code, 0) << out;
+  up.Signal(SIGTERM);
+  const auto stopped = up.Wait(60s);
+  ASSERT_TRUE(stopped.has_value()) << up.Output();
+  EXPECT_EQ(*stopped, 0) << up.Output();
+  EXPECT_EQ(up.Output().find("second signal: exiting now"), std::string::npos) << up.Output();
+  EXPECT_EQ(Count(up.Output(), "exited with code 0: scaled away"), 1U) << up.Output();
+  EXPECT_EQ(up.Output().find("killing it"), std::string::npos) << up.Output();
 }
 
 TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
