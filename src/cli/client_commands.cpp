@@ -96,6 +96,17 @@ void PrintJson(const json& document, const Style& style) {
 
 void Print(const std::string& text) { std::fputs(text.c_str(), stdout); }
 
+// nlohmann's message without its "[json.exception.type_error.306] " prefix.
+std::string JsonErrorText(const json::exception& e) {
+  std::string text = e.what();
+  if (text.starts_with("[json.exception.")) {
+    if (const size_t close = text.find("] "); close != std::string::npos) {
+      text.erase(0, close + 2);
+    }
+  }
+  return text;
+}
+
 }  // namespace
 
 struct ClientCommands::State {
@@ -246,6 +257,14 @@ std::optional<int> ClientCommands::Run() {
     std::fprintf(stderr, "warren: %s\n", e.what());
     return kExitUnreachable;
   } catch (const client::ClientError& e) {
+    std::fprintf(stderr, "warren: %s\n", e.what());
+    return kExitError;
+  } catch (const json::exception& e) {
+    // JSON of another shape than the API's (a proxy's answer, another server on the port): a field
+    // read as the wrong type.
+    std::fprintf(stderr, "warren: the API answered something unexpected: %s\n", JsonErrorText(e).c_str());
+    return kExitError;
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "warren: %s\n", e.what());
     return kExitError;
   }
