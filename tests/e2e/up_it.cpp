@@ -93,10 +93,10 @@ bool Alive(pid_t pid) {
 
 class UpTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = MakeTempDir("warren-up-"); }
+  void SetUp() override { dir_ = root_ = MakeTempDir("warren-up-"); }
   void TearDown() override {
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove_all(root_, ec);
   }
 
   std::vector<std::string> UpArgs(unsigned short http, unsigned short management, int workers) const {
@@ -124,6 +124,7 @@ class UpTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string root_;  // dir_, or a directory above it
 };
 
 TEST_F(UpTest, RunsAJobAndStopsEverything) {
@@ -354,6 +355,11 @@ TEST_F(UpTest, StoppingDuringAScaleDownLetsTheDrainingWorkerFinishItsJob) {
 }
 
 TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
+  // A deep data dir: the control socket's path is longer than a socket address holds (107 bytes), and
+  // `up` once ran without one, so --detach waited for it in vain and then stopped the stack.
+  dir_ += "/" + std::string(100, 'd');
+  std::filesystem::create_directories(dir_);
+  ASSERT_GT(dir_.size() + std::string("/warren-up.sock").size(), 110U);
   const unsigned short http = FreePort();
   auto args = UpArgs(http, 0, 1);
   args.erase(args.begin());  // RunCli adds the binary
@@ -370,6 +376,9 @@ TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
   const auto again = RunCli(args, 30s);
   EXPECT_EQ(again.first, 1) << again.second;
   EXPECT_NE(again.second.find("already runs"), std::string::npos) << again.second;
+  const auto scaled = RunCli({"scale", "workers=1", "--data-dir", dir_});
+  EXPECT_EQ(scaled.first, 0) << scaled.second;
+  EXPECT_NE(scaled.second.find("workers: 1 -> 1"), std::string::npos) << scaled.second;
 
   const auto down = RunCli({"down", "--data-dir", dir_}, 120s);
   EXPECT_EQ(down.first, 0) << down.second;
