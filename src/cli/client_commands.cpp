@@ -37,6 +37,19 @@ struct Connection {
   double timeout = 30;  // seconds, for each request
 };
 
+// CLI::Range lets "nan" through (every comparison with NaN is false), and NaN seconds would make an
+// undefined conversion to milliseconds.
+CLI::Validator SecondsBetween(double lo, double hi) {
+  return {[lo, hi](std::string& text) {
+            double value = 0;
+            if (!CLI::detail::lexical_cast(text, value) || !(value >= lo && value <= hi)) {
+              return fmt::format("expected seconds from {} to {}, got '{}'", lo, hi, text.substr(0, 40));
+            }
+            return std::string();
+          },
+          fmt::format("SECONDS in [{} - {}]", lo, hi)};
+}
+
 // The flags are shared by every client command (one of them runs). The environment is read in
 // ResolveEnvironment, not with CLI11's envname: CLI11 applies envname options of every subcommand
 // after parsing, so WARREN_URL would overwrite the --url of the command that ran.
@@ -48,7 +61,7 @@ void AddConnectionFlags(CLI::App* cmd, Connection& connection) {
   cmd->add_flag("--json", connection.json, "print the API's JSON document instead of a table");
   cmd->add_option("--request-timeout", connection.timeout, "seconds to wait for each answer")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(SecondsBetween(0.1, 3600.0));
 }
 
 // WARREN_URL and WARREN_TOKEN for the flags that `command` did not get.

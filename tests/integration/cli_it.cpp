@@ -135,6 +135,16 @@ TEST(CliAnswers, AnAnswerOfAnotherShapeIsOneLineAndExitOne) {
   }
 }
 
+TEST(CliUsage, ARequestTimeoutThatIsNotSecondsInRangeIsAUsageError) {
+  // NaN passed the range check once, and its conversion to milliseconds was undefined.
+  for (const std::string value : {"nan", "-nan", "inf", "0", "3601", "soon"}) {
+    const auto run = RunAlone({"queues", "--request-timeout", value, "--url", "http://127.0.0.1:1"});
+    EXPECT_EQ(run.code, 2) << value << ": " << run.output;
+    ExpectOneErrorLine(run,
+                       "warren: --request-timeout: expected seconds from 0.1 to 3600, got '" + value + "'");
+  }
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
