@@ -145,6 +145,15 @@ TEST(CliUsage, ARequestTimeoutThatIsNotSecondsInRangeIsAUsageError) {
   }
 }
 
+TEST(CliUsage, AUrlWithAQueryAfterTheHostOrTwoPortsIsAUsageError) {
+  const auto run = RunAlone({"queues", "--url", "http://localhost?x"});
+  EXPECT_EQ(run.code, 2) << run.output;
+  ExpectOneErrorLine(run, "warren: --url http://localhost?x: the URL must not have a query or fragment");
+  const auto ports = RunAlone({"queues", "--url", "http://127.0.0.1:80:90"});
+  EXPECT_EQ(ports.code, 2) << ports.output;
+  ExpectOneErrorLine(ports, "warren: --url http://127.0.0.1:80:90: more than one ':' after the host");
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
