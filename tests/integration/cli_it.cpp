@@ -154,6 +154,15 @@ TEST(CliUsage, AUrlWithAQueryAfterTheHostOrTwoPortsIsAUsageError) {
   ExpectOneErrorLine(ports, "warren: --url http://127.0.0.1:80:90: more than one ':' after the host");
 }
 
+TEST(CliUsage, ArgsNestedDeeperThanTheServerTakesAreAUsageError) {
+  // A million levels: dumping them to send them overflowed the CLI's stack.
+  const std::string path = testing::MakeTempDir("warren-cli-deep") + "/args.json";
+  std::ofstream(path) << std::string(1'000'000, '[') << std::string(1'000'000, ']');
+  const auto run = RunAlone({"enqueue", "warren.echo", "--args", "@" + path, "--url", "http://127.0.0.1:1"});
+  EXPECT_EQ(run.code, 2) << run.output;
+  ExpectOneErrorLine(run, "warren: --args @" + path + ": nests deeper than 32 levels");
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
