@@ -99,7 +99,7 @@ std::string ProgressText(const json& job) {
   }
   std::string text = fmt::format("{}%", progress.value("percent", 0));
   const std::string note = progress.value("note", "");
-  return note.empty() ? text : text + " " + note;
+  return note.empty() ? text : text + " " + TerminalSafe(note);
 }
 
 void PrintJson(const json& document, const Style& style) {
@@ -373,7 +373,7 @@ int ClientCommands::State::Wait(ApiClient& client, const std::string& id) const 
   if (code != kExitOk) {
     const std::string error = job.value("error", json()).is_string() ? job["error"].get<std::string>() : "";
     std::fprintf(stderr, "warren: job %s ended %s%s\n", id.c_str(), state.c_str(),
-                 error.empty() ? "" : (": " + error).c_str());
+                 error.empty() ? "" : (": " + TerminalSafe(error)).c_str());
   }
   return code;
 }
@@ -402,7 +402,7 @@ int ClientCommands::State::Status() const {
     fields.emplace_back("run at", ShowTime(job["run_at"], now, style));
   }
   if (job.value("error", json()).is_string()) {
-    fields.emplace_back("error", job["error"].get<std::string>());
+    fields.emplace_back("error", TerminalSafe(job["error"].get<std::string>()));
   }
   if (!job.value("result", json()).is_null()) {
     fields.emplace_back("result", job["result"].dump(-1, ' ', false, json::error_handler_t::replace));
@@ -646,6 +646,7 @@ void ClientCommands::State::PrintEvent(const client::SseEvent& event) const {
   }
   const std::string state = field("state");
   const std::string sep = style.tty ? "  " : "\t";
+  detail = TerminalSafe(detail);  // an error or a note: the job's own text
   Print(fmt::format("{}{}{}{}{}{}{}{}{}{}{}{}{}\n", at, sep, Paint(style.tty ? fmt::format("{:<10}", event.event) : event.event, StateColor(state), style),
                     sep, field("job_id"), sep, field("type"), sep, field("queue"), sep, state, sep, detail));
   std::fflush(stdout);

@@ -489,6 +489,30 @@ TEST_F(Cli, ErrorsAreOneLineWithTheirExitCode) {
   EXPECT_EQ(run.output.find("secret"), std::string::npos) << "a password in a bad URL is not echoed: " << run.output;
 }
 
+// Only log lines were cleaned once; an error's escape sequences reached the terminal.
+TEST_F(Cli, AJobsErrorCannotDriveTheTerminal) {
+  const std::string error = "boom \x1b[2J\x1b]0;owned\x07 end";
+  const std::string shown = "boom  [2J ]0;owned  end";
+  testing::Process tail({testing::WarrenBinary(), "tail", "--queue", queue_, "--count", "3", "--url", url_});
+  std::this_thread::sleep_for(500ms);  // the stream opens before the job exists
+  const auto wait = Run({"enqueue", "warren.fail", "--queue", queue_, "--max-attempts", "1", "--args",
+                         json{{"error", error}}.dump(), "--wait"});
+  EXPECT_EQ(wait.code, 4) << wait.output;
+  EXPECT_THAT(wait.output, HasSubstr(shown));
+  const auto ended = wait.output.find("warren: job ");
+  ASSERT_NE(ended, std::string::npos) << wait.output;
+  const std::string id = wait.output.substr(ended + 12, 36);
+  const auto status = Run({"status", id});
+  EXPECT_EQ(status.code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("error\t" + shown));
+  ASSERT_EQ(tail.Wait(20s), 0) << tail.Output();
+  EXPECT_THAT(tail.Output(), HasSubstr(shown));
+  for (const auto* output : {&wait.output, &status.output}) {
+    EXPECT_EQ(output->find_first_of("\x1b\x07"), std::string::npos) << *output;
+  }
+  EXPECT_EQ(tail.Output().find_first_of("\x1b\x07"), std::string::npos) << tail.Output();
+}
+
 TEST_F(Cli, TheUrlComesFromWarrenUrlUnlessGiven) {
   auto run = Run({"queues", "--json"}, false, {{"WARREN_URL", url_}});
   EXPECT_EQ(run.code, 0) << run.output;
