@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/url.hpp"
+#include "core/json_depth.hpp"
 #include "core/names.hpp"
 
 namespace warren::api {
@@ -30,62 +31,6 @@ std::string Lower(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-// Stops at the first structure that opens beyond `max_depth`, and remembers why a parse stopped.
-class DepthCheck final : public nlohmann::json_sax<json> {
- public:
-  explicit DepthCheck(size_t max_depth) : max_depth_(max_depth) {}
-
-  bool null() override { return true; }
-  bool boolean(bool /*value*/) override { return true; }
-  bool number_integer(number_integer_t /*value*/) override { return true; }
-  bool number_unsigned(number_unsigned_t /*value*/) override { return true; }
-  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return true; }
-  bool string(string_t& /*value*/) override { return true; }
-  bool binary(binary_t& /*value*/) override { return true; }
-  bool key(string_t& /*value*/) override { return true; }
-  bool start_object(std::size_t /*elements*/) override { return Open(); }
-  bool end_object() override { return Close(); }
-  bool start_array(std::size_t /*elements*/) override { return Open(); }
-  bool end_array() override { return Close(); }
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const nlohmann::detail::exception& error) override {
-    error_ = error.what();
-    return false;
-  }
-
-  [[nodiscard]] bool TooDeep() const { return too_deep_; }
-  [[nodiscard]] const std::string& Error() const { return error_; }
-
- private:
-  bool Open() {
-    if (++depth_ > max_depth_) {
-      too_deep_ = true;
-      return false;
-    }
-    return true;
-  }
-  bool Close() {
-    --depth_;
-    return true;
-  }
-
-  const size_t max_depth_;
-  size_t depth_ = 0;
-  bool too_deep_ = false;
-  std::string error_;
-};
-
-// nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 1, column 2: ".
-std::string CleanParseError(std::string message) {
-  if (message.rfind("[json.exception.", 0) == 0) {
-    const auto close = message.find("] ");
-    if (close != std::string::npos) {
-      message.erase(0, close + 2);
-    }
-  }
-  return message;
 }
 
 Response BadParameter(std::string_view code, std::string_view message) {
@@ -148,28 +93,16 @@ std::variant<json, Response> ParseJsonBody(std::string_view body, size_t max_dep
   if (!IsValidUtf8(body)) {
     return ErrorResponse(400, "invalid_utf8", "the request body is not valid UTF-8");
   }
-  DepthCheck check(max_depth);
-  bool ok = false;
-  try {
-    ok = json::sax_parse(body, &check);
-  } catch (const std::exception& e) {  // not expected with a SAX handler; never let it out
-    return ErrorResponse(400, "invalid_json",
-                         fmt::format("the request body is not valid JSON: {}", e.what()));
-  }
-  if (check.TooDeep()) {
+  auto parsed = ParseBoundedJson(body, max_depth);
+  if (parsed.too_deep) {
     return ErrorResponse(400, "too_deep",
                          fmt::format("the request body nests deeper than {} levels", max_depth));
   }
-  if (!ok) {
-    return ErrorResponse(
-        400, "invalid_json",
-        fmt::format("the request body is not valid JSON: {}", CleanParseError(check.Error())));
+  if (!parsed.value) {
+    return ErrorResponse(400, "invalid_json",
+                         fmt::format("the request body is not valid JSON: {}", parsed.error));
   }
-  json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {  // the SAX pass accepted it, so this does not happen; stay safe anyway
-    return ErrorResponse(400, "invalid_json", "the request body is not valid JSON");
-  }
-  return value;
+  return std::move(*parsed.value);
 }
 
 std::optional<QueryParams> ParseQueryString(std::string_view query) {

@@ -37,6 +37,19 @@ struct Connection {
   double timeout = 30;  // seconds, for each request
 };
 
+// CLI::Range lets "nan" through (every comparison with NaN is false), and NaN seconds would make an
+// undefined conversion to milliseconds.
+CLI::Validator SecondsBetween(double lo, double hi) {
+  return {[lo, hi](std::string& text) {
+            double value = 0;
+            if (!CLI::detail::lexical_cast(text, value) || !(value >= lo && value <= hi)) {
+              return fmt::format("expected seconds from {} to {}, got '{}'", lo, hi, text.substr(0, 40));
+            }
+            return std::string();
+          },
+          fmt::format("SECONDS in [{} - {}]", lo, hi)};
+}
+
 // The flags are shared by every client command (one of them runs). The environment is read in
 // ResolveEnvironment, not with CLI11's envname: CLI11 applies envname options of every subcommand
 // after parsing, so WARREN_URL would overwrite the --url of the command that ran.
@@ -48,7 +61,7 @@ void AddConnectionFlags(CLI::App* cmd, Connection& connection) {
   cmd->add_flag("--json", connection.json, "print the API's JSON document instead of a table");
   cmd->add_option("--request-timeout", connection.timeout, "seconds to wait for each answer")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(SecondsBetween(0.1, 3600.0));
 }
 
 // WARREN_URL and WARREN_TOKEN for the flags that `command` did not get.
@@ -86,7 +99,7 @@ std::string ProgressText(const json& job) {
   }
   std::string text = fmt::format("{}%", progress.value("percent", 0));
   const std::string note = progress.value("note", "");
-  return note.empty() ? text : text + " " + note;
+  return note.empty() ? text : text + " " + TerminalSafe(note);
 }
 
 void PrintJson(const json& document, const Style& style) {
@@ -95,6 +108,17 @@ void PrintJson(const json& document, const Style& style) {
 }
 
 void Print(const std::string& text) { std::fputs(text.c_str(), stdout); }
+
+// nlohmann's message without its "[json.exception.type_error.306] " prefix.
+std::string JsonErrorText(const json::exception& e) {
+  std::string text = e.what();
+  if (text.starts_with("[json.exception.")) {
+    if (const size_t close = text.find("] "); close != std::string::npos) {
+      text.erase(0, close + 2);
+    }
+  }
+  return text;
+}
 
 }  // namespace
 
@@ -248,6 +272,14 @@ std::optional<int> ClientCommands::Run() {
   } catch (const client::ClientError& e) {
     std::fprintf(stderr, "warren: %s\n", e.what());
     return kExitError;
+  } catch (const json::exception& e) {
+    // JSON of another shape than the API's (a proxy's answer, another server on the port): a field
+    // read as the wrong type.
+    std::fprintf(stderr, "warren: the API answered something unexpected: %s\n", JsonErrorText(e).c_str());
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "warren: %s\n", e.what());
+    return kExitError;
   }
   return std::nullopt;
 }
@@ -341,7 +373,7 @@ int ClientCommands::State::Wait(ApiClient& client, const std::string& id) const 
   if (code != kExitOk) {
     const std::string error = job.value("error", json()).is_string() ? job["error"].get<std::string>() : "";
     std::fprintf(stderr, "warren: job %s ended %s%s\n", id.c_str(), state.c_str(),
-                 error.empty() ? "" : (": " + error).c_str());
+                 error.empty() ? "" : (": " + TerminalSafe(error)).c_str());
   }
   return code;
 }
@@ -370,7 +402,7 @@ int ClientCommands::State::Status() const {
     fields.emplace_back("run at", ShowTime(job["run_at"], now, style));
   }
   if (job.value("error", json()).is_string()) {
-    fields.emplace_back("error", job["error"].get<std::string>());
+    fields.emplace_back("error", TerminalSafe(job["error"].get<std::string>()));
   }
   if (!job.value("result", json()).is_null()) {
     fields.emplace_back("result", job["result"].dump(-1, ' ', false, json::error_handler_t::replace));
@@ -614,6 +646,7 @@ void ClientCommands::State::PrintEvent(const client::SseEvent& event) const {
   }
   const std::string state = field("state");
   const std::string sep = style.tty ? "  " : "\t";
+  detail = TerminalSafe(detail);  // an error or a note: the job's own text
   Print(fmt::format("{}{}{}{}{}{}{}{}{}{}{}{}{}\n", at, sep, Paint(style.tty ? fmt::format("{:<10}", event.event) : event.event, StateColor(state), style),
                     sep, field("job_id"), sep, field("type"), sep, field("queue"), sep, state, sep, detail));
   std::fflush(stdout);

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "core/job.hpp"
+#include "core/json_depth.hpp"
+
 namespace warren::cli {
 
 using nlohmann::json;
@@ -28,16 +31,22 @@ json ParseArgs(std::string_view text, const std::function<std::string()>& read_s
   } else {
     content = std::string(text);
   }
-  try {
-    return json::parse(content);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message: "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
-    std::string why = e.what();
+  // The server's own limit: deeper args would be refused anyway, and dumping a document nested
+  // 100,000 deep to send it would overflow the stack.
+  const size_t max_depth = JobLimits{}.max_json_depth;
+  auto parsed = ParseBoundedJson(content, max_depth);
+  if (parsed.too_deep) {
+    throw UsageError(fmt::format("{}: nests deeper than {} levels", source, max_depth));
+  }
+  if (!parsed.value) {
+    // nlohmann's message: "parse error at line 1, column 2: ..."
+    std::string why = parsed.error;
     if (const size_t at = why.find("parse error"); at != std::string::npos) {
       why = why.substr(at);
     }
     throw UsageError(fmt::format("{}: not valid JSON: {}", source, why));
   }
+  return std::move(*parsed.value);
 }
 
 json JobSpecJson(const EnqueueOptions& options, const std::function<std::string()>& read_stdin) {

@@ -19,7 +19,8 @@ class UsageError : public std::runtime_error {
 };
 
 // `--args`: a JSON literal, `@FILE` (the file's content), or `@-` (standard input, read by
-// `read_stdin`). Throws UsageError with a one-line reason when the text is not JSON.
+// `read_stdin`). Throws UsageError with a one-line reason when the text is not JSON or nests deeper
+// than the server accepts (JobLimits::max_json_depth).
 nlohmann::json ParseArgs(std::string_view text, const std::function<std::string()>& read_stdin);
 
 struct EnqueueOptions {

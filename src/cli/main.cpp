@@ -140,15 +140,8 @@ int main(int argc, char** argv) {
       } else if (auto env = warren::ProcessEnv("WARREN_CONFIG")) {
         options.config_path = *env;
       }
-      if (up_detach) {
-        std::vector<std::string> args;
-        for (int i = 1; i < argc; ++i) {
-          const std::string arg = argv[i];
-          if (arg != "--detach" && arg != "-d") {
-            args.push_back(arg);
-          }
-        }
-        return warren::cli::RunUpDetached(settings, args);
+      if (up_detach && !warren::cli::IsDetachedUp()) {
+        return warren::cli::RunUpDetached(settings, std::vector<std::string>(argv + 1, argv + argc));
       }
       return warren::supervisor::RunUp(settings, options);
     }

@@ -26,13 +26,22 @@ size_t Width(std::string_view text) {
 }
 
 std::string Flatten(std::string_view text) {
-  std::string out(text);
-  std::replace_if(
-      out.begin(), out.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
+  std::string out = TerminalSafe(text);
+  std::replace(out.begin(), out.end(), '\t', ' ');
   return out;
 }
 
 }  // namespace
+
+std::string TerminalSafe(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') {
+      c = ' ';  // an escape sequence in a job's text must not drive the terminal
+    }
+  }
+  return out;
+}
 
 Style DetectStyle() {
   Style style;
@@ -45,12 +54,7 @@ Style DetectStyle() {
 std::string LogLineText(const nlohmann::json& line, const Style& style) {
   const int attempt = line.value("attempt", 0);
   const std::string at = line.value("at", "");
-  std::string text = line.value("line", "");
-  for (char& c : text) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') {
-      c = ' ';  // an escape sequence in a job's log must not drive the terminal
-    }
-  }
+  std::string text = TerminalSafe(line.value("line", ""));
   if (!style.tty) {
     for (char& c : text) {
       c = c == '\t' ? ' ' : c;

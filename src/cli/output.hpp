@@ -27,6 +27,10 @@ std::string_view StateColor(std::string_view state);
 // `text` wrapped in `color` when the style has colours.
 std::string Paint(std::string_view text, std::string_view color, const Style& style);
 
+// `text` with its control characters but tab (escape sequences, bells, newlines) turned into spaces:
+// what a job wrote (a log line, an error, a progress note) must not drive the terminal.
+std::string TerminalSafe(std::string_view text);
+
 // One line of GET /v1/jobs/{id}/logs as `warren logs` prints it: on a terminal "#ATTEMPT HH:MM:SS.mmm
 // line" (the prefix dim when coloured); otherwise "ATTEMPT<TAB>AT<TAB>line". Ends in a newline; the
 // line's own control characters are kept out of the terminal (shown as spaces).
@@ -40,7 +44,7 @@ using Row = std::vector<Cell>;
 
 // A table: on a terminal, columns padded to their widest cell (two spaces apart, the header in bold
 // when coloured, numbers right-aligned for the columns named in `right`); otherwise tab-separated
-// lines, header first, tabs and newlines inside cells turned into spaces.
+// lines, header first, tabs and control characters inside cells turned into spaces.
 std::string FormatTable(const std::vector<std::string>& header, const std::vector<Row>& rows,
                         const Style& style, const std::vector<size_t>& right = {});
 

@@ -106,6 +106,20 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  // The command line keeps --detach (spelt --detach=true, -d, ... as the user chose): the mark is what
+  // tells the background `up` not to detach again.
+  const std::string mark = fmt::format("{}=1", supervisor::kDetachedEnv);
+  std::vector<std::string> env_strings{mark};
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (!std::string_view(*e).starts_with(std::string(supervisor::kDetachedEnv) + "=")) {
+      env_strings.emplace_back(*e);
+    }
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
   SpawnAttrs spawn;
   // Its own session: no terminal, no SIGHUP or Ctrl-C from the shell that started it.
   posix_spawnattr_setflags(&spawn.attr, POSIX_SPAWN_SETSID);
@@ -113,7 +127,8 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
   posix_spawn_file_actions_addopen(&spawn.actions, 1, paths.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&spawn.actions, 1, 2);
   pid_t pid = 0;
-  if (const int rc = posix_spawn(&pid, argv[0], &spawn.actions, &spawn.attr, argv.data(), environ); rc != 0) {
+  if (const int rc = posix_spawn(&pid, argv[0], &spawn.actions, &spawn.attr, argv.data(), envp.data());
+      rc != 0) {
     Fail(fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
     return 1;
   }
@@ -144,6 +159,8 @@ int RunUpDetached(const Settings& settings, const std::vector<std::string>& up_a
                    kStartTimeout.count(), paths.log, LastLines(paths.log, 20)));
   return 1;
 }
+
+bool IsDetachedUp() { return ProcessEnv(std::string(supervisor::kDetachedEnv)).value_or("") == "1"; }
 
 int RunDown(const Settings& settings) {
   const auto paths = PathsFor(settings);

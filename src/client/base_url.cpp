@@ -26,14 +26,15 @@ BaseUrl ParseBaseUrl(std::string_view text) {
     throw ClientError(fmt::format("{}: the URL must start with http://", shown));
   }
   std::string_view rest = text.substr(kHttp.size());
+  // Checked before the authority is cut out: a '?' or '#' ends the host as a '/' does ("http://h?x").
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    throw ClientError(fmt::format("{}: the URL must not have a query or fragment", shown));
+  }
   BaseUrl url;
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
     std::string_view path = rest.substr(slash);
-    if (path.find_first_of("?#") != std::string_view::npos) {
-      throw ClientError(fmt::format("{}: the URL must not have a query or fragment", shown));
-    }
     while (!path.empty() && path.back() == '/') {
       path.remove_suffix(1);
     }
@@ -60,7 +61,12 @@ BaseUrl ParseBaseUrl(std::string_view text) {
       }
     }
   } else {
-    const size_t colon = authority.rfind(':');
+    const size_t colon = authority.find(':');
+    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+      // "h:80:90" is no host and port, and an IPv6 address goes in brackets.
+      throw ClientError(
+          fmt::format("{}: more than one ':' after the host (an IPv6 address goes in [])", shown));
+    }
     url.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) {
       port_text = authority.substr(colon + 1);

@@ -1,5 +1,6 @@
 #include "core/unix_socket.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -17,13 +18,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::optional<sockaddr_un> AddressOf(const std::string& path) {
+// The address of the socket at `path`. sun_path holds 107 bytes, and a data dir can be deeper than that:
+// then the socket is named through its directory, "/proc/self/fd/N/NAME", with N an O_PATH descriptor
+// of the directory that `dir` keeps open until the bind or connect is done (the kernel resolves the
+// path then, so the socket file is still at `path`). nullopt with *why set when neither fits.
+std::optional<sockaddr_un> AddressOf(const std::string& path, UniqueFd& dir, std::string* why) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+  std::string name = path;
+  if (path.size() >= sizeof addr.sun_path) {
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos) {
+      *why = fmt::format("{}: too long for a Unix socket path", path);
+      return std::nullopt;
+    }
+    const std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+    dir.Reset(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) {
+      *why = fmt::format("{}: {}", parent, std::strerror(errno));
+      return std::nullopt;
+    }
+    name = fmt::format("/proc/self/fd/{}/{}", dir.Get(), path.substr(slash + 1));
+  }
+  if (name.empty() || name.size() >= sizeof addr.sun_path) {
+    *why = fmt::format("{}: not a usable Unix socket path", path);
     return std::nullopt;
   }
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  std::memcpy(addr.sun_path, name.data(), name.size());
   return addr;
 }
 
@@ -89,9 +110,9 @@ bool WriteAll(int fd, std::string_view text, std::chrono::milliseconds timeout) 
 
 std::optional<std::string> UnixRequest(const std::string& path, std::string_view line,
                                        std::chrono::milliseconds timeout, std::string* error) {
-  const auto addr = AddressOf(path);
+  UniqueFd dir;
+  const auto addr = AddressOf(path, dir, error);
   if (!addr) {
-    *error = fmt::format("{}: not a usable socket path", path);
     return std::nullopt;
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -112,10 +133,11 @@ std::optional<std::string> UnixRequest(const std::string& path, std::string_view
 }
 
 UniqueFd ListenUnix(const std::string& path) {
-  const auto addr = AddressOf(path);
+  UniqueFd dir;
+  std::string why;
+  const auto addr = AddressOf(path, dir, &why);
   if (!addr) {
-    throw std::runtime_error(fmt::format("{}: too long for a Unix socket path ({} bytes at most)", path,
-                                         sizeof(sockaddr_un::sun_path) - 1));
+    throw std::runtime_error(why);
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {

@@ -17,7 +17,8 @@ std::optional<std::string> UnixRequest(const std::string& path, std::string_view
                                        std::chrono::milliseconds timeout, std::string* error);
 
 // A listening socket at `path` (a stale file left by a dead process is replaced). Throws
-// std::runtime_error with a one-line reason.
+// std::runtime_error with a one-line reason. Here and in UnixRequest a path longer than a socket
+// address holds (107 bytes) works too: it is reached through its directory's descriptor.
 UniqueFd ListenUnix(const std::string& path);
 
 // Waits until `fd` is ready for `events` (POLLIN, POLLOUT) or the deadline passes; false then.

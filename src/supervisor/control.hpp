@@ -14,6 +14,9 @@ namespace warren::supervisor {
 inline constexpr int kMaxWorkers = kMaxUpWorkers;
 // The environment variable through which `up` tells its children (serve) where its control socket is.
 inline constexpr std::string_view kControlEnv = "WARREN_SUPERVISOR_CONTROL";
+// Set ("1") by `up --detach` for the `up` it starts in the background, which then runs the stack
+// whatever its command line says: that is the user's, with --detach in whichever spelling they gave.
+inline constexpr std::string_view kDetachedEnv = "WARREN_UP_DETACHED";
 
 struct StackPaths {
   std::string pid_file;  // <data_dir>/warren-up.pid: the supervisor's pid while it runs

@@ -216,13 +216,14 @@ void Supervisor::Pump(milliseconds timeout) {
   if ((fds[0].revents & POLLIN) != 0) {
     ReadSignals();
   }
-  if (control_fd_ && (fds[control_index].revents & POLLIN) != 0) {
-    ServeControl();
-  }
   for (size_t i = 1; i < fds.size(); ++i) {
     if (owners[i] != nullptr && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       ReadOutput(*owners[i], false);
     }
+  }
+  // Last: a scale request adds children, and growing children_ would leave `owners` dangling.
+  if (control_fd_ && (fds[control_index].revents & POLLIN) != 0) {
+    ServeControl();
   }
 }
 
@@ -232,6 +233,7 @@ void Supervisor::StartChild(Child& child) {
   spawn.argv.insert(spawn.argv.end(), child.spec.args.begin(), child.spec.args.end());
   // Lets a child notice when we are gone (PR_SET_PDEATHSIG), see parent_death.hpp.
   spawn.env["WARREN_SUPERVISOR_PID"] = std::to_string(::getpid());
+  spawn.env[std::string(kDetachedEnv)] = std::nullopt;  // ours (up --detach), not a child's to inherit
   if (control_fd_) {
     spawn.env[std::string(kControlEnv)] = control_path_;  // serve's POST /v1/workers/scale
   }
@@ -372,44 +374,57 @@ milliseconds Supervisor::NextTimeout() const {
 }
 
 void Supervisor::StopGroup(bool workers, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // A worker draining after a scale-down has had its SIGTERM, and a second one means "exit now" to a
+  // worker: it is left to finish its jobs by the deadline it already has.
+  const auto due = [&deadline](const Child& child) { return child.remove_by.value_or(deadline); };
   bool any = false;
   for (auto& child : children_) {
     child.restart_at.reset();
     if (child.spec.is_worker == workers && child.process.Running()) {
-      child.stopping = true;
-      child.process.Signal(SIGTERM);
+      if (!child.remove_by) {
+        child.stopping = true;
+        child.process.Signal(SIGTERM);
+      }
       any = true;
     }
   }
   if (!any) {
     return;
   }
-  const auto deadline = Clock::now() + timeout;
+  const auto kill = [this, timeout](Child& child) {
+    if (!Forced()) {
+      spdlog::warn("{} (pid {}) did not {} within {}s: killing it", child.spec.name, child.process.Pid(),
+                   child.remove_by ? "drain" : "stop",
+                   Seconds(child.remove_by ? settings_.grace + kWorkerStopExtra : timeout));
+    }
+    ReadOutput(child, false);
+    child.process.Kill();
+    ReadOutput(child, true);
+    spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(), child.process.Status()->Describe());
+  };
   while (!Forced()) {
     ReapChildren();
-    bool running = false;
-    for (const auto& child : children_) {
-      running = running || (child.spec.is_worker == workers && child.process.Running());
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    for (auto& child : children_) {
+      if (child.spec.is_worker != workers || !child.process.Running()) {
+        continue;
+      }
+      if (now >= due(child)) {
+        kill(child);
+        continue;
+      }
+      next = std::min(next.value_or(due(child)), due(child));
     }
-    if (!running) {
+    if (!next) {
       return;
     }
-    if (Clock::now() >= deadline) {
-      break;
-    }
-    Pump(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(deadline - Clock::now())));
+    Pump(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(*next - now)));
   }
   for (auto& child : children_) {
     if (child.spec.is_worker == workers && child.process.Running()) {
-      if (!Forced()) {
-        spdlog::warn("{} (pid {}) did not stop within {}s: killing it", child.spec.name, child.process.Pid(),
-                     Seconds(timeout));
-      }
-      ReadOutput(child, false);
-      child.process.Kill();
-      ReadOutput(child, true);
-      spdlog::info("{} (pid {}) {}", child.spec.name, child.process.Pid(),
-                   child.process.Status()->Describe());
+      kill(child);
     }
   }
 }
@@ -473,6 +488,11 @@ std::string Supervisor::HandleControl(std::string_view line) {
 std::string Supervisor::Scale(int workers) {
   if (stop_requests_ > 0) {
     return nlohmann::json{{"ok", false}, {"error", "warren up is stopping"}}.dump();
+  }
+  if (!ready_) {
+    // The socket answers while the broker boots, before Run() starts the configured workers: workers
+    // started now would be started a second time under the same names.
+    return nlohmann::json{{"ok", false}, {"error", "starting: try again when the stack is up"}}.dump();
   }
   std::vector<Child*> active;
   std::set<int> taken;

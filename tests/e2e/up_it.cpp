@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -91,10 +93,10 @@ bool Alive(pid_t pid) {
 
 class UpTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = MakeTempDir("warren-up-"); }
+  void SetUp() override { dir_ = root_ = MakeTempDir("warren-up-"); }
   void TearDown() override {
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove_all(root_, ec);
   }
 
   std::vector<std::string> UpArgs(unsigned short http, unsigned short management, int workers) const {
@@ -122,6 +124,7 @@ class UpTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string root_;  // dir_, or a directory above it
 };
 
 TEST_F(UpTest, RunsAJobAndStopsEverything) {
@@ -242,6 +245,30 @@ bool WaitForRunningWorkers(unsigned short http, int n, std::chrono::milliseconds
   return true;
 }
 
+// Enqueues `count` warren.sleep jobs of `seconds` and waits (up to 15 s) until they run; their ids, or
+// fewer when an enqueue failed.
+std::vector<std::string> StartSleepJobs(unsigned short http, int count, int seconds) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    const auto r = HttpRequest(http, "POST", "/v1/jobs",
+                               fmt::format(R"({{"type":"warren.sleep","args":{{"seconds":{}}}}})", seconds),
+                               {{"Content-Type", "application/json"}}, 10s);
+    EXPECT_EQ(r.status, 202) << r.body;
+    if (r.status != 202) {
+      return ids;
+    }
+    ids.push_back(nlohmann::json::parse(r.body)["id"]);
+  }
+  const auto all_running = std::chrono::steady_clock::now() + 15s;
+  for (const auto& id : ids) {
+    while (nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body)["state"] != "running" &&
+           std::chrono::steady_clock::now() < all_running) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  return ids;
+}
+
 TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
   const unsigned short http = FreePort();
   Process up(UpArgs(http, 0, 1));
@@ -253,20 +280,8 @@ TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
   ASSERT_TRUE(WaitForRunningWorkers(http, 3, 30s)) << HttpGet(http, "/v1/workers").body;
 
   // Three 3-second jobs, one per worker (concurrency 1), then scale to one while they run.
-  std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) {
-    const auto r = HttpRequest(http, "POST", "/v1/jobs", R"({"type":"warren.sleep","args":{"seconds":3}})",
-                               {{"Content-Type", "application/json"}}, 10s);
-    ASSERT_EQ(r.status, 202) << r.body;
-    ids.push_back(nlohmann::json::parse(r.body)["id"]);
-  }
-  const auto all_running = std::chrono::steady_clock::now() + 15s;
-  for (const auto& id : ids) {
-    while (nlohmann::json::parse(HttpGet(http, "/v1/jobs/" + id).body)["state"] != "running" &&
-           std::chrono::steady_clock::now() < all_running) {
-      std::this_thread::sleep_for(100ms);
-    }
-  }
+  const auto ids = StartSleepJobs(http, 3, 3);
+  ASSERT_EQ(ids.size(), 3U);
   const auto scaled = HttpRequest(http, "POST", "/v1/workers/scale", R"({"workers":1})",
                                   {{"Content-Type", "application/json"}}, 10s);
   ASSERT_EQ(scaled.status, 200) << scaled.body;
@@ -297,7 +312,54 @@ TEST_F(UpTest, ScalesWorkersAtRunTimeAndRemovedOnesDrainTheirJobs) {
   StopAndCheckNothingLeft(up, 5);
 }
 
+TEST_F(UpTest, ScaleWhileTheBrokerStartsIsRefusedAndStartsNoWorker) {
+  // The control socket answers while the broker boots; a scale then once started workers that the
+  // start-up started again under the same names.
+  const unsigned short http = FreePort();
+  Process up(UpArgs(http, 0, 1));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!std::filesystem::exists(dir_ + "/warren-up.sock") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto [code, out] = RunCli({"scale", "workers=2", "--data-dir", dir_});
+  ASSERT_EQ(up.Output().find("rabbitmq ready"), std::string::npos) << "too late to scale during start-up\n"
+                                                                   << up.Output();
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_EQ(out, "warren: starting: try again when the stack is up\n");
+
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+  ASSERT_TRUE(WaitForRunningWorkers(http, 1, 30s)) << HttpGet(http, "/v1/workers").body;
+  EXPECT_EQ(Count(up.Output(), "started work."), 1U) << up.Output();
+  std::tie(code, out) = RunCli({"scale", "workers=2", "--data-dir", dir_});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("workers: 1 -> 2; started work.2"), std::string::npos) << out;
+  StopAndCheckNothingLeft(up, 6);
+}
+
+TEST_F(UpTest, StoppingDuringAScaleDownLetsTheDrainingWorkerFinishItsJob) {
+  // The stop sent a second SIGTERM to a worker already draining, which a worker takes as "exit now".
+  const unsigned short http = FreePort();
+  Process up(UpArgs(http, 0, 2));
+  ASSERT_TRUE(WaitForHttpWhileRunning(up, http, 90s)) << up.Output();
+  ASSERT_TRUE(WaitForRunningWorkers(http, 2, 30s)) << HttpGet(http, "/v1/workers").body;
+  ASSERT_EQ(StartSleepJobs(http, 2, 4).size(), 2U);  // one 4-second job per worker (concurrency 1)
+  auto [code, out] = RunCli({"scale", "workers=1", "--data-dir", dir_});
+  ASSERT_EQ(code, 0) << out;
+  up.Signal(SIGTERM);
+  const auto stopped = up.Wait(60s);
+  ASSERT_TRUE(stopped.has_value()) << up.Output();
+  EXPECT_EQ(*stopped, 0) << up.Output();
+  EXPECT_EQ(up.Output().find("second signal: exiting now"), std::string::npos) << up.Output();
+  EXPECT_EQ(Count(up.Output(), "exited with code 0: scaled away"), 1U) << up.Output();
+  EXPECT_EQ(up.Output().find("killing it"), std::string::npos) << up.Output();
+}
+
 TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
+  // A deep data dir: the control socket's path is longer than a socket address holds (107 bytes), and
+  // `up` once ran without one, so --detach waited for it in vain and then stopped the stack.
+  dir_ += "/" + std::string(100, 'd');
+  std::filesystem::create_directories(dir_);
+  ASSERT_GT(dir_.size() + std::string("/warren-up.sock").size(), 110U);
   const unsigned short http = FreePort();
   auto args = UpArgs(http, 0, 1);
   args.erase(args.begin());  // RunCli adds the binary
@@ -314,6 +376,9 @@ TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
   const auto again = RunCli(args, 30s);
   EXPECT_EQ(again.first, 1) << again.second;
   EXPECT_NE(again.second.find("already runs"), std::string::npos) << again.second;
+  const auto scaled = RunCli({"scale", "workers=1", "--data-dir", dir_});
+  EXPECT_EQ(scaled.first, 0) << scaled.second;
+  EXPECT_NE(scaled.second.find("workers: 1 -> 1"), std::string::npos) << scaled.second;
 
   const auto down = RunCli({"down", "--data-dir", dir_}, 120s);
   EXPECT_EQ(down.first, 0) << down.second;
@@ -332,6 +397,98 @@ TEST_F(UpTest, DetachRunsInTheBackgroundUntilDown) {
   EXPECT_EQ(nothing.first, 0);
   EXPECT_NE(nothing.second.find("no warren up is running"), std::string::npos) << nothing.second;
   EXPECT_EQ(RunCli({"scale", "workers=2", "--data-dir", dir_}).first, 1);
+}
+
+// The processes whose parent is `pid`, from /proc.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in(entry.path() / "stat");
+    std::string text;
+    const auto close = std::getline(in, text) ? text.rfind(')') : std::string::npos;
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(text.substr(close + 1));
+    char state = 0;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == pid) {
+      children.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return children;
+}
+
+// A `warren up` started by a `warren up` started by `pid`: a background stack that detached again.
+bool UpStartedByUp(pid_t pid) {
+  for (const pid_t child : ChildrenOf(pid)) {
+    for (const pid_t grandchild : ChildrenOf(child)) {
+      std::ifstream in("/proc/" + std::to_string(grandchild) + "/cmdline", std::ios::binary);
+      std::string program;
+      std::string command;
+      if (std::getline(in, program, '\0') && std::getline(in, command, '\0') && program == WarrenBinary() &&
+          command == "up") {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// SIGSTOP for `pid` and everything below it (a stopped process starts nothing more), then SIGKILL.
+void KillTree(pid_t pid) {
+  std::set<pid_t> stopped;
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<pid_t> todo{pid};
+    while (!todo.empty()) {
+      const pid_t next = todo.back();
+      todo.pop_back();
+      if (stopped.insert(next).second) {
+        ::kill(next, SIGSTOP);
+        more = true;
+      }
+      const auto children = ChildrenOf(next);
+      todo.insert(todo.end(), children.begin(), children.end());
+    }
+  }
+  for (const pid_t p : stopped) {
+    ::kill(p, SIGKILL);
+  }
+}
+
+TEST_F(UpTest, DetachWithAValueStartsOneStackAndSaysWhyItFailed) {
+  // Only the literal --detach and -d used to be left out of the background process's command line:
+  // with --detach=true it detached again, and its child too, for ever.
+  for (const std::string flag : {"--detach=true", "--detach=yes"}) {
+    auto args = UpArgs(FreePort(), 0, 1);
+    args.insert(args.begin() + 2, flag);
+    // The broker's distribution port the same as its AMQP port: the stack fails as soon as it starts.
+    const auto broker_port = std::find(args.begin(), args.end(), "--broker-port");
+    *(std::find(args.begin(), args.end(), "--dist-port") + 1) = *(broker_port + 1);
+    Process up(args);
+    std::optional<int> code;
+    bool again = false;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!code && !again && std::chrono::steady_clock::now() < deadline) {
+      code = up.Wait(50ms);
+      again = !code && UpStartedByUp(up.Pid());
+    }
+    if (!code) {
+      KillTree(up.Pid());
+    }
+    ASSERT_FALSE(again) << flag << ": the background warren up detached again\n" << up.Output();
+    ASSERT_TRUE(code.has_value()) << flag << ": still running after 60 s\n" << up.Output();
+    EXPECT_EQ(*code, 1) << up.Output();
+    EXPECT_NE(up.Output().find("warren up stopped while starting (exit 1)"), std::string::npos)
+        << up.Output();
+    EXPECT_NE(up.Output().find("is the same as broker.port"), std::string::npos) << up.Output();
+  }
 }
 
 TEST_F(UpTest, AutoscalesToABurstAndBackWithoutLosingOrRepeatingAJob) {

@@ -1,9 +1,14 @@
 // The client commands as a user runs them: the real `warren` binary as a child process against a real
 // `warren serve` and `warren work` on the test broker. Output is not a terminal here, so tables come
 // tab-separated and without colour, and times as the API gives them.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <array>
 #include <chrono>
-#include <fstream>
 #include <csignal>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -13,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/unique_fd.hpp"
 #include "support/support.hpp"
 
 namespace warren {
@@ -52,6 +58,109 @@ void ExpectOneErrorLine(const CliRun& run, const std::string& starts_with) {
   const auto lines = Lines(run.output);
   ASSERT_EQ(lines.size(), 1U) << run.output;
   EXPECT_THAT(lines[0], StartsWith(starts_with)) << run.output;
+}
+
+// Answers every request on a loopback port with 200 and `body`: a server that speaks HTTP and JSON but
+// not the jobs API (another program on the port, a proxy's page).
+class StubServer {
+ public:
+  explicit StubServer(std::string body) : body_(std::move(body)) {
+    listener_.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+    EXPECT_EQ(::bind(listener_.Get(), reinterpret_cast<sockaddr*>(&addr), size), 0);
+    EXPECT_EQ(::listen(listener_.Get(), 16), 0);
+    ::getsockname(listener_.Get(), reinterpret_cast<sockaddr*>(&addr), &size);
+    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::jthread([this](const std::stop_token& stop) { Serve(stop); });
+  }
+
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void Serve(const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+      pollfd ready{listener_.Get(), POLLIN, 0};
+      if (::poll(&ready, 1, 100) <= 0) {
+        continue;
+      }
+      UniqueFd client(::accept4(listener_.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+      std::string request;
+      std::array<char, 4096> buf{};
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(client.Get(), buf.data(), buf.size(), 0);
+        if (n <= 0) {
+          break;
+        }
+        request.append(buf.data(), static_cast<size_t>(n));
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                 std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      ::send(client.Get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+  }
+
+  std::string body_;
+  UniqueFd listener_;
+  unsigned short port_ = 0;
+  std::jthread thread_;
+};
+
+// Runs `warren ARGS...` without a broker or server of the test's own.
+CliRun RunAlone(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::WarrenBinary());
+  testing::Process process(args);
+  const auto code = process.Wait(30s);
+  return {code.value_or(-1), process.Output()};
+}
+
+// JSON that is not the document the command expects once made the CLI abort (std::terminate).
+TEST(CliAnswers, AnAnswerOfAnotherShapeIsOneLineAndExitOne) {
+  const std::string id = "01234567-89ab-7def-8123-456789abcdef";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"[]", {"status", id}}, {R"({"state":5})", {"status", id}},  {R"({"jobs":5})", {"jobs"}},
+      {"[]", {"queues"}},     {R"({"workers":[1]})", {"workers"}}, {R"({"id":5})", {"cancel", id}},
+  };
+  for (const auto& [body, args] : cases) {
+    StubServer stub(body);
+    auto argv = args;
+    argv.insert(argv.end(), {"--url", stub.Url()});
+    const auto run = RunAlone(argv);
+    EXPECT_EQ(run.code, 1) << body << " " << ::testing::PrintToString(args) << ": " << run.output;
+    ExpectOneErrorLine(run, "warren: the API answered something unexpected: ");
+  }
+}
+
+TEST(CliUsage, ARequestTimeoutThatIsNotSecondsInRangeIsAUsageError) {
+  // NaN passed the range check once, and its conversion to milliseconds was undefined.
+  for (const std::string value : {"nan", "-nan", "inf", "0", "3601", "soon"}) {
+    const auto run = RunAlone({"queues", "--request-timeout", value, "--url", "http://127.0.0.1:1"});
+    EXPECT_EQ(run.code, 2) << value << ": " << run.output;
+    ExpectOneErrorLine(run,
+                       "warren: --request-timeout: expected seconds from 0.1 to 3600, got '" + value + "'");
+  }
+}
+
+TEST(CliUsage, AUrlWithAQueryAfterTheHostOrTwoPortsIsAUsageError) {
+  const auto run = RunAlone({"queues", "--url", "http://localhost?x"});
+  EXPECT_EQ(run.code, 2) << run.output;
+  ExpectOneErrorLine(run, "warren: --url http://localhost?x: the URL must not have a query or fragment");
+  const auto ports = RunAlone({"queues", "--url", "http://127.0.0.1:80:90"});
+  EXPECT_EQ(ports.code, 2) << ports.output;
+  ExpectOneErrorLine(ports, "warren: --url http://127.0.0.1:80:90: more than one ':' after the host");
+}
+
+TEST(CliUsage, ArgsNestedDeeperThanTheServerTakesAreAUsageError) {
+  // A million levels: dumping them to send them overflowed the CLI's stack.
+  const std::string path = testing::MakeTempDir("warren-cli-deep") + "/args.json";
+  std::ofstream(path) << std::string(1'000'000, '[') << std::string(1'000'000, ']');
+  const auto run = RunAlone({"enqueue", "warren.echo", "--args", "@" + path, "--url", "http://127.0.0.1:1"});
+  EXPECT_EQ(run.code, 2) << run.output;
+  ExpectOneErrorLine(run, "warren: --args @" + path + ": nests deeper than 32 levels");
 }
 
 class Cli : public ::testing::Test {
@@ -378,6 +487,30 @@ TEST_F(Cli, ErrorsAreOneLineWithTheirExitCode) {
   run = Run({"work", "--amqp-url", "http://guest:secret@127.0.0.1/"}, false);
   EXPECT_EQ(run.code, 2);
   EXPECT_EQ(run.output.find("secret"), std::string::npos) << "a password in a bad URL is not echoed: " << run.output;
+}
+
+// Only log lines were cleaned once; an error's escape sequences reached the terminal.
+TEST_F(Cli, AJobsErrorCannotDriveTheTerminal) {
+  const std::string error = "boom \x1b[2J\x1b]0;owned\x07 end";
+  const std::string shown = "boom  [2J ]0;owned  end";
+  testing::Process tail({testing::WarrenBinary(), "tail", "--queue", queue_, "--count", "3", "--url", url_});
+  std::this_thread::sleep_for(500ms);  // the stream opens before the job exists
+  const auto wait = Run({"enqueue", "warren.fail", "--queue", queue_, "--max-attempts", "1", "--args",
+                         json{{"error", error}}.dump(), "--wait"});
+  EXPECT_EQ(wait.code, 4) << wait.output;
+  EXPECT_THAT(wait.output, HasSubstr(shown));
+  const auto ended = wait.output.find("warren: job ");
+  ASSERT_NE(ended, std::string::npos) << wait.output;
+  const std::string id = wait.output.substr(ended + 12, 36);
+  const auto status = Run({"status", id});
+  EXPECT_EQ(status.code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("error\t" + shown));
+  ASSERT_EQ(tail.Wait(20s), 0) << tail.Output();
+  EXPECT_THAT(tail.Output(), HasSubstr(shown));
+  for (const auto* output : {&wait.output, &status.output}) {
+    EXPECT_EQ(output->find_first_of("\x1b\x07"), std::string::npos) << *output;
+  }
+  EXPECT_EQ(tail.Output().find_first_of("\x1b\x07"), std::string::npos) << tail.Output();
 }
 
 TEST_F(Cli, TheUrlComesFromWarrenUrlUnlessGiven) {

@@ -30,6 +30,16 @@ TEST(ParseArgs, TakesJsonAFileOrStdin) {
   EXPECT_EQ(ParseArgs("@" + path, NoStdin), (json{{"from", "file"}}));
 }
 
+TEST(ParseArgs, RefusesArgsNestedDeeperThanTheServerTakes) {
+  const auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_EQ(ParseArgs(nested(32), NoStdin).dump(), nested(32));
+  EXPECT_EQ(Why(nested(33)), "--args: nests deeper than 32 levels");
+  // Deep enough that dumping it (to send it) would overflow the stack.
+  const std::string path = ::testing::TempDir() + "/warren-deep-args.json";
+  std::ofstream(path) << nested(1'000'000);
+  EXPECT_EQ(Why("@" + path), "--args @" + path + ": nests deeper than 32 levels");
+}
+
 TEST(ParseArgs, SaysWhatIsWrongInOneLine) {
   EXPECT_EQ(
       Why("{a}"),

@@ -91,6 +91,13 @@ TEST(ExitCodes, ReflectTheOutcome) {
 }
 
 }  // namespace
+TEST(TerminalSafe, TurnsControlCharactersButTabIntoSpaces) {
+  EXPECT_EQ(TerminalSafe("a\tb\x1b[31mred\x07\r\n\x7f"), "a\tb [31mred    ");
+  EXPECT_EQ(TerminalSafe("caf\xc3\xa9"), "caf\xc3\xa9");
+  // Table cells too: a job's error in `status`'s attempts.
+  EXPECT_EQ(FormatTable({"ERROR"}, {{{"x\x1b]0;t\x07", ""}}}, Style{true, false}), "ERROR\nx ]0;t \n");
+}
+
 TEST(LogLineText, TabSeparatedOffATerminalAndCleanOnOne) {
   const nlohmann::json line = {{"attempt", 2}, {"at", "2026-11-26T12:00:01.250Z"}, {"line", "a\tb\x1b[31mred"}, {"cursor", "2.7"}};
   EXPECT_EQ(LogLineText(line, Style{false, false}), "2\t2026-11-26T12:00:01.250Z\ta b [31mred\n");

@@ -51,6 +51,16 @@ TEST(BaseUrl, RejectsWhatItCannotSpeakWithOneLine) {
   EXPECT_EQ(Why("http://[::1"), "http://[::1: unclosed '[' in the host");
 }
 
+TEST(BaseUrl, RejectsAQueryOrFragmentRightAfterTheHostAndASecondPort) {
+  EXPECT_EQ(Why("http://localhost?x"), "http://localhost?x: the URL must not have a query or fragment");
+  EXPECT_EQ(Why("http://host#f"), "http://host#f: the URL must not have a query or fragment");
+  EXPECT_EQ(Why("http://h:5000?x"), "http://h:5000?x: the URL must not have a query or fragment");
+  EXPECT_EQ(Why("http://h:80:90"),
+            "http://h:80:90: more than one ':' after the host (an IPv6 address goes in [])");
+  EXPECT_EQ(Why("http://::1/"), "http://::1/: more than one ':' after the host (an IPv6 address goes in [])");
+  EXPECT_EQ(ParseBaseUrl("http://h:80/api").ToString(), "http://h:80/api");
+}
+
 TEST(JobListQuery, CarriesTheFilterEncoded) {
   JobFilter filter;
   EXPECT_EQ(JobListQuery(filter), "?limit=50");
