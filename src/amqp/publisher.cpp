@@ -122,13 +122,18 @@ class Publisher::Impl {
                                                       : PublishOutcome::kUnavailable);
       return;
     }
+    bool stopping = false;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) {
-        group->done(PublishOutcome::kStopped);
-        return;
+      stopping = stopping_;
+      if (!stopping) {
+        queue_.push_back(Request{std::move(messages), group});
       }
-      queue_.push_back(Request{std::move(messages), std::move(group)});
+    }
+    if (stopping) {
+      // Outside mu_: a callback may publish again (EventBatcher's flush does), which takes mu_ here.
+      group->done(PublishOutcome::kStopped);
+      return;
     }
     waker_.Wake();
   }
@@ -153,6 +158,11 @@ class Publisher::Impl {
   void SetState(PublisherState s) {
     {
       std::lock_guard lock(mu_);
+      // Stopped is final: a connection.unblocked read during the stop's drain must not make the
+      // publisher look ready (WaitReady, State) again.
+      if (state_.load() == PublisherState::kStopped) {
+        return;
+      }
       state_.store(s);
     }
     state_cv_.notify_all();
@@ -209,6 +219,7 @@ class Publisher::Impl {
       }
     }
     nack_runs_.clear();
+    blocked_ = false;
     next_seq_ = 1;
     ++generation_;
   }
@@ -292,8 +303,7 @@ class Publisher::Impl {
   void PublishQueued() {
     auto requests = TakeQueue();
     for (auto it = requests.begin(); it != requests.end(); ++it) {
-      if (state_.load() == PublisherState::kBlocked ||
-          in_flight_.size() + it->messages.size() > options_.max_in_flight) {
+      if (blocked_ || in_flight_.size() + it->messages.size() > options_.max_in_flight) {
         it->group->Resolve(PublishOutcome::kBlocked);
         continue;
       }
@@ -388,10 +398,12 @@ class Publisher::Impl {
         }
         case AMQP_CONNECTION_BLOCKED_METHOD:
           spdlog::warn("broker blocked publishing (memory or disk alarm)");
+          blocked_ = true;
           SetState(PublisherState::kBlocked);
           break;
         case AMQP_CONNECTION_UNBLOCKED_METHOD:
           spdlog::info("broker unblocked publishing");
+          blocked_ = false;
           SetState(PublisherState::kReady);
           break;
         default:
@@ -498,7 +510,7 @@ class Publisher::Impl {
         // not come back kStopped (their jobs would be handed back and run again).
         if (!stop_deadline) {
           stop_deadline = Clock::now() + std::min(options_.confirm_timeout, std::chrono::milliseconds(5000));
-          state_.store(PublisherState::kStopped);
+          SetState(PublisherState::kStopped);
         }
         if ((in_flight_.empty() && held_.empty() && QueueEmpty()) || conn_ == nullptr ||
             Clock::now() >= *stop_deadline) {
@@ -535,9 +547,7 @@ class Publisher::Impl {
         RecycleIfOnlyNacked();
       } catch (const AmqpError& e) {
         spdlog::warn("publisher lost the broker {}: {}", conn_->Peer(), e.what());
-        if (state_.load() != PublisherState::kStopped) {
-          SetState(PublisherState::kConnecting);
-        }
+        SetState(PublisherState::kConnecting);
         next_url_ = conn_->UrlIndex() + 1;  // that node has most likely gone: try the next one first
         conn_.reset();
         FailAll(PublishOutcome::kUnavailable);
@@ -563,6 +573,7 @@ class Publisher::Impl {
   // Owned by the I/O thread.
   std::unique_ptr<Connection> conn_;
   size_t next_url_ = 0;  // of options_.connection.url's list: where the next connect starts
+  bool blocked_ = false;  // connection.blocked; state_ says so too, unless stopping
   uint64_t next_seq_ = 1;
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;

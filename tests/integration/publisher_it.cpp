@@ -1,5 +1,7 @@
 // Publisher against a real RabbitMQ: confirms, returns, batches, and failing fast without a broker.
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <set>
@@ -121,6 +123,45 @@ TEST(Publisher, WhatWasAcceptedBeforeStopIsPublishedAndConfirmed) {
   EXPECT_EQ(confirmed.load(), kMessages);
   EXPECT_EQ(other.load(), 0);
   EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.stop"), kMessages);
+}
+
+// A callback that publishes again (the worker's event batcher flushes its next batch from a confirm
+// callback) while Stop() begins: the answer `stopped` must come outside the publisher's lock, or the
+// nested publish takes that lock a second time and the publisher, its callers and Stop() hang.
+TEST(Publisher, ACallbackThatPublishesAgainWhileStoppingIsAnswered) {
+  const std::string queue = "it.publisher.reentrant";
+  std::promise<void> holding;
+  std::promise<PublishOutcome> first;
+  std::promise<PublishOutcome> nested;
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  // This confirm's callback holds the publisher's thread, so it still reads as ready once Stop() began.
+  p.Publish(OutgoingMessage{"", queue, "holds the thread"}, [&](PublishOutcome) {
+    holding.set_value();
+    std::this_thread::sleep_for(600ms);
+  });
+  ASSERT_EQ(holding.get_future().wait_for(10s), std::future_status::ready);
+  std::thread stopper([&] { p.Stop(); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(p.State(), PublisherState::kReady) << "the window this test needs";
+  auto publishing = std::async(std::launch::async, [&] {
+    p.Publish(OutgoingMessage{"", queue, "after the stop"}, [&](PublishOutcome o) {
+      first.set_value(o);
+      p.Publish(OutgoingMessage{"", queue, "from its callback"},
+                [&](PublishOutcome o2) { nested.set_value(o2); });
+    });
+  });
+  if (publishing.wait_for(5s) != std::future_status::ready) {
+    // A thread that locked a mutex it holds cannot be unwound: report and leave.
+    ADD_FAILURE() << "Publish from a callback deadlocked";
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+  stopper.join();
+  EXPECT_EQ(first.get_future().get(), PublishOutcome::kStopped);
+  EXPECT_EQ(nested.get_future().get(), PublishOutcome::kStopped);
+  EXPECT_EQ(p.State(), PublisherState::kStopped);
+  TestBroker::Get().Ctl({"delete_queue", queue});
 }
 
 TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
