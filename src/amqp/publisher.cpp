@@ -60,11 +60,18 @@ struct InFlight {
   std::shared_ptr<Group> group;
   Clock::time_point deadline;
   Clock::time_point settled;  // its confirm is passed on no earlier (decision 76)
-  std::string message_id;
+  std::string return_key;     // ReturnKey of the message
   std::string destination;  // exchange + "/" + routing key: where nacks are counted
   std::string job_queue;    // the message's declare_job_queue
   bool returned = false;
 };
+
+// What a basic.return says of the publish it returns, which it names by no delivery tag. The
+// message_id alone is not enough: a job's messages carry the job's id (a worker hands back copies).
+std::string ReturnKey(const std::string& message_id, const std::string& exchange,
+                      const std::string& routing_key) {
+  return fmt::format("{}\n{}\n{}", message_id, exchange, routing_key);
+}
 
 // A confirm received before its destination queue settled, waiting to be passed on.
 struct Held {
@@ -192,7 +199,7 @@ class Publisher::Impl {
     for (auto& h : std::exchange(held_, {})) {
       h.group->Resolve(outcome);
     }
-    id_to_seq_.clear();
+    returnable_.clear();
     for (auto& r : TakeQueue()) {
       r.group->Resolve(outcome);
     }
@@ -263,9 +270,10 @@ class Publisher::Impl {
     }
     // In flight before it is sent: if sending throws, FailAll still answers its group.
     ++next_seq_;
-    id_to_seq_[m.message_id] = seq;
+    auto key = ReturnKey(m.message_id, m.exchange, m.routing_key);
+    returnable_[key].push_back(seq);
     in_flight_.emplace(seq,
-                       InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m), m.message_id,
+                       InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m), std::move(key),
                                 m.exchange + "/" + m.routing_key, m.declare_job_queue, false});
     auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
     CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
@@ -331,7 +339,7 @@ class Publisher::Impl {
     auto settle_one = [&](std::map<uint64_t, InFlight>::iterator it) {
       const PublishOutcome o =
           (outcome == PublishOutcome::kConfirmed && it->second.returned) ? PublishOutcome::kUnroutable : outcome;
-      id_to_seq_.erase(it->second.message_id);
+      ForgetReturnable(it->first, it->second.return_key);
       CountNack(it->second.destination, outcome);
       if (it->second.returned && !it->second.job_queue.empty()) {
         // Its queue was declared on this connection but is gone now (deleted by hand, or lost with a
@@ -381,17 +389,18 @@ class Publisher::Impl {
           break;
         }
         case AMQP_BASIC_RETURN_METHOD: {
-          // The returned message's header and body follow; its message_id names the publish.
+          // The returned message's header and body follow; its message_id, exchange and routing key
+          // name the publish.
+          const auto* r = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
+          const std::string exchange = ToString(r->exchange);
+          const std::string routing_key = ToString(r->routing_key);
           amqp_message_t message{};
           const auto reply = amqp_read_message(state, frame.channel, &message, 0);
           if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
             throw AmqpError("read returned message failed");
           }
           if ((message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) {
-            const std::string id = ToString(message.properties.message_id);
-            if (auto it = id_to_seq_.find(id); it != id_to_seq_.end()) {
-              in_flight_[it->second].returned = true;
-            }
+            MarkReturned(ReturnKey(ToString(message.properties.message_id), exchange, routing_key));
           }
           amqp_destroy_message(&message);
           break;
@@ -410,6 +419,32 @@ class Publisher::Impl {
           break;
       }
       amqp_maybe_release_buffers(state);
+    }
+  }
+
+  // Returns come in publish order, each before its own confirm: the oldest publish in flight under
+  // `key` that was not returned yet is the one returned.
+  void MarkReturned(const std::string& key) {
+    auto it = returnable_.find(key);
+    if (it == returnable_.end()) {
+      return;
+    }
+    for (const uint64_t seq : it->second) {
+      if (auto f = in_flight_.find(seq); f != in_flight_.end() && !f->second.returned) {
+        f->second.returned = true;
+        return;
+      }
+    }
+  }
+
+  void ForgetReturnable(uint64_t seq, const std::string& key) {
+    auto it = returnable_.find(key);
+    if (it == returnable_.end()) {
+      return;
+    }
+    std::erase(it->second, seq);
+    if (it->second.empty()) {
+      returnable_.erase(it);
     }
   }
 
@@ -445,7 +480,7 @@ class Publisher::Impl {
     const auto now = Clock::now();
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       if (it->second.deadline <= now) {
-        id_to_seq_.erase(it->second.message_id);
+        ForgetReturnable(it->first, it->second.return_key);
         auto group = it->second.group;
         it = in_flight_.erase(it);
         group->Resolve(PublishOutcome::kTimeout);
@@ -577,7 +612,8 @@ class Publisher::Impl {
   uint64_t next_seq_ = 1;
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
-  std::map<std::string, uint64_t> id_to_seq_;
+  std::map<std::string, std::deque<uint64_t>>
+      returnable_;  // by ReturnKey: the publishes in flight, oldest first
   std::set<std::string> declared_queues_;                 // on this connection: `declare`'s and on the fly
   std::map<std::string, Clock::time_point> declared_at_;  // the ones declared on the fly, and when
   bool due_declared_ = false;  // DueTopology, on this connection, before the first on-the-fly binding

@@ -41,6 +41,18 @@ PublishOutcome PublishAndWait(Publisher& p, OutgoingMessage m) {
   return fut.get();
 }
 
+// Publishes to `queue` a message whose confirm's callback holds the publisher's thread for `hold`, and
+// returns once it does: what is published meanwhile waits, and goes out in one turn after.
+void HoldThePublishersThread(Publisher& p, const std::string& queue, std::chrono::milliseconds hold) {
+  auto holding = std::make_shared<std::promise<void>>();
+  auto held = holding->get_future();
+  p.Publish(OutgoingMessage{"", queue, "holds the thread"}, [holding, hold](PublishOutcome) {
+    holding->set_value();
+    std::this_thread::sleep_for(hold);
+  });
+  ASSERT_EQ(held.wait_for(10s), std::future_status::ready);
+}
+
 TEST(Publisher, ConfirmedMessagesAreInTheDurableQueue) {
   Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{"it.publisher.confirmed"}}));
   ASSERT_TRUE(p.WaitReady(10s));
@@ -130,17 +142,12 @@ TEST(Publisher, WhatWasAcceptedBeforeStopIsPublishedAndConfirmed) {
 // nested publish takes that lock a second time and the publisher, its callers and Stop() hang.
 TEST(Publisher, ACallbackThatPublishesAgainWhileStoppingIsAnswered) {
   const std::string queue = "it.publisher.reentrant";
-  std::promise<void> holding;
   std::promise<PublishOutcome> first;
   std::promise<PublishOutcome> nested;
   Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}}));
   ASSERT_TRUE(p.WaitReady(10s));
-  // This confirm's callback holds the publisher's thread, so it still reads as ready once Stop() began.
-  p.Publish(OutgoingMessage{"", queue, "holds the thread"}, [&](PublishOutcome) {
-    holding.set_value();
-    std::this_thread::sleep_for(600ms);
-  });
-  ASSERT_EQ(holding.get_future().wait_for(10s), std::future_status::ready);
+  // Held, the publisher's thread has not seen the stop: the publisher still reads as ready.
+  HoldThePublishersThread(p, queue, 600ms);
   std::thread stopper([&] { p.Stop(); });
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(p.State(), PublisherState::kReady) << "the window this test needs";
@@ -161,6 +168,33 @@ TEST(Publisher, ACallbackThatPublishesAgainWhileStoppingIsAnswered) {
   EXPECT_EQ(first.get_future().get(), PublishOutcome::kStopped);
   EXPECT_EQ(nested.get_future().get(), PublishOutcome::kStopped);
   EXPECT_EQ(p.State(), PublisherState::kStopped);
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
+// A job's messages reuse its id as message_id (a worker hands back two deliveries of one job as
+// copies): a basic.return must mark the publish it returns, not another one in flight with that id.
+TEST(Publisher, AReturnMarksItsOwnPublishAmongOthersWithTheSameMessageId) {
+  const std::string queue = "it.publisher.same_id";
+  std::promise<PublishOutcome> returned;
+  std::promise<PublishOutcome> routed;
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  // Both next publishes go out in one turn: both are in flight when the return comes.
+  HoldThePublishersThread(p, queue, 300ms);
+  OutgoingMessage lost{"", "it.no.such.queue", "returned"};
+  lost.message_id = "job-1";
+  OutgoingMessage kept{"", queue, "routed"};
+  kept.message_id = "job-1";
+  p.Publish(lost, [&](PublishOutcome o) { returned.set_value(o); });
+  p.Publish(kept, [&](PublishOutcome o) { routed.set_value(o); });
+  auto returned_outcome = returned.get_future();
+  auto routed_outcome = routed.get_future();
+  ASSERT_EQ(returned_outcome.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(routed_outcome.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(returned_outcome.get(), PublishOutcome::kUnroutable);
+  EXPECT_EQ(routed_outcome.get(), PublishOutcome::kConfirmed);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(queue), 2);
   TestBroker::Get().Ctl({"delete_queue", queue});
 }
 
