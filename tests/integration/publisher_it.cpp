@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -256,6 +258,64 @@ TEST(Publisher, EveryPublishIsAnsweredWhenTheConnectionDropsMidStream) {
   EXPECT_GT(unavailable.load(), 0);  // the drops did fail publishes in flight
   p.Stop();
   TestBroker::Get().Ctl({"delete_queue", "it.publisher.dropped"});
+}
+
+// A memory alarm makes RabbitMQ stop reading a publishing connection's socket. rabbitmq-c 0.11 sends a
+// publish with no deadline, so publishing more than the socket buffers hold held the publisher's thread
+// in send() for good: no callback answered, connection.blocked was never read, Stop() never returned.
+// Publishes `count` messages of `bytes` each into the alarm: every one is answered (not confirmed)
+// within confirm_timeout and a little, and Stop() returns promptly.
+void ExpectAnsweredAndStoppedUnderAMemoryAlarm(const std::string& queue, int count, size_t bytes) {
+  std::mutex mu;
+  std::map<PublishOutcome, int> outcomes;
+  int answered = 0;
+  std::promise<void> all_answered;
+  auto options = Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}});
+  options.confirm_timeout = 3s;
+  Publisher p(options);
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  struct ResetWatermark {
+    ~ResetWatermark() { TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"}); }
+  } reset;
+  ASSERT_EQ(TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.000001"}), 0);
+  std::this_thread::sleep_for(1s);  // the alarm reaches the connection, which is told once it publishes
+
+  for (int i = 0; i < count; ++i) {
+    p.Publish(OutgoingMessage{"", queue, std::string(bytes, 'x')}, [&](PublishOutcome o) {
+      std::lock_guard lock(mu);
+      ++outcomes[o];
+      if (++answered == count) {
+        all_answered.set_value();
+      }
+    });
+  }
+  EXPECT_EQ(all_answered.get_future().wait_for(options.confirm_timeout + 3s), std::future_status::ready)
+      << "a publish was left unanswered";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(outcomes[PublishOutcome::kConfirmed], 0);
+  }
+  std::promise<void> stopped;
+  std::thread stopper([&] {
+    p.Stop();
+    stopped.set_value();
+  });
+  EXPECT_EQ(stopped.get_future().wait_for(6s), std::future_status::ready) << "Stop() hangs";
+  // Lets a publisher that hangs in send() go on, so the test ends either way.
+  TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"});
+  stopper.join();
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
+// The socket fills between messages: the publisher stops sending, reads connection.blocked and answers.
+TEST(Publisher, AMemoryAlarmDuringABurstLargerThanTheSocketBuffersAnswersEveryPublishAndStops) {
+  ExpectAnsweredAndStoppedUnderAMemoryAlarm("it.publisher.alarm_burst", 64, 1 << 20);
+}
+
+// The socket fills in the middle of one message: the send itself stalls, and the watchdog ends it.
+TEST(Publisher, AMemoryAlarmDuringOneMessageLargerThanTheSocketBuffersAnswersItAndStops) {
+  ExpectAnsweredAndStoppedUnderAMemoryAlarm("it.publisher.alarm_large", 1, 32 << 20);
 }
 
 TEST(CheckDeclarations, AQueueWithOtherArgumentsIsAMismatchAnUnreachableBrokerIsNot) {
