@@ -328,6 +328,12 @@ void* Connection::Native() const { return state_->conn; }
 
 int Connection::Fd() const { return amqp_get_sockfd(state_->conn); }
 
+void Connection::Abandon() {
+  state_->logged_in = false;
+  state_->channel_open = false;
+  state_->aside_open = false;
+}
+
 bool Connection::HasBuffered() const {
   return amqp_frames_enqueued(state_->conn) != 0 || amqp_data_in_buffer(state_->conn) != 0;
 }

@@ -109,6 +109,10 @@ class Connection {
   // A passive queue.declare: {messages ready, consumers}. A missing queue throws (and closes the channel).
   std::pair<uint64_t, uint32_t> InspectQueue(const std::string& queue);
 
+  // The broker does not read this connection (blocked by an alarm, a stalled path): the destructor
+  // closes the socket without the close handshake, whose RPCs would each wait rpc_timeout.
+  void Abandon();
+
   // True when rabbitmq-c holds unread data or frames, so poll() on the socket would miss them.
   bool HasBuffered() const;
   // Which URL of the list answered, and that URL (password redacted) for logs.

@@ -13,6 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <fmt/format.h>
@@ -54,17 +57,101 @@ struct Group {
 struct Request {
   std::vector<OutgoingMessage> messages;
   std::shared_ptr<Group> group;
+  Clock::time_point queued_at;
+  size_t sent = 0;  // messages published so far: a request can wait for the socket partway
 };
+
+// rabbitmq-c 0.11 sends a publish (and a heartbeat, a close-ok) with no deadline: against a broker
+// that stops reading the socket (a memory or disk alarm blocks a publishing connection) once the
+// socket's buffers are full, the I/O thread would wait in send() for good, answering nobody and
+// holding up Stop(). The I/O thread arms this watchdog around such calls; past the deadline it shuts
+// the socket down (a plain syscall that touches no rabbitmq-c state), so the send fails and the
+// publisher answers what it holds and reconnects. It looks every `tick`, so arming it costs the I/O
+// thread no wake-up of another thread.
+class SendWatchdog {
+ public:
+  explicit SendWatchdog(std::chrono::milliseconds tick) : tick_(tick), thread_([this] { Run(); }) {}
+  ~SendWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  SendWatchdog(const SendWatchdog&) = delete;
+  SendWatchdog& operator=(const SendWatchdog&) = delete;
+
+  // Disarmed when the returned guard goes, which must be before `fd` is closed.
+  [[nodiscard]] auto Arm(int fd, Clock::time_point deadline) {
+    {
+      std::lock_guard lock(mu_);
+      fd_ = fd;
+      deadline_ = deadline;
+    }
+    auto disarm = [this](SendWatchdog*) {
+      std::lock_guard lock(mu_);
+      fd_ = -1;
+    };
+    return std::unique_ptr<SendWatchdog, decltype(disarm)>(this, disarm);
+  }
+  // Moves the deadline of the armed watch (one per send).
+  void Extend(Clock::time_point deadline) {
+    std::lock_guard lock(mu_);
+    deadline_ = deadline;
+  }
+  // True once after it shut a socket down.
+  bool TakeFired() {
+    std::lock_guard lock(mu_);
+    return std::exchange(fired_, false);
+  }
+
+ private:
+  void Run() {
+    NameThisThread("amqp-pub-watch");
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (fd_ >= 0 && Clock::now() >= deadline_) {
+        ::shutdown(fd_, SHUT_RDWR);
+        fired_ = true;
+        fd_ = -1;
+      }
+      cv_.wait_for(lock, tick_);
+    }
+  }
+
+  const std::chrono::milliseconds tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int fd_ = -1;  // armed while >= 0; the I/O thread does not close it before disarming
+  Clock::time_point deadline_;
+  bool fired_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
+// True when the socket can take more data now, so a send does not wait for the broker to read.
+bool Writable(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLOUT) != 0;
+}
 
 struct InFlight {
   std::shared_ptr<Group> group;
   Clock::time_point deadline;
   Clock::time_point settled;  // its confirm is passed on no earlier (decision 76)
-  std::string message_id;
+  std::string return_key;     // ReturnKey of the message
   std::string destination;  // exchange + "/" + routing key: where nacks are counted
   std::string job_queue;    // the message's declare_job_queue
   bool returned = false;
 };
+
+// What a basic.return says of the publish it returns, which it names by no delivery tag. The
+// message_id alone is not enough: a job's messages carry the job's id (a worker hands back copies).
+std::string ReturnKey(const std::string& message_id, const std::string& exchange,
+                      const std::string& routing_key) {
+  return fmt::format("{}\n{}\n{}", message_id, exchange, routing_key);
+}
 
 // A confirm received before its destination queue settled, waiting to be passed on.
 struct Held {
@@ -97,7 +184,10 @@ const char* ToString(PublishOutcome outcome) {
 
 class Publisher::Impl {
  public:
-  explicit Impl(PublisherOptions options) : options_(std::move(options)) {
+  explicit Impl(PublisherOptions options)
+      : options_(std::move(options)),
+        watchdog_(std::clamp<std::chrono::milliseconds>(
+            options_.confirm_timeout / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(250))) {
     thread_ = std::thread([this] {
       NameThisThread("amqp-publisher");
       Run();
@@ -122,13 +212,18 @@ class Publisher::Impl {
                                                       : PublishOutcome::kUnavailable);
       return;
     }
+    bool stopping = false;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) {
-        group->done(PublishOutcome::kStopped);
-        return;
+      stopping = stopping_;
+      if (!stopping) {
+        queue_.push_back(Request{std::move(messages), group, Clock::now()});
       }
-      queue_.push_back(Request{std::move(messages), std::move(group)});
+    }
+    if (stopping) {
+      // Outside mu_: a callback may publish again (EventBatcher's flush does), which takes mu_ here.
+      group->done(PublishOutcome::kStopped);
+      return;
     }
     waker_.Wake();
   }
@@ -153,6 +248,11 @@ class Publisher::Impl {
   void SetState(PublisherState s) {
     {
       std::lock_guard lock(mu_);
+      // Stopped is final: a connection.unblocked read during the stop's drain must not make the
+      // publisher look ready (WaitReady, State) again.
+      if (state_.load() == PublisherState::kStopped) {
+        return;
+      }
       state_.store(s);
     }
     state_cv_.notify_all();
@@ -182,7 +282,10 @@ class Publisher::Impl {
     for (auto& h : std::exchange(held_, {})) {
       h.group->Resolve(outcome);
     }
-    id_to_seq_.clear();
+    returnable_.clear();
+    for (auto& r : std::exchange(deferred_, {})) {
+      r.group->Resolve(outcome);
+    }
     for (auto& r : TakeQueue()) {
       r.group->Resolve(outcome);
     }
@@ -209,6 +312,7 @@ class Publisher::Impl {
       }
     }
     nack_runs_.clear();
+    blocked_ = false;
     next_seq_ = 1;
     ++generation_;
   }
@@ -252,9 +356,10 @@ class Publisher::Impl {
     }
     // In flight before it is sent: if sending throws, FailAll still answers its group.
     ++next_seq_;
-    id_to_seq_[m.message_id] = seq;
+    auto key = ReturnKey(m.message_id, m.exchange, m.routing_key);
+    returnable_[key].push_back(seq);
     in_flight_.emplace(seq,
-                       InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m), m.message_id,
+                       InFlight{group, Clock::now() + options_.confirm_timeout, SettledAt(m), std::move(key),
                                 m.exchange + "/" + m.routing_key, m.declare_job_queue, false});
     auto* state = static_cast<amqp_connection_state_t>(conn_->Native());
     CheckStatus(amqp_basic_publish(state, Connection::kChannel, Bytes(m.exchange), Bytes(m.routing_key),
@@ -290,21 +395,40 @@ class Publisher::Impl {
   }
 
   void PublishQueued() {
-    auto requests = TakeQueue();
+    // What waited for the socket goes first, in order.
+    auto requests = std::exchange(deferred_, {});
+    for (auto& r : TakeQueue()) {
+      requests.push_back(std::move(r));
+    }
+    const int fd = conn_->Fd();
+    auto watch = watchdog_.Arm(fd, Clock::now() + options_.confirm_timeout);
     for (auto it = requests.begin(); it != requests.end(); ++it) {
-      if (state_.load() == PublisherState::kBlocked ||
-          in_flight_.size() + it->messages.size() > options_.max_in_flight) {
+      if (blocked_ || in_flight_.size() + (it->messages.size() - it->sent) > options_.max_in_flight) {
         it->group->Resolve(PublishOutcome::kBlocked);
         continue;
       }
       try {
-        if (auto refused = DeclareJobQueues(it->messages)) {
-          spdlog::warn("not publishing: {}", *refused);
-          it->group->Resolve(PublishOutcome::kQueueRefused);
-          continue;
+        if (it->sent == 0) {
+          // Its RPCs have deadlines of their own.
+          watchdog_.Extend(Clock::now() +
+                           std::max(options_.confirm_timeout, options_.connection.rpc_timeout));
+          if (auto refused = DeclareJobQueues(it->messages)) {
+            spdlog::warn("not publishing: {}", *refused);
+            it->group->Resolve(PublishOutcome::kQueueRefused);
+            continue;
+          }
         }
-        for (auto& m : it->messages) {
-          PublishOne(m, it->group);
+        for (; it->sent < it->messages.size(); ++it->sent) {
+          if (!Writable(fd)) {
+            // The broker is not reading (an alarm blocked this connection, or the path stalls): a send
+            // now could wait inside rabbitmq-c for good. Read its frames meanwhile (connection.blocked)
+            // and go on from this message once the socket takes more (ExpireTimedOut bounds the wait).
+            deferred_.assign(std::make_move_iterator(it), std::make_move_iterator(requests.end()));
+            return;
+          }
+          // A message larger than the room left can still fill the socket: the watchdog bounds that send.
+          watchdog_.Extend(Clock::now() + options_.confirm_timeout);
+          PublishOne(it->messages[it->sent], it->group);
         }
       } catch (const AmqpError&) {
         // The connection is gone. What is in flight fails with FailAll; the requests taken from the
@@ -321,7 +445,7 @@ class Publisher::Impl {
     auto settle_one = [&](std::map<uint64_t, InFlight>::iterator it) {
       const PublishOutcome o =
           (outcome == PublishOutcome::kConfirmed && it->second.returned) ? PublishOutcome::kUnroutable : outcome;
-      id_to_seq_.erase(it->second.message_id);
+      ForgetReturnable(it->first, it->second.return_key);
       CountNack(it->second.destination, outcome);
       if (it->second.returned && !it->second.job_queue.empty()) {
         // Its queue was declared on this connection but is gone now (deleted by hand, or lost with a
@@ -371,33 +495,62 @@ class Publisher::Impl {
           break;
         }
         case AMQP_BASIC_RETURN_METHOD: {
-          // The returned message's header and body follow; its message_id names the publish.
+          // The returned message's header and body follow; its message_id, exchange and routing key
+          // name the publish.
+          const auto* r = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
+          const std::string exchange = ToString(r->exchange);
+          const std::string routing_key = ToString(r->routing_key);
           amqp_message_t message{};
           const auto reply = amqp_read_message(state, frame.channel, &message, 0);
           if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
             throw AmqpError("read returned message failed");
           }
           if ((message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) {
-            const std::string id = ToString(message.properties.message_id);
-            if (auto it = id_to_seq_.find(id); it != id_to_seq_.end()) {
-              in_flight_[it->second].returned = true;
-            }
+            MarkReturned(ReturnKey(ToString(message.properties.message_id), exchange, routing_key));
           }
           amqp_destroy_message(&message);
           break;
         }
         case AMQP_CONNECTION_BLOCKED_METHOD:
           spdlog::warn("broker blocked publishing (memory or disk alarm)");
+          blocked_ = true;
           SetState(PublisherState::kBlocked);
           break;
         case AMQP_CONNECTION_UNBLOCKED_METHOD:
           spdlog::info("broker unblocked publishing");
+          blocked_ = false;
           SetState(PublisherState::kReady);
           break;
         default:
           break;
       }
       amqp_maybe_release_buffers(state);
+    }
+  }
+
+  // Returns come in publish order, each before its own confirm: the oldest publish in flight under
+  // `key` that was not returned yet is the one returned.
+  void MarkReturned(const std::string& key) {
+    auto it = returnable_.find(key);
+    if (it == returnable_.end()) {
+      return;
+    }
+    for (const uint64_t seq : it->second) {
+      if (auto f = in_flight_.find(seq); f != in_flight_.end() && !f->second.returned) {
+        f->second.returned = true;
+        return;
+      }
+    }
+  }
+
+  void ForgetReturnable(uint64_t seq, const std::string& key) {
+    auto it = returnable_.find(key);
+    if (it == returnable_.end()) {
+      return;
+    }
+    std::erase(it->second, seq);
+    if (it->second.empty()) {
+      returnable_.erase(it);
     }
   }
 
@@ -431,9 +584,18 @@ class Publisher::Impl {
 
   void ExpireTimedOut() {
     const auto now = Clock::now();
+    // Waiting for the socket since longer than a confirm may take: not sent at all, the broker is as
+    // good as blocked; partly sent, some messages may be queued.
+    auto waited_too_long = [&](const Request& r) { return r.queued_at + options_.confirm_timeout <= now; };
+    for (auto& r : deferred_) {
+      if (waited_too_long(r)) {
+        r.group->Resolve(r.sent == 0 ? PublishOutcome::kBlocked : PublishOutcome::kTimeout);
+      }
+    }
+    std::erase_if(deferred_, waited_too_long);
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       if (it->second.deadline <= now) {
-        id_to_seq_.erase(it->second.message_id);
+        ForgetReturnable(it->first, it->second.return_key);
         auto group = it->second.group;
         it = in_flight_.erase(it);
         group->Resolve(PublishOutcome::kTimeout);
@@ -483,6 +645,11 @@ class Publisher::Impl {
       const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(h.settled - Clock::now());
       wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
     }
+    for (const auto& r : deferred_) {
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+          r.queued_at + options_.confirm_timeout - Clock::now());
+      wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
+    }
     return wait;
   }
 
@@ -498,9 +665,9 @@ class Publisher::Impl {
         // not come back kStopped (their jobs would be handed back and run again).
         if (!stop_deadline) {
           stop_deadline = Clock::now() + std::min(options_.confirm_timeout, std::chrono::milliseconds(5000));
-          state_.store(PublisherState::kStopped);
+          SetState(PublisherState::kStopped);
         }
-        if ((in_flight_.empty() && held_.empty() && QueueEmpty()) || conn_ == nullptr ||
+        if ((in_flight_.empty() && held_.empty() && deferred_.empty() && QueueEmpty()) || conn_ == nullptr ||
             Clock::now() >= *stop_deadline) {
           break;
         }
@@ -528,21 +695,39 @@ class Publisher::Impl {
       }
       try {
         PublishQueued();
-        waker_.WaitReadable(conn_.get(), NextWait());
+        // Waiting for the socket to take more, too, when publishes wait for it.
+        waker_.WaitReadable(conn_.get(), NextWait(), /*or_writable=*/!deferred_.empty());
+        // A heartbeat or close-ok is sent without a deadline too.
+        auto watch = watchdog_.Arm(conn_->Fd(), Clock::now() + options_.confirm_timeout);
         ReadFrames();  // also lets rabbitmq-c send a heartbeat that is due
         ReleaseSettled();
         ExpireTimedOut();
         RecycleIfOnlyNacked();
       } catch (const AmqpError& e) {
-        spdlog::warn("publisher lost the broker {}: {}", conn_->Peer(), e.what());
-        if (state_.load() != PublisherState::kStopped) {
-          SetState(PublisherState::kConnecting);
+        const bool stalled = watchdog_.TakeFired();
+        if (stalled) {
+          spdlog::warn(
+              "publisher: the broker {} took nothing from the socket for {} ms (a memory or disk alarm, "
+              "or a stalled network); reconnecting",
+              conn_->Peer(), options_.confirm_timeout.count());
+        } else {
+          spdlog::warn("publisher lost the broker {}: {}", conn_->Peer(), e.what());
         }
+        SetState(PublisherState::kConnecting);
         next_url_ = conn_->UrlIndex() + 1;  // that node has most likely gone: try the next one first
-        conn_.reset();
+        // Answer first: closing what is left of the connection can take the broker's time.
         FailAll(PublishOutcome::kUnavailable);
+        if (stalled || blocked_) {
+          conn_->Abandon();  // it would not read our close either
+        }
+        conn_.reset();
         logged_down = true;
       }
+    }
+    // Left unanswered by a broker that blocks us or has stopped reading: it would not answer our
+    // close either, and each of its RPCs would wait rpc_timeout.
+    if (conn_ != nullptr && (blocked_ || !in_flight_.empty() || !deferred_.empty())) {
+      conn_->Abandon();
     }
     FailAll(PublishOutcome::kStopped);
     conn_.reset();
@@ -551,6 +736,7 @@ class Publisher::Impl {
 
   const PublisherOptions options_;
   Waker waker_;
+  SendWatchdog watchdog_;  // outlives thread_
   std::thread thread_;
   std::once_flag joined_;
 
@@ -563,10 +749,13 @@ class Publisher::Impl {
   // Owned by the I/O thread.
   std::unique_ptr<Connection> conn_;
   size_t next_url_ = 0;  // of options_.connection.url's list: where the next connect starts
+  bool blocked_ = false;  // connection.blocked; state_ says so too, unless stopping
   uint64_t next_seq_ = 1;
   uint64_t generation_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
-  std::map<std::string, uint64_t> id_to_seq_;
+  std::deque<Request> deferred_;  // taken from queue_, waiting for the socket to take more
+  std::map<std::string, std::deque<uint64_t>>
+      returnable_;  // by ReturnKey: the publishes in flight, oldest first
   std::set<std::string> declared_queues_;                 // on this connection: `declare`'s and on the fly
   std::map<std::string, Clock::time_point> declared_at_;  // the ones declared on the fly, and when
   bool due_declared_ = false;  // DueTopology, on this connection, before the first on-the-fly binding

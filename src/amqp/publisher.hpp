@@ -32,8 +32,8 @@ const char* ToString(PublishOutcome outcome);
 
 enum class PublisherState { kConnecting, kReady, kBlocked, kStopped };
 
-// Called once per request: on the publisher's thread, or on the caller's when it fails fast (not
-// connected, blocked, stopping). Keep it short: post to your own executor.
+// Called once per request: on the publisher's thread, or on the caller's when it fails fast (not connected,
+// blocked, stopping); never under the publisher's lock, so it may publish again. Keep it short.
 using PublishCallback = std::function<void(PublishOutcome)>;
 
 struct PublisherOptions {

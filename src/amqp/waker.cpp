@@ -31,11 +31,12 @@ void Waker::Drain() {
   [[maybe_unused]] auto n = ::read(fd_, &value, sizeof value);
 }
 
-bool Waker::WaitReadable(const Connection* conn, std::chrono::milliseconds timeout) {
+bool Waker::WaitReadable(const Connection* conn, std::chrono::milliseconds timeout, bool or_writable) {
   if (conn != nullptr && conn->HasBuffered()) {
     return true;
   }
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {conn != nullptr ? conn->Fd() : -1, POLLIN, 0}};
+  const short events = static_cast<short>(POLLIN | (or_writable ? POLLOUT : 0));
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {conn != nullptr ? conn->Fd() : -1, events, 0}};
   const int n = ::poll(fds, conn != nullptr ? 2 : 1, static_cast<int>(timeout.count()));
   if (n <= 0) {
     return false;

@@ -18,8 +18,9 @@ class Waker {
   void Drain();  // I/O thread: clear the pending wake-up
 
   // I/O thread: waits until the connection has data (true) or the waker fired or the timeout passed
-  // (false). Data rabbitmq-c already buffered counts as readable without touching the socket.
-  bool WaitReadable(const Connection* conn, std::chrono::milliseconds timeout);
+  // (false). Data rabbitmq-c already buffered counts as readable without touching the socket. With
+  // `or_writable`, a socket that can take more data ends the wait too (true).
+  bool WaitReadable(const Connection* conn, std::chrono::milliseconds timeout, bool or_writable = false);
 
  private:
   int fd_ = -1;

@@ -1,7 +1,11 @@
 // Publisher against a real RabbitMQ: confirms, returns, batches, and failing fast without a broker.
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -37,6 +41,18 @@ PublishOutcome PublishAndWait(Publisher& p, OutgoingMessage m) {
   p.Publish(std::move(m), [&](PublishOutcome o) { promise.set_value(o); });
   EXPECT_EQ(fut.wait_for(10s), std::future_status::ready);
   return fut.get();
+}
+
+// Publishes to `queue` a message whose confirm's callback holds the publisher's thread for `hold`, and
+// returns once it does: what is published meanwhile waits, and goes out in one turn after.
+void HoldThePublishersThread(Publisher& p, const std::string& queue, std::chrono::milliseconds hold) {
+  auto holding = std::make_shared<std::promise<void>>();
+  auto held = holding->get_future();
+  p.Publish(OutgoingMessage{"", queue, "holds the thread"}, [holding, hold](PublishOutcome) {
+    holding->set_value();
+    std::this_thread::sleep_for(hold);
+  });
+  ASSERT_EQ(held.wait_for(10s), std::future_status::ready);
 }
 
 TEST(Publisher, ConfirmedMessagesAreInTheDurableQueue) {
@@ -123,6 +139,67 @@ TEST(Publisher, WhatWasAcceptedBeforeStopIsPublishedAndConfirmed) {
   EXPECT_EQ(TestBroker::Get().QueueDepth("it.publisher.stop"), kMessages);
 }
 
+// A callback that publishes again (the worker's event batcher flushes its next batch from a confirm
+// callback) while Stop() begins: the answer `stopped` must come outside the publisher's lock, or the
+// nested publish takes that lock a second time and the publisher, its callers and Stop() hang.
+TEST(Publisher, ACallbackThatPublishesAgainWhileStoppingIsAnswered) {
+  const std::string queue = "it.publisher.reentrant";
+  std::promise<PublishOutcome> first;
+  std::promise<PublishOutcome> nested;
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  // Held, the publisher's thread has not seen the stop: the publisher still reads as ready.
+  HoldThePublishersThread(p, queue, 600ms);
+  std::thread stopper([&] { p.Stop(); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(p.State(), PublisherState::kReady) << "the window this test needs";
+  auto publishing = std::async(std::launch::async, [&] {
+    p.Publish(OutgoingMessage{"", queue, "after the stop"}, [&](PublishOutcome o) {
+      first.set_value(o);
+      p.Publish(OutgoingMessage{"", queue, "from its callback"},
+                [&](PublishOutcome o2) { nested.set_value(o2); });
+    });
+  });
+  if (publishing.wait_for(5s) != std::future_status::ready) {
+    // A thread that locked a mutex it holds cannot be unwound: report and leave.
+    ADD_FAILURE() << "Publish from a callback deadlocked";
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+  stopper.join();
+  EXPECT_EQ(first.get_future().get(), PublishOutcome::kStopped);
+  EXPECT_EQ(nested.get_future().get(), PublishOutcome::kStopped);
+  EXPECT_EQ(p.State(), PublisherState::kStopped);
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
+// A job's messages reuse its id as message_id (a worker hands back two deliveries of one job as
+// copies): a basic.return must mark the publish it returns, not another one in flight with that id.
+TEST(Publisher, AReturnMarksItsOwnPublishAmongOthersWithTheSameMessageId) {
+  const std::string queue = "it.publisher.same_id";
+  std::promise<PublishOutcome> returned;
+  std::promise<PublishOutcome> routed;
+  Publisher p(Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}}));
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  // Both next publishes go out in one turn: both are in flight when the return comes.
+  HoldThePublishersThread(p, queue, 300ms);
+  OutgoingMessage lost{"", "it.no.such.queue", "returned"};
+  lost.message_id = "job-1";
+  OutgoingMessage kept{"", queue, "routed"};
+  kept.message_id = "job-1";
+  p.Publish(lost, [&](PublishOutcome o) { returned.set_value(o); });
+  p.Publish(kept, [&](PublishOutcome o) { routed.set_value(o); });
+  auto returned_outcome = returned.get_future();
+  auto routed_outcome = routed.get_future();
+  ASSERT_EQ(returned_outcome.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(routed_outcome.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(returned_outcome.get(), PublishOutcome::kUnroutable);
+  EXPECT_EQ(routed_outcome.get(), PublishOutcome::kConfirmed);
+  EXPECT_EQ(TestBroker::Get().QueueDepth(queue), 2);
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
 TEST(Publisher, FailsFastWhileTheBrokerIsUnreachable) {
   const auto port = testing::FreePort();
   Publisher p(Options("amqp://guest:guest@127.0.0.1:" + std::to_string(port) + "/"));
@@ -181,6 +258,64 @@ TEST(Publisher, EveryPublishIsAnsweredWhenTheConnectionDropsMidStream) {
   EXPECT_GT(unavailable.load(), 0);  // the drops did fail publishes in flight
   p.Stop();
   TestBroker::Get().Ctl({"delete_queue", "it.publisher.dropped"});
+}
+
+// A memory alarm makes RabbitMQ stop reading a publishing connection's socket. rabbitmq-c 0.11 sends a
+// publish with no deadline, so publishing more than the socket buffers hold held the publisher's thread
+// in send() for good: no callback answered, connection.blocked was never read, Stop() never returned.
+// Publishes `count` messages of `bytes` each into the alarm: every one is answered (not confirmed)
+// within confirm_timeout and a little, and Stop() returns promptly.
+void ExpectAnsweredAndStoppedUnderAMemoryAlarm(const std::string& queue, int count, size_t bytes) {
+  std::mutex mu;
+  std::map<PublishOutcome, int> outcomes;
+  int answered = 0;
+  std::promise<void> all_answered;
+  auto options = Options(TestBroker::Get().AmqpUrl(), {QueueSpec{queue}});
+  options.confirm_timeout = 3s;
+  Publisher p(options);
+  ASSERT_TRUE(p.WaitReady(10s));
+  TestBroker::Get().Ctl({"purge_queue", queue});
+  struct ResetWatermark {
+    ~ResetWatermark() { TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"}); }
+  } reset;
+  ASSERT_EQ(TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.000001"}), 0);
+  std::this_thread::sleep_for(1s);  // the alarm reaches the connection, which is told once it publishes
+
+  for (int i = 0; i < count; ++i) {
+    p.Publish(OutgoingMessage{"", queue, std::string(bytes, 'x')}, [&](PublishOutcome o) {
+      std::lock_guard lock(mu);
+      ++outcomes[o];
+      if (++answered == count) {
+        all_answered.set_value();
+      }
+    });
+  }
+  EXPECT_EQ(all_answered.get_future().wait_for(options.confirm_timeout + 3s), std::future_status::ready)
+      << "a publish was left unanswered";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(outcomes[PublishOutcome::kConfirmed], 0);
+  }
+  std::promise<void> stopped;
+  std::thread stopper([&] {
+    p.Stop();
+    stopped.set_value();
+  });
+  EXPECT_EQ(stopped.get_future().wait_for(6s), std::future_status::ready) << "Stop() hangs";
+  // Lets a publisher that hangs in send() go on, so the test ends either way.
+  TestBroker::Get().Ctl({"set_vm_memory_high_watermark", "0.4"});
+  stopper.join();
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
+// The socket fills between messages: the publisher stops sending, reads connection.blocked and answers.
+TEST(Publisher, AMemoryAlarmDuringABurstLargerThanTheSocketBuffersAnswersEveryPublishAndStops) {
+  ExpectAnsweredAndStoppedUnderAMemoryAlarm("it.publisher.alarm_burst", 64, 1 << 20);
+}
+
+// The socket fills in the middle of one message: the send itself stalls, and the watchdog ends it.
+TEST(Publisher, AMemoryAlarmDuringOneMessageLargerThanTheSocketBuffersAnswersItAndStops) {
+  ExpectAnsweredAndStoppedUnderAMemoryAlarm("it.publisher.alarm_large", 1, 32 << 20);
 }
 
 TEST(CheckDeclarations, AQueueWithOtherArgumentsIsAMismatchAnUnreachableBrokerIsNot) {
