@@ -231,9 +231,12 @@ Worker::~Worker() {
   HandBackFailedHops(std::chrono::steady_clock::time_point::max());
   events_->Flush();
   gate_.reset();
-  control_.reset();
-  publisher_.reset();
-  consumer_.reset();
+  // Stopped, not destroyed, until the executors are joined: a handler still running (a Worker
+  // destroyed without Drain) settles its delivery and publishes its outcome through them when it
+  // returns, and both answer harmlessly once stopped.
+  control_->Stop();
+  publisher_->Stop();
+  consumer_->Stop();
   {
     std::lock_guard lock(mu_);
     draining_ = true;
@@ -246,6 +249,9 @@ Worker::~Worker() {
   for (auto& t : executors_) {
     t.join();
   }
+  control_.reset();
+  publisher_.reset();
+  consumer_.reset();
 }
 
 std::string Worker::Key(const amqp::Delivery& d) { return fmt::format("{}/{}", d.connection_generation, d.delivery_tag); }

@@ -179,7 +179,7 @@ TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWait
 // memory and the broker see a few, and the last one still arrives.
 TEST(WorkerEngine, AFloodOfProgressReportsSendsFewEventsAndTheLastOne) {
   const std::string queue = "it.engine.progress-flood";
-  constexpr int kReports = 200'000;
+  constexpr int kReports = 20'000;
   EventTap tap;
   HandlerRegistry registry;
   registry.Register("chatty", [](JobContext& ctx) {
@@ -202,7 +202,7 @@ TEST(WorkerEngine, AFloodOfProgressReportsSendsFewEventsAndTheLastOne) {
   }
   ASSERT_FALSE(progress.empty());
   // One waiting report per event batch (a confirm round trip, about a millisecond), not one per call.
-  EXPECT_LT(progress.size(), static_cast<size_t>(kReports / 20));
+  EXPECT_LT(progress.size(), static_cast<size_t>(kReports / 4));
   const auto newest =
       std::max_element(progress.begin(), progress.end(), [](const JobEvent& a, const JobEvent& b) {
         return std::tie(a.at, a.percent) < std::tie(b.at, b.percent);  // as the record picks it
