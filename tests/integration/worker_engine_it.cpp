@@ -174,6 +174,26 @@ TEST(WorkerEngine, AShortJobsStartedEventRidesWithItsOutcomeALongJobsDoesNotWait
   EXPECT_TRUE(worker.Drain(5s));
 }
 
+// Destroying a worker without Drain (an early return, an exception) while a handler runs: the handler's
+// return must find the connections stopped, not destroyed.
+TEST(WorkerEngine, AWorkerDestroyedWithoutADrainWhileAHandlerRunsEndsCleanly) {
+  const std::string queue = "it.engine.no-drain";
+  EventTap tap;
+  HandlerRegistry registry;
+  registry.Register("stubborn", [](JobContext&) {
+    std::this_thread::sleep_for(500ms);  // ignores its stop token, and returns all the same
+    return HandlerResult::Success(nullptr);
+  });
+  const auto job = TypedJob("stubborn", nullptr, queue);
+  {
+    Worker worker(Options(queue), registry);
+    ASSERT_TRUE(worker.WaitConnected(10s));
+    PublishJob(job);
+    ASSERT_TRUE(tap.WaitFor(job.id, EventKind::kStarted, 10s));
+  }  // destroyed with the handler running
+  TestBroker::Get().Ctl({"delete_queue", queue});
+}
+
 // A handler (or a command printing `::progress` lines) may report progress as fast as it likes: the
 // reports that pile up while an event batch waits for its confirm replace one another, so the worker's
 // memory and the broker see a few, and the last one still arrives.
