@@ -227,9 +227,7 @@ Worker::Worker(WorkerOptions options, const HandlerRegistry& registry)
 }
 
 Worker::~Worker() {
-  watchdog_ = {};
-  HandBackFailedHops(std::chrono::steady_clock::time_point::max());
-  events_->Flush();
+  StopWatchdog();
   gate_.reset();
   // Stopped, not destroyed, until the executors are joined: a handler still running (a Worker
   // destroyed without Drain) settles its delivery and publishes its outcome through them when it
@@ -942,6 +940,12 @@ void Worker::HandBackFailedHops(std::chrono::steady_clock::time_point until) {
   }
 }
 
+void Worker::StopWatchdog() {
+  watchdog_ = {};
+  HandBackFailedHops(std::chrono::steady_clock::time_point::max());
+  events_->Flush();
+}
+
 void Worker::UpdatePrefetchLocked() {
   // Held deliveries (their type at its limit) lend their slot too, up to `concurrency` of them, so a
   // burst of one limited type neither starves the other types nor drains the queue into this worker.
@@ -1022,9 +1026,7 @@ bool Worker::Drain(std::chrono::milliseconds grace) {
       }
     }
   }
-  watchdog_ = {};
-  HandBackFailedHops(std::chrono::steady_clock::time_point::max());
-  events_->Flush();
+  StopWatchdog();
   {
     // The last word, so GET /v1/workers says "stopped" rather than "gone" later; worth a short wait.
     auto said = std::make_shared<std::promise<void>>();

@@ -114,9 +114,12 @@ class Worker {
   JobEvent MakeEvent(const Job& job, EventKind kind) const;
   JobEvent MakeNotStartedEvent(const Job& job, EventKind kind) const;
   void Settle(Running& run, amqp::Settlement settlement);
-  void UpdatePrefetchLocked();
-  // Hands back the failed hops due by `until` (all of them with time_point::max()).
-  void HandBackFailedHops(std::chrono::steady_clock::time_point until);  // with mu_ held
+  void UpdatePrefetchLocked();  // with mu_ held
+  // Hands back the failed hops due by `until` (all of them with time_point::max()). Takes mu_.
+  void HandBackFailedHops(std::chrono::steady_clock::time_point until);
+  // Stops the watchdog and does at once what its next ticks would have: hands back the failed hops
+  // and sends the lingering events. Drain's and the destructor's first step.
+  void StopWatchdog();
   void DropLostDeliveriesLocked();  // with mu_ held
   // Attempts whose outcome this worker had confirmed: a redelivery of one (its ack lost with the
   // connection) is acked, not run again. The newest 100,000 (settled_).
